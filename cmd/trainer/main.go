@@ -1,0 +1,95 @@
+// Command trainer trains and serves sentiment models on customer reviews:
+// data preparation, data-parallel training on CPU workers and GPUs, evaluation,
+// prediction, a synthetic corpus generator and benchmarks.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Exit statuses shared by every command.
+const (
+	exitOK      = 0
+	exitRuntime = 1 // bad data, I/O, a failed run
+	exitUsage   = 2 // bad flags or arguments, or a command this build lacks
+)
+
+// usageError marks an error as the caller's misuse of the command line.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// usagef builds a usageError, which makes the process exit with status 2.
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// notBuilt is the answer of a command whose implementation is not in this build.
+func notBuilt(name string) error {
+	return usagef("%s: not built yet in this version of trainer", name)
+}
+
+func main() {
+	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+}
+
+// run executes the CLI and maps its outcome to an exit status; tests call it
+// directly.
+func run(args []string, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	err := app.Run(args)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "trainer: %v\n", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitRuntime
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:      "trainer",
+		Usage:     "train and serve sentiment models on customer reviews",
+		Writer:    stdout,
+		ErrWriter: stderr,
+		// Errors are printed once, by run, with the right exit status.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usageError{err}
+		},
+		Commands: []*cli.Command{
+			prepCommand(),
+			trainCommand(),
+			evalCommand(),
+			predictCommand(),
+			synthCommand(),
+			benchCommand(),
+			versionCommand(),
+		},
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(stderr, "trainer: unknown command %q (see trainer --help)\n", name)
+			os.Exit(exitUsage)
+		},
+	}
+	for _, cmd := range app.Commands {
+		cmd.OnUsageError = app.OnUsageError
+	}
+	return app
+}
+
+// requireNoArgs rejects stray positional arguments, a common typo for a flag.
+func requireNoArgs(c *cli.Context) error {
+	if c.Args().Len() > 0 {
+		return usagef("%s: unexpected argument %q", c.Command.Name, c.Args().First())
+	}
+	return nil
+}
