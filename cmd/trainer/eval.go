@@ -1,13 +1,142 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"runtime"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"trainer/data"
+	"trainer/model"
+	"trainer/train"
+)
 
 func evalCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "eval",
-		Usage: "(not built yet)",
+		Usage: "evaluate a trained model on a labelled file",
+		Description: "Prints accuracy, mean BCE loss, precision, recall, F1, balanced accuracy and the confusion\n" +
+			"matrix; --json prints them as one JSON object. The file is read with the model's preprocessing.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "model", Usage: "model file written by train (OUT/model.bin)"},
+			&cli.StringFlag{Name: "test", Usage: "labelled file (fastText or CSV, plain, .gz or .bz2)"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object"},
+			&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "parallel workers for reading and scoring"},
+			&cli.IntFlag{Name: "batch-size", Value: 256, Usage: "reviews per forward batch"},
+			&cli.StringFlag{Name: "label-map", Usage: "raw label to class, as for train (default: Amazon polarity 1/2)"},
+			&cli.BoolFlag{Name: "skip-bad", Usage: "skip malformed records instead of failing"},
+		},
 		Action: func(c *cli.Context) error {
-			return notBuilt("eval")
+			if err := requireNoArgs(c); err != nil {
+				return err
+			}
+			switch {
+			case c.String("model") == "":
+				return usagef("eval: --model FILE is required")
+			case c.String("test") == "":
+				return usagef("eval: --test FILE is required")
+			case c.Int("workers") < 1:
+				return usagef("eval: --workers must be at least 1, got %d", c.Int("workers"))
+			case c.Int("batch-size") < 1:
+				return usagef("eval: --batch-size must be at least 1, got %d", c.Int("batch-size"))
+			}
+			ro := data.ReaderOptions{SkipBad: c.Bool("skip-bad")}
+			if spec := c.String("label-map"); spec != "" {
+				m, err := data.ParseLabelMap(spec)
+				if err != nil {
+					return usagef("eval: --label-map: %v", err)
+				}
+				ro.LabelMap = m
+			}
+			return runEval(c, ro)
 		},
 	}
+}
+
+// loadedModel is a model file ready to score text.
+type loadedModel struct {
+	file  *model.File
+	vocab *data.Vocab
+	fw    []train.Forwarder
+}
+
+// loadModel reads a model file and builds workers CPU forward workers.
+func loadModel(path string, workers int) (*loadedModel, error) {
+	f, err := model.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	v, err := data.NewVocabFromWords(f.Vocab)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: vocabulary: %w", path, err)
+	}
+	if v.Size() != f.Config.VocabSize {
+		return nil, fmt.Errorf("model %s: vocabulary has %d words, the network %d", path, v.Size(), f.Config.VocabSize)
+	}
+	reps, err := train.NewCPUReplicas(f.Config, workers)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", path, err)
+	}
+	return &loadedModel{file: f, vocab: v, fw: train.Forwarders(reps)}, nil
+}
+
+// evalReport is eval's JSON output: the metrics plus what was measured.
+type evalReport struct {
+	train.Metrics
+	Model       string  `json:"model"`
+	Test        string  `json:"test"`
+	Seconds     float64 `json:"seconds"`
+	ReviewsPerS float64 `json:"reviews_per_s"`
+	Dropped     int64   `json:"dropped"` // reviews left empty by cleaning or skipped
+}
+
+func runEval(c *cli.Context, ro data.ReaderOptions) error {
+	start := time.Now()
+	workers := c.Int("workers")
+	lm, err := loadModel(c.String("model"), workers)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	d, rep, err := data.EncodeFile(c.Context, c.String("test"), lm.vocab, lm.file.Preprocess, ro, workers)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	if d.Len() == 0 {
+		return fmt.Errorf("eval: %s: no reviews to evaluate", c.String("test"))
+	}
+	batches := data.NewBatcher(d, data.BatchOptions{BatchSize: c.Int("batch-size"), MaxLen: lm.file.MaxLen, Bucket: true}).Epoch(0)
+	t := time.Now()
+	m, err := train.Evaluate(lm.fw, lm.file.Params, batches)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	r := evalReport{Metrics: m, Model: c.String("model"), Test: c.String("test"),
+		Seconds: time.Since(start).Seconds(), ReviewsPerS: float64(m.N) / time.Since(t).Seconds(), Dropped: rep.DroppedTotal()}
+	if c.Bool("json") {
+		return json.NewEncoder(c.App.Writer).Encode(r)
+	}
+	return r.writeText(c.App.Writer)
+}
+
+func (r evalReport) writeText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	m := r.Metrics
+	fmt.Fprintf(tw, "reviews\t%d\n", m.N)
+	fmt.Fprintf(tw, "accuracy\t%.4f\n", m.Accuracy)
+	fmt.Fprintf(tw, "loss (mean BCE)\t%.4f\n", m.Loss)
+	fmt.Fprintf(tw, "precision\t%.4f\n", m.Precision)
+	fmt.Fprintf(tw, "recall\t%.4f\n", m.Recall)
+	fmt.Fprintf(tw, "F1\t%.4f\n", m.F1)
+	fmt.Fprintf(tw, "balanced accuracy\t%.4f\n", m.BalancedAccuracy)
+	fmt.Fprintf(tw, "confusion\tpredicted pos\tpredicted neg\n")
+	fmt.Fprintf(tw, "  actual pos\t%d\t%d\n", m.Confusion.TP, m.Confusion.FN)
+	fmt.Fprintf(tw, "  actual neg\t%d\t%d\n", m.Confusion.FP, m.Confusion.TN)
+	if r.Dropped > 0 {
+		fmt.Fprintf(tw, "dropped\t%d (empty after cleaning or skipped)\n", r.Dropped)
+	}
+	return tw.Flush()
 }

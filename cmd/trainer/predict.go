@@ -1,13 +1,246 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/urfave/cli/v2"
+
+	"trainer/data"
+	"trainer/train"
+)
+
+// predictChunk is how many reviews predict reads, scores and writes at a
+// time: enough for long, well-filled batches on every worker, small enough
+// that output starts at once and memory stays flat on any input size.
+const predictChunk = 16384
 
 func predictCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "predict",
-		Usage: "(not built yet)",
+		Name:      "predict",
+		Usage:     "label reviews with a trained model",
+		ArgsUsage: "(TEXT... | --file FILE | -)",
+		Description: "Scores reviews given as arguments, one per line in --file FILE, or one per line on stdin (-).\n" +
+			"A leading fastText label (__label__X) on a line is ignored, so labelled files work too.\n" +
+			"Output, one line per review in input order: TSV \"label<TAB>probability<TAB>text\" where label is\n" +
+			"pos or neg and probability is P(pos) with 4 decimals (tabs and newlines in the text become spaces),\n" +
+			"or with --json one JSON object per line: {\"label\":\"pos\",\"prob\":0.9731,\"text\":\"...\"}.\n" +
+			"A review with no words left after cleaning is scored as a single unknown word.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "model", Usage: "model file written by train (OUT/model.bin)"},
+			&cli.StringFlag{Name: "file", Usage: "read reviews from this file, one per line"},
+			&cli.BoolFlag{Name: "json", Usage: "JSON lines instead of TSV"},
+			&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "parallel workers"},
+			&cli.IntFlag{Name: "batch-size", Value: 256, Usage: "reviews per forward batch"},
+		},
 		Action: func(c *cli.Context) error {
-			return notBuilt("predict")
+			if c.String("model") == "" {
+				return usagef("predict: --model FILE is required")
+			}
+			if c.Int("workers") < 1 || c.Int("batch-size") < 1 {
+				return usagef("predict: --workers and --batch-size must be at least 1")
+			}
+			args := c.Args().Slice()
+			file := c.String("file")
+			var src io.Reader
+			switch {
+			case file != "" && len(args) > 0:
+				return usagef("predict: give texts as arguments or --file, not both")
+			case len(args) == 1 && args[0] == "-":
+				src = c.App.Reader
+				if src == nil {
+					src = os.Stdin
+				}
+			case file != "":
+				f, err := os.Open(file)
+				if err != nil {
+					return fmt.Errorf("predict: %w", err)
+				}
+				defer f.Close()
+				src = f
+			case len(args) == 0:
+				return usagef("predict: no reviews: give TEXT arguments, --file FILE or - for stdin")
+			}
+			lm, err := loadModel(c.String("model"), c.Int("workers"))
+			if err != nil {
+				return fmt.Errorf("predict: %w", err)
+			}
+			p := &predictor{lm: lm, batch: c.Int("batch-size"), json: c.Bool("json")}
+			out := bufio.NewWriterSize(c.App.Writer, 1<<16)
+			if src == nil {
+				err = p.run(slices.Values(args), out)
+			} else {
+				err = p.runReader(src, out, file)
+			}
+			if ferr := out.Flush(); err == nil && ferr != nil {
+				err = ferr
+			}
+			if err != nil {
+				return fmt.Errorf("predict: %w", err)
+			}
+			return nil
 		},
 	}
+}
+
+// predictor scores reviews chunk by chunk with one model.
+type predictor struct {
+	lm    *loadedModel
+	batch int
+	json  bool
+}
+
+// runReader scores every line of r.
+func (p *predictor) runReader(r io.Reader, out io.Writer, name string) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 1<<16), data.DefaultMaxRecordBytes)
+	line := 0
+	var chunk []string
+	for sc.Scan() {
+		line++
+		chunk = append(chunk, stripLabel(sc.Text()))
+		if len(chunk) == predictChunk {
+			if err := p.score(chunk, out); err != nil {
+				return err
+			}
+			chunk = chunk[:0]
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if name == "" {
+			name = "stdin"
+		}
+		return fmt.Errorf("%s line %d: %w", name, line+1, err)
+	}
+	return p.score(chunk, out)
+}
+
+// run scores texts given in memory.
+func (p *predictor) run(texts func(func(string) bool), out io.Writer) error {
+	var chunk []string
+	for t := range texts {
+		chunk = append(chunk, t)
+	}
+	return p.score(chunk, out)
+}
+
+// stripLabel drops a leading fastText label so that labelled files can be
+// scored as they are.
+func stripLabel(s string) string {
+	if strings.HasPrefix(s, "__label__") {
+		if i := strings.IndexByte(s, ' '); i >= 0 {
+			return s[i+1:]
+		}
+		return ""
+	}
+	return s
+}
+
+// score encodes texts in parallel, runs them through the model in
+// length-sorted batches on every worker and writes one line per text in
+// input order.
+func (p *predictor) score(texts []string, out io.Writer) error {
+	if len(texts) == 0 {
+		return nil
+	}
+	ids := p.encode(texts)
+	order := make([]int32, len(texts))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	// Similar lengths together: little padding, and the LSTM's shrinking
+	// active set stays dense.
+	slices.SortStableFunc(order, func(a, b int32) int { return len(ids[a]) - len(ids[b]) })
+	var batches []data.Batch
+	labels := make([]uint8, p.batch)
+	for lo := 0; lo < len(order); lo += p.batch {
+		hi := min(lo+p.batch, len(order))
+		rows := make([][]int32, hi-lo)
+		for k, i := range order[lo:hi] {
+			rows[k] = ids[i]
+		}
+		batches = append(batches, data.MakeBatch(rows, labels[:hi-lo], p.lm.file.MaxLen))
+	}
+	logits, err := train.ForwardAll(p.lm.fw, p.lm.file.Params, batches)
+	if err != nil {
+		return err
+	}
+	prob := make([]float64, len(texts))
+	k := 0
+	for _, l := range logits {
+		for _, z := range l {
+			prob[order[k]] = train.Sigmoid(float64(z))
+			k++
+		}
+	}
+	return p.write(texts, prob, out)
+}
+
+// encode tokenizes and maps texts to ids with one tokenizer per worker.
+func (p *predictor) encode(texts []string) [][]int32 {
+	ids := make([][]int32, len(texts))
+	workers := len(p.lm.fw)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := data.ShardRange(len(texts), w, workers)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tok := data.NewTokenizer(p.lm.file.Preprocess)
+			var buf []int32
+			for i := lo; i < hi; i++ {
+				buf = p.lm.vocab.Encode(tok, texts[i], buf[:0])
+				if len(buf) == 0 {
+					buf = append(buf, data.UnkID)
+				}
+				ids[i] = slices.Clone(buf)
+			}
+		}()
+	}
+	wg.Wait()
+	return ids
+}
+
+type predictionJSON struct {
+	Label string  `json:"label"`
+	Prob  float64 `json:"prob"`
+	Text  string  `json:"text"`
+}
+
+var tsvSpace = strings.NewReplacer("\t", " ", "\n", " ", "\r", " ")
+
+func (p *predictor) write(texts []string, prob []float64, out io.Writer) error {
+	var line []byte
+	enc := json.NewEncoder(out)
+	for i, t := range texts {
+		label := "neg"
+		if prob[i] > 0.5 {
+			label = "pos"
+		}
+		pr := float64(int64(prob[i]*10000+0.5)) / 10000
+		if p.json {
+			if err := enc.Encode(predictionJSON{Label: label, Prob: pr, Text: t}); err != nil {
+				return err
+			}
+			continue
+		}
+		line = append(line[:0], label...)
+		line = append(line, '\t')
+		line = strconv.AppendFloat(line, pr, 'f', 4, 64)
+		line = append(line, '\t')
+		line = append(line, tsvSpace.Replace(t)...)
+		line = append(line, '\n')
+		if _, err := out.Write(line); err != nil {
+			return err
+		}
+	}
+	return nil
 }

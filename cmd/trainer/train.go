@@ -1,13 +1,503 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"trainer/data"
+	"trainer/model"
+	"trainer/train"
+)
+
+// Defaults chosen by measurement on the shared Amazon and IMDB files (see
+// the README's accuracy table): the PyTorch reference's sizes and rates.
+const (
+	defaultEpochs    = 5
+	defaultBatch     = 128
+	defaultLR        = 1e-3
+	defaultMaxLen    = 256
+	defaultVocabSize = 20000
+	defaultMinCount  = 2
+	defaultClip      = 5
+	defaultDevFrac   = 0.1
+	defaultPatience  = 2
+)
+
+// gpuReplicas builds the replicas and evaluation workers of one GPU for
+// --device cuda:N. A file built with the cuda tag sets it from an init
+// function; in a CPU-only build it stays nil and --device cuda:N is refused.
+type gpuReplicas func(c model.Config, device int) ([]train.Replica, []train.Forwarder, error)
+
+// newGPUReplicas is the CUDA backend's hook (see gpuReplicas).
+var newGPUReplicas gpuReplicas
 
 func trainCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "train",
-		Usage: "(not built yet)",
+		Usage: "train a sentiment model, data-parallel over CPU workers",
+		Description: "Reads --train (fastText or CSV, plain, .gz or .bz2), holds out --dev-fraction of it as a dev set\n" +
+			"unless --dev is given, trains for --epochs and keeps the model with the best dev accuracy as\n" +
+			"OUT/model.bin. One JSON object per epoch goes to OUT/metrics.jsonl; OUT/checkpoint.bin is written\n" +
+			"every --checkpoint-every steps, at every epoch end and on SIGINT/SIGTERM, and --resume OUT continues\n" +
+			"a run exactly where it stopped.",
+		Flags: append(trainFlags(), logFormatFlag()),
 		Action: func(c *cli.Context) error {
-			return notBuilt("train")
+			if err := requireNoArgs(c); err != nil {
+				return err
+			}
+			o, err := trainOptionsFrom(c)
+			if err != nil {
+				return err
+			}
+			log, err := newLogger(c)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runTrain(ctx, o, log, c.App.Writer)
 		},
 	}
+}
+
+func trainFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "train", Usage: "training file (required unless --resume)"},
+		&cli.StringFlag{Name: "test", Usage: "test file, evaluated after every epoch"},
+		&cli.StringFlag{Name: "dev", Usage: "dev file for model selection and early stopping (default: --dev-fraction of --train)"},
+		&cli.Float64Flag{Name: "dev-fraction", Value: defaultDevFrac, Usage: "share of --train held out as dev set when --dev is not given"},
+		&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cpu, or cuda:N in a binary built with `make cuda`"},
+		&cli.IntFlag{Name: "cpu-workers", Value: runtime.NumCPU(), Usage: "data-parallel CPU workers (one core each)"},
+		&cli.IntFlag{Name: "epochs", Value: defaultEpochs},
+		&cli.StringFlag{Name: "out", Usage: "output directory (model.bin, metrics.jsonl, checkpoint.bin)"},
+		&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "fixes initialisation, dev split and batch order: same seed and workers, same weights"},
+		&cli.IntFlag{Name: "embed-dim", Value: 128},
+		&cli.IntFlag{Name: "hidden", Value: 256},
+		&cli.IntFlag{Name: "layers", Value: 1},
+		&cli.BoolFlag{Name: "bidirectional"},
+		&cli.StringFlag{Name: "pool", Value: model.PoolLast, Usage: "last, mean or max over time"},
+		&cli.IntFlag{Name: "max-len", Value: defaultMaxLen, Usage: "truncate reviews to this many tokens"},
+		&cli.IntFlag{Name: "batch-size", Value: defaultBatch, Usage: "global batch, split over the workers"},
+		&cli.Float64Flag{Name: "lr", Value: defaultLR, Usage: "peak learning rate"},
+		&cli.Float64Flag{Name: "weight-decay", Value: 0, Usage: "decoupled weight decay (AdamW); 0 is plain Adam"},
+		&cli.StringFlag{Name: "optimizer", Value: "adamw", Usage: "adamw or sgd (momentum 0.9)"},
+		&cli.Float64Flag{Name: "momentum", Value: 0.9, Usage: "SGD momentum"},
+		&cli.Float64Flag{Name: "clip", Value: defaultClip, Usage: "max global gradient norm; 0 disables clipping"},
+		&cli.IntFlag{Name: "warmup", Value: 0, Usage: "steps of linear learning-rate warmup"},
+		&cli.StringFlag{Name: "lr-decay", Value: "constant", Usage: "after warmup: constant, linear or cosine to 0"},
+		&cli.IntFlag{Name: "patience", Value: defaultPatience, Usage: "stop after this many epochs without a better dev accuracy; 0 never stops early"},
+		&cli.IntFlag{Name: "checkpoint-every", Value: 500, Usage: "steps between checkpoints (0: only at epoch ends and on signals)"},
+		&cli.StringFlag{Name: "resume", Usage: "continue the interrupted run in this directory"},
+		&cli.BoolFlag{Name: "overwrite", Usage: "replace a run already in --out (default: refuse)"},
+		&cli.StringFlag{Name: "metrics", Usage: "JSON lines metrics log (default OUT/metrics.jsonl)"},
+		&cli.StringFlag{Name: "cache-dir", Usage: "cache of encoded datasets (default: none)"},
+		&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "goroutines for reading and encoding data"},
+		&cli.IntFlag{Name: "vocab-size", Value: defaultVocabSize, Usage: "vocabulary size including pad and unknown"},
+		&cli.IntFlag{Name: "min-count", Value: defaultMinCount, Usage: "fewest occurrences for a word to enter the vocabulary"},
+		&cli.BoolFlag{Name: "skip-bad", Usage: "skip malformed records instead of failing"},
+		&cli.StringFlag{Name: "label-map", Usage: "raw label to class, e.g. '1=neg,2=pos' (default: Amazon polarity 1/2)"},
+		&cli.BoolFlag{Name: "no-bucket", Usage: "random batches instead of length-bucketed ones (slower)"},
+	}
+}
+
+// trainOptions is the validated command line of a training run.
+type trainOptions struct {
+	Train, Test, Dev string
+	DevFraction      float64
+	Device           string
+	GPU              int // device number when Device is cuda:N
+	Workers          int
+	Epochs           int
+	Out              string
+	Seed             uint64
+	Model            model.Config // VocabSize filled in after the data are read
+	MaxLen           int
+	BatchSize        int
+	Optim            train.OptimConfig
+	Schedule         train.LRSchedule
+	Clip             float64
+	Patience         int
+	CheckpointEvery  int
+	Resume           bool
+	Metrics          string
+	CacheDir         string
+	DataWorkers      int
+	VocabSize        int
+	MinCount         int
+	SkipBad          bool
+	LabelMap         data.LabelMap // parsed LabelMapSpec, for reading --dev
+	LabelMapSpec     string
+	Bucket           bool
+	Overwrite        bool
+
+	// afterStep, when set, runs after every training step; tests use it to
+	// interrupt a run at an exact step, as a signal would.
+	afterStep func()
+}
+
+// runSettings are the settings that shape the weights; a resumed run must
+// have the same ones, and they are stored in every checkpoint.
+type runSettings struct {
+	Train, Test, Dev string
+	DevFraction      float64
+	Seed             uint64
+	Workers          int
+	Model            model.Config
+	MaxLen           int
+	BatchSize        int
+	Optim            train.OptimConfig
+	LR               float64
+	Warmup           int
+	Decay            string
+	Clip             float64
+	VocabSize        int
+	MinCount         int
+	LabelMap         string
+	Bucket           bool
+}
+
+func trainOptionsFrom(c *cli.Context) (*trainOptions, error) {
+	o := &trainOptions{
+		Train: c.String("train"), Test: c.String("test"), Dev: c.String("dev"),
+		DevFraction: c.Float64("dev-fraction"), Device: c.String("device"),
+		Workers: c.Int("cpu-workers"), Epochs: c.Int("epochs"), Out: c.String("out"), Seed: c.Uint64("seed"),
+		MaxLen: c.Int("max-len"), BatchSize: c.Int("batch-size"), Clip: c.Float64("clip"),
+		Patience: c.Int("patience"), CheckpointEvery: c.Int("checkpoint-every"),
+		Metrics: c.String("metrics"), CacheDir: c.String("cache-dir"), DataWorkers: c.Int("workers"),
+		VocabSize: c.Int("vocab-size"), MinCount: c.Int("min-count"), SkipBad: c.Bool("skip-bad"),
+		LabelMapSpec: c.String("label-map"), Bucket: !c.Bool("no-bucket"), Overwrite: c.Bool("overwrite"),
+	}
+	o.Model = model.Config{VocabSize: max(o.VocabSize, 3), EmbedDim: c.Int("embed-dim"), Hidden: c.Int("hidden"),
+		Layers: c.Int("layers"), Bidirectional: c.Bool("bidirectional"), Pool: c.String("pool")}
+	if r := c.String("resume"); r != "" {
+		if o.Out != "" && filepath.Clean(o.Out) != filepath.Clean(r) {
+			return nil, usagef("train: --resume %s and --out %s name different directories", r, o.Out)
+		}
+		o.Out, o.Resume = r, true
+	}
+	switch {
+	case o.Train == "":
+		return nil, usagef("train: --train FILE is required")
+	case o.Out == "":
+		return nil, usagef("train: --out DIR is required")
+	case o.Epochs < 1:
+		return nil, usagef("train: --epochs must be at least 1, got %d", o.Epochs)
+	case o.Workers < 1:
+		return nil, usagef("train: --cpu-workers must be at least 1, got %d", o.Workers)
+	case o.BatchSize < 1:
+		return nil, usagef("train: --batch-size must be at least 1, got %d", o.BatchSize)
+	case o.MaxLen < 1:
+		return nil, usagef("train: --max-len must be at least 1, got %d", o.MaxLen)
+	case o.VocabSize < 3:
+		return nil, usagef("train: --vocab-size %d is too small: need at least 3 (pad, unknown and one word)", o.VocabSize)
+	case o.MinCount < 1:
+		return nil, usagef("train: --min-count must be at least 1, got %d", o.MinCount)
+	case o.Dev == "" && !(o.DevFraction > 0 && o.DevFraction < 1):
+		return nil, usagef("train: --dev-fraction must be in (0, 1) when --dev is not given, got %g", o.DevFraction)
+	case o.Patience < 0 || o.CheckpointEvery < 0 || o.DataWorkers < 1:
+		return nil, usagef("train: --patience and --checkpoint-every must be >= 0 and --workers >= 1")
+	case o.Clip < 0:
+		return nil, usagef("train: --clip must be >= 0, got %g", o.Clip)
+	}
+	if err := o.Model.Validate(); err != nil {
+		return nil, usagef("train: %v", err)
+	}
+	o.Optim = train.DefaultOptimConfig()
+	o.Optim.Kind = c.String("optimizer")
+	o.Optim.WeightDecay = c.Float64("weight-decay")
+	o.Optim.Momentum = c.Float64("momentum")
+	if _, err := train.NewOptimizer(o.Optim, 1); err != nil {
+		return nil, usagef("train: %v", err)
+	}
+	o.Schedule = train.LRSchedule{Base: c.Float64("lr"), Warmup: c.Int("warmup"), Decay: c.String("lr-decay")}
+	if err := o.Schedule.Validate(); err != nil {
+		return nil, usagef("train: %v", err)
+	}
+	if o.LabelMapSpec != "" {
+		m, err := data.ParseLabelMap(o.LabelMapSpec)
+		if err != nil {
+			return nil, usagef("train: --label-map: %v", err)
+		}
+		o.LabelMap = m
+	}
+	switch {
+	case o.Device == "cpu":
+	case strings.HasPrefix(o.Device, "cuda:"):
+		n, err := strconv.Atoi(strings.TrimPrefix(o.Device, "cuda:"))
+		if err != nil || n < 0 {
+			return nil, usagef("train: --device %q: want cpu or cuda:N", o.Device)
+		}
+		if newGPUReplicas == nil {
+			return nil, usagef("train: --device %s: this trainer binary has no CUDA support; build it with `make cuda`", o.Device)
+		}
+		o.GPU = n
+	default:
+		return nil, usagef("train: --device %q: want cpu or cuda:N", o.Device)
+	}
+	return o, nil
+}
+
+func (o *trainOptions) settings() runSettings {
+	return runSettings{Train: o.Train, Test: o.Test, Dev: o.Dev, DevFraction: o.DevFraction, Seed: o.Seed,
+		Workers: o.Workers, Model: o.Model, MaxLen: o.MaxLen, BatchSize: o.BatchSize, Optim: o.Optim,
+		LR: o.Schedule.Base, Warmup: o.Schedule.Warmup, Decay: o.Schedule.Decay, Clip: o.Clip,
+		VocabSize: o.VocabSize, MinCount: o.MinCount, LabelMap: o.LabelMapSpec, Bucket: o.Bucket}
+}
+
+// diffSettings names the settings that differ between a checkpoint's run
+// and this one.
+func diffSettings(stored json.RawMessage, now runSettings) ([]string, error) {
+	var a, b map[string]any
+	if err := json.Unmarshal(stored, &a); err != nil {
+		return nil, fmt.Errorf("checkpoint settings: %w", err)
+	}
+	nb, _ := json.Marshal(now)
+	json.Unmarshal(nb, &b)
+	var diff []string
+	for _, k := range slices.Sorted(maps.Keys(b)) {
+		sv, _ := json.Marshal(b[k])
+		av, _ := json.Marshal(a[k])
+		if string(sv) != string(av) {
+			diff = append(diff, fmt.Sprintf("%s (checkpoint %s, now %s)", k, av, sv))
+		}
+	}
+	return diff, nil
+}
+
+// trainingData is what a run trains and evaluates on.
+type trainingData struct {
+	vocab            *data.Vocab
+	train, dev, test *data.Dataset
+}
+
+func runTrain(ctx context.Context, o *trainOptions, log *logger, stdout io.Writer) error {
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	var resume *train.Checkpoint
+	ckPath := filepath.Join(o.Out, train.CheckpointName)
+	if o.Resume {
+		ck, err := train.LoadCheckpoint(ckPath)
+		if err != nil {
+			return fmt.Errorf("train --resume: %w", err)
+		}
+		if ck.Epoch >= o.Epochs {
+			return fmt.Errorf("train --resume: the run in %s already finished %d epochs (asked for %d)", o.Out, ck.Epoch, o.Epochs)
+		}
+		resume = ck
+	} else if !o.Overwrite {
+		// A fresh run would replace these; never lose a finished or
+		// interrupted run by re-running a command.
+		for _, name := range []string{"model.bin", train.CheckpointName} {
+			if _, err := os.Stat(filepath.Join(o.Out, name)); err == nil {
+				return usagef("train: %s already holds a run (%s): --resume %s continues it, --overwrite replaces it", o.Out, name, o.Out)
+			}
+		}
+	}
+
+	td, release, err := loadTrainingData(ctx, o, log)
+	if err != nil {
+		return err
+	}
+	defer release()
+	o.Model.VocabSize = td.vocab.Size()
+	if err := o.Model.Validate(); err != nil {
+		return usagef("train: %v", err)
+	}
+	settings := o.settings()
+	runJSON, _ := json.Marshal(settings)
+	modelJSON, _ := json.Marshal(o.Model)
+	if resume != nil {
+		diff, err := diffSettings(resume.Run, settings)
+		if err != nil {
+			return fmt.Errorf("train --resume %s: %w", o.Out, err)
+		}
+		if len(diff) > 0 {
+			return usagef("train --resume %s: settings differ from the interrupted run: %s", o.Out, strings.Join(diff, "; "))
+		}
+	}
+
+	layout := model.NewLayout(o.Model)
+	params := make([]float32, layout.Size())
+	model.InitParams(o.Model, params, o.Seed)
+	replicas, evalers, err := buildReplicas(o)
+	if err != nil {
+		return err
+	}
+	opt, err := train.NewOptimizer(o.Optim, len(params))
+	if err != nil {
+		return usagef("train: %v", err)
+	}
+	engine, err := train.NewEngine(params, replicas, opt, o.Clip)
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+
+	batcher := data.NewBatcher(td.train, data.BatchOptions{BatchSize: o.BatchSize, MaxLen: o.MaxLen, Seed: o.Seed, Bucket: o.Bucket, Shuffle: true})
+	sched := o.Schedule
+	sched.Total = o.Epochs * batcher.NumBatches()
+	evalBatches := func(d *data.Dataset) []data.Batch {
+		if d == nil || d.Len() == 0 {
+			return nil
+		}
+		return data.NewBatcher(d, data.BatchOptions{BatchSize: 256, MaxLen: o.MaxLen, Bucket: true}).Epoch(0)
+	}
+	modelPath := filepath.Join(o.Out, "model.bin")
+	approach := approachName(o.Device, o.Workers)
+	file := &model.File{Version: model.FileVersion, Config: o.Model, Vocab: td.vocab.Words(), Preprocess: o.preprocess(),
+		MaxLen: o.MaxLen, Extra: map[string]string{"approach": approach, "train": o.Train, "seed": strconv.FormatUint(o.Seed, 10)}}
+	prog := newEpochProgress(log, o.Epochs, batcher.NumBatches())
+	hooks := train.LoopHooks{
+		Train: batcher, Dev: evalBatches(td.dev), Test: evalBatches(td.test), Eval: evalers,
+		SaveBest: func(p []float32, rec train.EpochRecord) error {
+			file.Params = p
+			file.Metrics = recordMetrics(rec)
+			file.Extra["epoch"] = strconv.Itoa(rec.Epoch)
+			return model.Save(modelPath, file)
+		},
+		OnStep: func(epoch, batch, batches int, st train.StepStats) {
+			prog.step(epoch, batch, batches, st)
+			if o.afterStep != nil {
+				o.afterStep()
+			}
+		},
+		OnEpoch: prog.epoch,
+	}
+	cfg := train.LoopConfig{Epochs: o.Epochs, Seed: o.Seed, Patience: o.Patience, CheckpointEvery: o.CheckpointEvery,
+		Dir: o.Out, Schedule: sched, MetricsPath: o.Metrics, Model: modelJSON, Run: runJSON}
+	loop, err := train.NewLoop(engine, cfg, hooks, resume)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if resume != nil {
+		log.Infof("resuming %s at epoch %d, batch %d (step %d)", o.Out, resume.Epoch+1, resume.Batch, resume.Step)
+	}
+	log.Infof("training %s: %d reviews (%d dev, %d test), vocabulary %d, %d parameters, %s, batch %d",
+		o.Train, td.train.Len(), lenOf(td.dev), lenOf(td.test), td.vocab.Size(), len(params), approach, o.BatchSize)
+	sum, err := loop.Run(ctx)
+	prog.stop()
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if sum.EarlyStopped {
+		log.Infof("early stopping: no better dev accuracy for %d epochs", o.Patience)
+	}
+	rs := runSummary{CPUs: o.Workers, Approach: approach, Training: time.Duration(sum.Seconds * float64(time.Second)),
+		Epochs: sum.Epochs, BestEpoch: sum.BestEpoch, ModelPath: modelPath, TokensPerS: sum.Last.TokensPerS}
+	// The best epoch may predate a resume; the model file remembers it.
+	best, err := model.Load(modelPath)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	rs.Evaluated, rs.Accuracy, rs.Loss = "dev", best.Metrics["dev_accuracy"], best.Metrics["dev_loss"]
+	if _, ok := best.Metrics["test_accuracy"]; ok {
+		rs.Evaluated, rs.Accuracy, rs.Loss = "test", best.Metrics["test_accuracy"], best.Metrics["test_loss"]
+	}
+	return rs.write(stdout)
+}
+
+// preprocess is the text preprocessing of every run: the reference's
+// cleaning (lowercase, keep letters, digits and apostrophes) and split.
+func (o *trainOptions) preprocess() data.Preprocess { return data.DefaultPreprocess() }
+
+// loadTrainingData reads and encodes the inputs (through the cache) and
+// holds out the dev set. The caller must call release when done.
+func loadTrainingData(ctx context.Context, o *trainOptions, log *logger) (td *trainingData, release func(), err error) {
+	meters := map[string]*meter{}
+	progress := func(ev data.ProgressEvent) {
+		if ev.Warning != "" {
+			log.Warnf("%s", ev.Warning)
+			return
+		}
+		m := meters[ev.Stage]
+		if m == nil {
+			m = log.Meter(ev.Stage, ev.Total, true, "reviews")
+			meters[ev.Stage] = m
+		}
+		m.Update(ev.Done, ev.Reviews)
+		if ev.Final {
+			m.Finish()
+		}
+	}
+	p, err := data.Prepare(ctx, data.PrepOptions{
+		Train: o.Train, Test: o.Test, CacheDir: o.CacheDir, Workers: o.DataWorkers, SkipBad: o.SkipBad,
+		LabelMap: o.LabelMapSpec, Preprocess: o.preprocess(), VocabSize: o.VocabSize, MinCount: o.MinCount,
+		Seed: o.Seed, Progress: progress,
+	})
+	for _, m := range meters {
+		m.Finish()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("train: %w", err)
+	}
+	td = &trainingData{vocab: p.Vocab, train: p.Train, test: p.Test}
+	if o.Dev != "" {
+		ro := data.ReaderOptions{LabelMap: o.LabelMap, SkipBad: o.SkipBad}
+		dev, _, err := data.EncodeFile(ctx, o.Dev, p.Vocab, o.preprocess(), ro, o.DataWorkers)
+		if err != nil {
+			p.Close()
+			return nil, nil, fmt.Errorf("train: dev set: %w", err)
+		}
+		td.dev = dev
+	} else {
+		td.train, td.dev = data.SplitDev(p.Train, o.DevFraction, o.Seed)
+	}
+	if td.train.Len() == 0 {
+		p.Close()
+		return nil, nil, fmt.Errorf("train: %s: no training reviews left (after holding out the dev set)", o.Train)
+	}
+	return td, func() { p.Close() }, nil
+}
+
+func lenOf(d *data.Dataset) int {
+	if d == nil {
+		return 0
+	}
+	return d.Len()
+}
+
+// recordMetrics is what the model file keeps of the epoch that made it.
+func recordMetrics(rec train.EpochRecord) map[string]float64 {
+	m := map[string]float64{"epoch": float64(rec.Epoch), "train_loss": rec.TrainLoss, "tokens_per_s": rec.TokensPerS}
+	put := func(prefix string, mt *train.Metrics) {
+		if mt == nil {
+			return
+		}
+		m[prefix+"accuracy"] = mt.Accuracy
+		m[prefix+"loss"] = mt.Loss
+		m[prefix+"balanced_accuracy"] = mt.BalancedAccuracy
+		m[prefix+"f1"] = mt.F1
+		m[prefix+"n"] = float64(mt.N)
+	}
+	put("dev_", rec.Dev)
+	put("test_", rec.Test)
+	return m
+}
+
+// buildReplicas makes the training replicas and evaluation workers for the
+// chosen device.
+func buildReplicas(o *trainOptions) ([]train.Replica, []train.Forwarder, error) {
+	if o.Device != "cpu" {
+		return newGPUReplicas(o.Model, o.GPU)
+	}
+	cpu, err := train.NewCPUReplicas(o.Model, o.Workers)
+	if err != nil {
+		return nil, nil, usagef("train: %v", err)
+	}
+	return train.Replicas(cpu), train.Forwarders(cpu), nil
 }

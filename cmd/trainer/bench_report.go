@@ -1,0 +1,93 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"text/tabwriter"
+	"time"
+)
+
+// writeBenchTable prints the reference's columns, then tokens/s and speedup;
+// skipped and failed configurations keep their row with the reason.
+func writeBenchTable(w io.Writer, rs []benchResult) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CPUs used\tranks\tapproach\taccuracy\tloss\ttraining time\tsteps\ttokens/s\tspeedup\tbubble\tnote")
+	for _, r := range rs {
+		switch {
+		case r.Skipped != "":
+			fmt.Fprintf(tw, "%d\t%d\t%s\t-\t-\t-\t-\t-\t-\t-\tskipped: %s\n", r.CPUs, r.Ranks, r.Name, r.Skipped)
+		case r.Error != "":
+			fmt.Fprintf(tw, "%d\t%d\t%s\t-\t-\t-\t-\t-\t-\t-\tFAILED: %s\n", r.CPUs, r.Ranks, r.Name, r.Error)
+		default:
+			speed, bubble := "-", "-"
+			if r.Speedup > 0 {
+				speed = fmt.Sprintf("%.2fx", r.Speedup)
+			}
+			if r.Approach == approachDDPMP {
+				bubble = fmt.Sprintf("%.1f%%", 100*r.Bubble)
+			}
+			fmt.Fprintf(tw, "%d\t%d\t%s\t%.2f%%\t%.4f\t%s\t%d\t%.0f\t%s\t%s\t\n", r.CPUs, r.Ranks, r.Name, 100*r.Accuracy, r.Loss,
+				time.Duration(r.Seconds*float64(time.Second)).Round(100*time.Millisecond), r.Steps, r.TokensPerS, speed, bubble)
+		}
+	}
+	return tw.Flush()
+}
+
+// writeBenchFiles writes bench.csv, bench.json and the plots.
+func writeBenchFiles(o *benchOptions, env *benchEnv, rs []benchResult) error {
+	if err := writeBenchCSV(filepath.Join(o.Out, "bench.csv"), rs); err != nil {
+		return err
+	}
+	doc := map[string]any{
+		"train": o.Train, "test": o.Test, "train_reviews": env.train.Len(), "test_reviews": env.testRows,
+		"vocab": env.vocab, "model": o.Model, "batch_size": o.BatchSize, "max_len": o.MaxLen, "lr": o.LR,
+		"budget_s": o.Budget.Seconds(), "steps": o.Steps, "pipeline_stages": o.Stages, "micro_batches": o.Micro,
+		"seed": o.Seed, "results": rs,
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(o.Out, "bench.json"), append(b, '\n')); err != nil {
+		return err
+	}
+	return writeBenchPlots(o.Out, rs)
+}
+
+func writeBenchCSV(path string, rs []benchResult) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".bench-*.csv")
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	defer os.Remove(f.Name())
+	w := csv.NewWriter(f)
+	w.Write([]string{"cpus", "ranks", "approach", "name", "accuracy", "loss", "training_s", "steps", "tokens", "tokens_per_s", "speedup", "bubble", "skipped", "error"})
+	ff := func(x float64) string { return strconv.FormatFloat(x, 'g', 6, 64) }
+	for _, r := range rs {
+		w.Write([]string{strconv.Itoa(r.CPUs), strconv.Itoa(r.Ranks), r.Approach, r.Name, ff(r.Accuracy), ff(r.Loss), ff(r.Seconds),
+			strconv.FormatInt(r.Steps, 10), strconv.FormatInt(r.Tokens, 10), ff(r.TokensPerS), ff(r.Speedup), ff(r.Bubble), r.Skipped, r.Error})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return fmt.Errorf("bench: %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("bench: %s: %w", path, err)
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// writeFileAtomic replaces path with b, so a reader never sees half a file.
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	return os.Rename(tmp, path)
+}

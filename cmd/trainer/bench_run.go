@@ -1,0 +1,392 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"trainer/data"
+	"trainer/model"
+	"trainer/train"
+	"trainer/train/mpi"
+)
+
+// benchConfig is one cell of the matrix.
+type benchConfig struct {
+	Approach string `json:"approach"`
+	CPUs     int    `json:"cpus"`  // CPU workers over all ranks
+	Ranks    int    `json:"ranks"` // MPI processes
+}
+
+func (c benchConfig) label() string {
+	return fmt.Sprintf("%s cpus=%d ranks=%d", c.Approach, c.CPUs, c.Ranks)
+}
+
+// benchPoint is one evaluation during a run, for the curves.
+type benchPoint struct {
+	Seconds   float64 `json:"seconds"` // training time so far
+	Steps     int64   `json:"steps"`
+	TrainLoss float64 `json:"train_loss"` // mean over the steps since the previous point
+	Loss      float64 `json:"loss"`       // on the test reviews
+	Accuracy  float64 `json:"accuracy"`
+}
+
+// benchResult is one configuration's outcome; Skipped or Error explain a
+// configuration that did not run.
+type benchResult struct {
+	benchConfig
+	Name       string       `json:"name"` // the approach in the reference's words
+	Skipped    string       `json:"skipped,omitempty"`
+	Error      string       `json:"error,omitempty"`
+	Accuracy   float64      `json:"accuracy"`
+	Loss       float64      `json:"loss"`
+	Seconds    float64      `json:"training_s"`
+	Steps      int64        `json:"steps"`
+	Tokens     int64        `json:"tokens"`
+	TokensPerS float64      `json:"tokens_per_s"`
+	Speedup    float64      `json:"speedup"` // tokens/s over the 1-CPU ddp single-process row
+	Bubble     float64      `json:"bubble,omitempty"`
+	Shares     []string     `json:"hybrid_shares,omitempty"`
+	Curve      []benchPoint `json:"curve"`
+}
+
+// benchEnv is the data every configuration trains and evaluates on.
+type benchEnv struct {
+	prep     *data.Prepared
+	train    *data.Dataset
+	test     []data.Batch
+	testRows int
+	testAll  int
+	vocab    int
+}
+
+func (e *benchEnv) close() { e.prep.Close() }
+
+// loadBenchData reads and encodes the files once; every configuration
+// sees the same vocabulary, batches and test reviews.
+func loadBenchData(ctx context.Context, o *benchOptions, cache string) (*benchEnv, error) {
+	p, err := data.Prepare(ctx, data.PrepOptions{Train: o.Train, Test: o.Test, CacheDir: cache,
+		VocabSize: o.VocabSize, MinCount: o.MinCount, Seed: o.Seed})
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if p.Train.Len() == 0 || p.Test == nil || p.Test.Len() == 0 {
+		p.Close()
+		return nil, fmt.Errorf("bench: %s or %s holds no reviews", o.Train, o.Test)
+	}
+	env := &benchEnv{prep: p, train: p.Train, testAll: p.Test.Len(), vocab: p.Vocab.Size()}
+	test := data.NewBatcher(p.Test, data.BatchOptions{BatchSize: 256, MaxLen: o.MaxLen, Bucket: true, Seed: o.Seed, Shuffle: true}).Epoch(0)
+	for _, b := range test {
+		if env.testRows >= o.EvalMax {
+			break
+		}
+		if n := o.EvalMax - env.testRows; b.Size > n {
+			b = b.Rows(0, n)
+		}
+		env.test = append(env.test, b)
+		env.testRows += b.Size
+	}
+	return env, nil
+}
+
+// approachTitle names a configuration in the reference's words.
+func approachTitle(c benchConfig, stages int) string {
+	var s string
+	switch c.Approach {
+	case approachDDP:
+		s = "DDP (CPU)"
+	case approachDDPMP:
+		s = fmt.Sprintf("DDP + model parallel, %d stages (CPU)", stages)
+	case approachHybrid:
+		s = "AMP hybrid GPU + CPU"
+	}
+	if c.Ranks > 1 {
+		s += fmt.Sprintf(", %d MPI ranks", c.Ranks)
+	}
+	return s
+}
+
+// skipReason says why this binary or these settings cannot run c, or "".
+func skipReason(o *benchOptions, c benchConfig) string {
+	switch {
+	case c.Ranks > 1 && !mpi.Built():
+		return "ranks > 1 need a binary built with MPI support (make mpi)"
+	case c.CPUs < c.Ranks:
+		return fmt.Sprintf("%d CPUs cannot feed %d ranks (one CPU per rank at least)", c.CPUs, c.Ranks)
+	case c.CPUs%c.Ranks != 0:
+		return fmt.Sprintf("%d CPUs do not split evenly over %d ranks", c.CPUs, c.Ranks)
+	case c.Approach == approachHybrid && newGPUReplicas == nil:
+		return "needs a GPU: this binary has no CUDA support (make cuda)"
+	case c.Approach == approachDDPMP && o.Stages > o.Model.Layers+1:
+		return fmt.Sprintf("%d pipeline stages need at least %d LSTM layers (--layers)", o.Stages, o.Stages-1)
+	case c.Approach == approachDDPMP && (c.CPUs/c.Ranks)%o.Stages != 0:
+		return fmt.Sprintf("%d CPUs per rank do not hold whole pipelines of %d stages", c.CPUs/c.Ranks, o.Stages)
+	}
+	return ""
+}
+
+// runBenchConfig runs one configuration, in this process or under mpirun.
+func runBenchConfig(ctx context.Context, o *benchOptions, env *benchEnv, c benchConfig) benchResult {
+	r := benchResult{benchConfig: c, Name: approachTitle(c, o.Stages)}
+	if why := skipReason(o, c); why != "" {
+		r.Skipped = why
+		return r
+	}
+	var err error
+	if c.Ranks > 1 {
+		err = runUnderMPI(ctx, o, c, &r)
+	} else {
+		err = benchTrain(ctx, o, env, c, &distributed{}, &r)
+	}
+	if err != nil {
+		r.Error = err.Error()
+	}
+	return r
+}
+
+// runUnderMPI starts this binary under mpirun as the configuration's ranks
+// and reads rank 0's result.
+func runUnderMPI(ctx context.Context, o *benchOptions, c benchConfig, r *benchResult) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	result := filepath.Join(o.Out, fmt.Sprintf("rank-result-%s-%d-%d.json", c.Approach, c.CPUs, c.Ranks))
+	os.Remove(result)
+	args := append([]string{}, o.MPIRun[1:]...)
+	args = append(args, "-np", fmt.Sprint(c.Ranks), exe, "bench", "--rank-child", result,
+		"--out", o.Out, "--approaches", c.Approach, "--cpus", fmt.Sprint(c.CPUs), "--ranks", fmt.Sprint(c.Ranks))
+	args = append(args, o.args...)
+	cmd := exec.CommandContext(ctx, o.MPIRun[0], args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, lastLines(string(out), 6))
+	}
+	b, err := os.ReadFile(result)
+	if err != nil {
+		return fmt.Errorf("rank 0 wrote no result: %w: %s", err, lastLines(string(out), 6))
+	}
+	defer os.Remove(result)
+	name := r.Name
+	if err := json.Unmarshal(b, r); err != nil {
+		return fmt.Errorf("rank 0 result %s: %w", result, err)
+	}
+	r.Name = name
+	return nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+// runBenchChild is one rank of a configuration started by runUnderMPI.
+func runBenchChild(ctx context.Context, o *benchOptions) error {
+	if len(o.Approaches) != 1 || len(o.CPUs) != 1 || len(o.Ranks) != 1 {
+		return usagef("bench --rank-child: exactly one approach, cpus and ranks value")
+	}
+	c := benchConfig{Approach: o.Approaches[0], CPUs: o.CPUs[0], Ranks: o.Ranks[0]}
+	env, err := loadBenchData(ctx, o, o.cacheDir())
+	if err != nil {
+		return err
+	}
+	defer env.close()
+	settings := append([]string{"command=bench", "approach=" + c.Approach, fmt.Sprint("cpus=", c.CPUs)}, o.args...)
+	dist, err := startDistributed(true, settings, env.train.Len(), 10*time.Minute)
+	if err != nil {
+		return err
+	}
+	defer dist.Close()
+	if dist.Size() != c.Ranks {
+		return dist.Fail(fmt.Errorf("bench: started with %d ranks, configuration wants %d", dist.Size(), c.Ranks))
+	}
+	r := benchResult{benchConfig: c, Name: approachTitle(c, o.Stages)}
+	if err := benchTrain(ctx, o, env, c, dist, &r); err != nil {
+		return dist.Fail(err)
+	}
+	if !dist.Root() {
+		return nil
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(o.RankChild, b, 0o644)
+}
+
+// benchTrain trains one configuration within this process (one rank of it
+// under MPI) until the budget is spent, evaluating on the test reviews
+// evenly over the budget.
+func benchTrain(ctx context.Context, o *benchOptions, env *benchEnv, c benchConfig, dist *distributed, r *benchResult) error {
+	cfg := o.Model
+	cfg.VocabSize = env.vocab
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	local := c.CPUs / c.Ranks
+	params := make([]float32, model.NewLayout(cfg).Size())
+	model.InitParams(cfg, params, o.Seed)
+	if err := dist.SyncParams(params); err != nil {
+		return err
+	}
+	cpu, err := train.NewCPUReplicas(cfg, local)
+	if err != nil {
+		return err
+	}
+	var replicas []train.Replica
+	var pipes []*train.Pipeline
+	var hybrid *train.Hybrid
+	switch c.Approach {
+	case approachDDP:
+		replicas = train.Replicas(cpu)
+	case approachDDPMP:
+		ps, err := train.NewPipelines(cfg, local, train.PipelineOptions{Stages: o.Stages, MicroBatches: o.Micro})
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			replicas = append(replicas, p)
+		}
+		pipes = ps
+	case approachHybrid:
+		gpu, _, err := newGPUReplicas(cfg, 0)
+		if err != nil {
+			return err
+		}
+		hybrid, err = train.NewHybrid(append(gpu, train.Replicas(cpu)...), train.HybridOptions{})
+		if err != nil {
+			return err
+		}
+		defer hybrid.Close()
+		replicas = []train.Replica{hybrid}
+	}
+	if dist.Size() > 1 {
+		// One rank is one replica of the job: its local replicas become one
+		// scheduler (equal speeds give equal shares) under the MPI wrapper.
+		if len(replicas) > 1 {
+			h, err := train.NewHybrid(replicas, train.HybridOptions{})
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			replicas = []train.Replica{h}
+		}
+		replicas = []train.Replica{dist.Wrap(replicas[0])}
+	}
+	opt, err := train.NewOptimizer(train.DefaultOptimConfig(), len(params))
+	if err != nil {
+		return err
+	}
+	engine, err := train.NewEngine(params, replicas, opt, defaultClip)
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+	batcher := data.NewBatcher(env.train, data.BatchOptions{BatchSize: o.BatchSize, MaxLen: o.MaxLen, Seed: o.Seed, Bucket: true, Shuffle: true})
+	eval := train.Forwarders(cpu)
+
+	point := func(sec float64, steps int64, trainLoss float64) error {
+		if !dist.Root() {
+			return nil
+		}
+		m, err := train.Evaluate(eval, params, env.test)
+		if err != nil {
+			return fmt.Errorf("evaluation: %w", err)
+		}
+		r.Curve = append(r.Curve, benchPoint{Seconds: sec, Steps: steps, TrainLoss: trainLoss, Loss: m.Loss, Accuracy: m.Accuracy})
+		r.Accuracy, r.Loss = m.Accuracy, m.Loss
+		return nil
+	}
+	if err := point(0, 0, 0); err != nil {
+		return err
+	}
+	budget := o.Budget.Seconds()
+	nextEval := 1
+	var lossSum float64
+	var lossRows int
+	var bubble float64
+	var bubbleSteps int
+	for epoch := 0; ; epoch++ {
+		for _, idx := range batcher.Order(epoch) {
+			if err := ctx.Err(); err != nil {
+				return context.Cause(ctx)
+			}
+			st, err := engine.Step(batcher.Build(idx), o.LR)
+			if err != nil {
+				if errors.Is(err, train.ErrNonFinite) {
+					return fmt.Errorf("step %d: %w", r.Steps+1, err)
+				}
+				return err
+			}
+			r.Steps++
+			r.Seconds += st.Seconds
+			r.Tokens += int64(st.Tokens)
+			lossSum += st.Loss
+			lossRows += st.Rows
+			for _, p := range pipes {
+				bubble += p.Last().Bubble / float64(len(pipes))
+			}
+			if len(pipes) > 0 {
+				bubbleSteps++
+			}
+			done := r.Seconds >= budget
+			progress := r.Seconds / budget
+			if o.Steps > 0 {
+				done = r.Steps >= int64(o.Steps)
+				progress = float64(r.Steps) / float64(o.Steps)
+			}
+			if done, err = dist.RootDecides(done); err != nil {
+				return err
+			}
+			if done || progress*float64(o.Evals) >= float64(nextEval) {
+				if err := point(r.Seconds, r.Steps, lossSum/float64(max(lossRows, 1))); err != nil {
+					return err
+				}
+				lossSum, lossRows = 0, 0
+				nextEval++
+			}
+			if done {
+				if r.Seconds > 0 {
+					r.TokensPerS = float64(r.Tokens) / r.Seconds
+				}
+				if bubbleSteps > 0 {
+					r.Bubble = bubble / float64(bubbleSteps)
+				}
+				if hybrid != nil {
+					for _, sh := range hybrid.Last().Shares {
+						r.Shares = append(r.Shares, fmt.Sprintf("%s:%d", sh.Name, sh.Rows))
+					}
+				}
+				return nil
+			}
+		}
+	}
+}
+
+// fillSpeedups sets each row's tokens/s relative to the single-process
+// 1-CPU ddp row, when the matrix has one.
+func fillSpeedups(rs []benchResult) {
+	base := 0.0
+	for _, r := range rs {
+		if r.Approach == approachDDP && r.CPUs == 1 && r.Ranks == 1 && r.Skipped == "" && r.Error == "" {
+			base = r.TokensPerS
+		}
+	}
+	if base == 0 {
+		return
+	}
+	for i := range rs {
+		if rs[i].TokensPerS > 0 {
+			rs[i].Speedup = rs[i].TokensPerS / base
+		}
+	}
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"trainer/data"
+	"trainer/model"
+)
+
+func TestPredictOutputs(t *testing.T) {
+	modelPath, corpus := trainedModel(t)
+	texts := []string{"great great product, love it", "awful\tbroken", "", "ok"}
+	code, tsv, stderr := trainer(t, append([]string{"predict", "--model", modelPath, "--workers", "2"}, texts...)...)
+	if code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSuffix(tsv, "\n"), "\n")
+	if len(lines) != len(texts) {
+		t.Fatalf("%d lines for %d texts:\n%s", len(lines), len(texts), tsv)
+	}
+	for i, l := range lines {
+		f := strings.Split(l, "\t")
+		if len(f) != 3 || (f[0] != "pos" && f[0] != "neg") || f[2] != strings.ReplaceAll(texts[i], "\t", " ") {
+			t.Fatalf("line %d %q", i, l)
+		}
+		p, err := strconv.ParseFloat(f[1], 64)
+		if err != nil || p < 0 || p > 1 || (p > 0.5) != (f[0] == "pos") {
+			t.Fatalf("line %d: probability %q, label %s", i, f[1], f[0])
+		}
+	}
+	// The same reviews from a file (labels stripped) and as JSON lines, in
+	// order, with the same probabilities.
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	os.WriteFile(in, []byte("__label__2 "+texts[0]+"\n"+texts[1]+"\n\n"+texts[3]+"\n"), 0o644)
+	code, js, stderr := trainer(t, "predict", "--model", modelPath, "--json", "--file", in, "--batch-size", "2")
+	if code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	dec := json.NewDecoder(strings.NewReader(js))
+	for i := range texts {
+		var p predictionJSON
+		if err := dec.Decode(&p); err != nil {
+			t.Fatalf("line %d: %v", i, err)
+		}
+		want := strings.Split(lines[i], "\t")
+		if p.Label != want[0] || strconv.FormatFloat(p.Prob, 'f', 4, 64) != want[1] {
+			t.Fatalf("review %d: file+json %+v, args+tsv %q", i, p, lines[i])
+		}
+	}
+	// Stdin.
+	var out, errb bytes.Buffer
+	app := newApp(&out, &errb)
+	app.Reader = strings.NewReader(texts[0] + "\n")
+	if err := app.Run([]string{"trainer", "predict", "--model", modelPath, "-"}); err != nil || out.String() != lines[0]+"\n" {
+		t.Fatalf("stdin: %v %q, want %q", err, out.String(), lines[0])
+	}
+	_ = corpus
+}
+
+func TestPredictBadInput(t *testing.T) {
+	modelPath, _ := trainedModel(t)
+	cases := []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"predict", "--model", modelPath}, exitUsage, "no reviews"},
+		{[]string{"predict", "great"}, exitUsage, "--model FILE is required"},
+		{[]string{"predict", "--model", modelPath, "--file", "x", "text"}, exitUsage, "not both"},
+		{[]string{"predict", "--model", "/nonexistent/model.bin", "text"}, exitRuntime, "model"},
+	}
+	for _, c := range cases {
+		code, _, stderr := trainer(t, c.args...)
+		if code != c.code || !strings.Contains(stderr, c.msg) {
+			t.Errorf("%v: exit %d, want %d with %q; stderr:\n%s", c.args, code, c.code, c.msg, stderr)
+		}
+	}
+}
+
+// BenchmarkPredict measures predict's reviews/s on 2 workers with the
+// default model size (E=128, H=256, one layer, max-len 256) on the real
+// Amazon polarity dev reviews, and on short one-line reviews.
+func BenchmarkPredict(b *testing.B) {
+	const path = "../../../shared/data/amazon_polarity/dev.ft.txt"
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		b.Skipf("%s not present: %v", path, err)
+	}
+	var texts []string
+	counts := map[string]int64{}
+	tok := data.NewTokenizer(data.DefaultPreprocess())
+	for _, l := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		t := stripLabel(l)
+		texts = append(texts, t)
+		for _, w := range tok.Tokens(t) {
+			counts[string(w)]++
+		}
+	}
+	v := data.BuildVocab(counts, 20000, 2)
+	cfg := model.DefaultConfig(v.Size())
+	f := &model.File{Version: model.FileVersion, Config: cfg, Params: make([]float32, model.NewLayout(cfg).Size()),
+		Vocab: v.Words(), Preprocess: data.DefaultPreprocess(), MaxLen: 256}
+	model.InitParams(cfg, f.Params, 1)
+	mp := filepath.Join(b.TempDir(), "model.bin")
+	if err := model.Save(mp, f); err != nil {
+		b.Fatal(err)
+	}
+	short := make([]string, len(texts))
+	for i, t := range texts {
+		short[i] = t[:strings.IndexByte(t+":", ':')] // the review's title
+	}
+	for _, set := range []struct {
+		name  string
+		texts []string
+	}{{"reviews", texts}, {"titles", short}} {
+		b.Run(set.name, func(b *testing.B) {
+			lm, err := loadModel(mp, 2)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p := &predictor{lm: lm, batch: 256}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := p.score(set.texts, io.Discard); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*len(set.texts))/b.Elapsed().Seconds(), "reviews/s")
+		})
+	}
+}

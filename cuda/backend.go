@@ -1,0 +1,98 @@
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"unsafe"
+)
+
+// Ptr is a device address.
+type Ptr uintptr
+
+// Add offsets p by n elements of size bytes each.
+func (p Ptr) Add(n, size int) Ptr { return p + Ptr(n*size) }
+
+// Dim3 is a launch grid or block shape.
+type Dim3 struct{ X, Y, Z int }
+
+// Backend is a device as the replica sees it. Every operation is queued on
+// stream s (0 <= s < Streams()) and ordered within that stream; Sync waits
+// for the stream's queue to drain. Host memory passed to the copy functions
+// must stay valid until the stream is synchronised.
+type Backend interface {
+	// Name describes the device, e.g. "cuda:0 NVIDIA H200 (sm_90)".
+	Name() string
+	// Streams is the number of independent queues.
+	Streams() int
+	Alloc(bytes int) (Ptr, error)
+	Free(p Ptr) error
+	// HostAlloc returns page-locked host memory, so that copies from it are
+	// truly asynchronous.
+	HostAlloc(bytes int) (unsafe.Pointer, error)
+	HostFree(p unsafe.Pointer) error
+	CopyHtoD(dst Ptr, src unsafe.Pointer, bytes int, s int) error
+	CopyDtoH(dst unsafe.Pointer, src Ptr, bytes int, s int) error
+	CopyDtoD(dst, src Ptr, bytes int, s int) error
+	Zero(dst Ptr, bytes int, s int) error
+	// Launch runs the named kernel. Arguments are Ptr, int, int32, int64,
+	// float32 or bool, in the kernel's parameter order.
+	Launch(kernel string, grid, block Dim3, s int, args ...any) error
+	Sync(s int) error
+	Close() error
+}
+
+// PackArgs lays kernel arguments out as cuLaunchKernel reads them: one
+// 8-byte little-endian slot per argument. Integers are sign-extended to 64
+// bits, so a slot reads correctly as either int or long long; float32 fills
+// the low 4 bytes.
+func PackArgs(args []any) ([]uint64, error) {
+	out := make([]uint64, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case Ptr:
+			out[i] = uint64(v)
+		case int:
+			out[i] = uint64(int64(v))
+		case int32:
+			out[i] = uint64(int64(v))
+		case int64:
+			out[i] = uint64(v)
+		case float32:
+			out[i] = uint64(math.Float32bits(v))
+		case bool:
+			if v {
+				out[i] = 1
+			}
+		default:
+			return nil, fmt.Errorf("kernel argument %d: unsupported type %T", i, a)
+		}
+	}
+	return out, nil
+}
+
+// sliceBytes is the address and byte size of a slice's elements, for copies.
+func sliceBytes[T any](s []T) (unsafe.Pointer, int) {
+	if len(s) == 0 {
+		return nil, 0
+	}
+	var z T
+	return unsafe.Pointer(&s[0]), len(s) * int(unsafe.Sizeof(z))
+}
+
+// Upload copies a host slice to dst on stream s.
+func Upload[T any](be Backend, dst Ptr, src []T, s int) error {
+	p, n := sliceBytes(src)
+	if n == 0 {
+		return nil
+	}
+	return be.CopyHtoD(dst, p, n, s)
+}
+
+// Download copies from src into a host slice on stream s.
+func Download[T any](be Backend, dst []T, src Ptr, s int) error {
+	p, n := sliceBytes(dst)
+	if n == 0 {
+		return nil
+	}
+	return be.CopyDtoH(p, src, n, s)
+}

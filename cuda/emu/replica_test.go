@@ -1,0 +1,381 @@
+//go:build cgo
+
+package emu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"trainer/cuda"
+	"trainer/data"
+	"trainer/model"
+	"trainer/train"
+)
+
+// testBatch returns a batch of n reviews over vocabulary v, lengths 1..maxLen
+// with row 0 the longest, and the shard of rows 1..n-1, which is narrower
+// than its MaxLen (the case of a shard of a larger batch).
+func testBatch(rng *rand.Rand, n, v, maxLen int) (full, shard data.Batch) {
+	reviews := make([][]int32, n)
+	labels := make([]uint8, n)
+	for i := range reviews {
+		l := 1 + rng.IntN(maxLen-1)
+		if i == 0 {
+			l = maxLen
+		}
+		reviews[i] = make([]int32, l)
+		for j := range reviews[i] {
+			reviews[i][j] = int32(2 + rng.IntN(v-2))
+		}
+		labels[i] = uint8(rng.IntN(2))
+	}
+	b := data.MakeBatch(reviews, labels, 0)
+	return b, b.Rows(1, n)
+}
+
+// maxAbs is the largest magnitude in s.
+func maxAbs(s []float32) float64 {
+	m := 0.0
+	for _, v := range s {
+		m = max(m, math.Abs(float64(v)))
+	}
+	return m
+}
+
+// compareGrads validates every parameter view of got against ref. fp32
+// allows for summation order (relative eps plus a floor scaled by the
+// view's largest value); fp16/bf16 for the rounding of every GEMM input.
+func compareGrads(t *testing.T, lay model.Layout, got, ref []float32, prec cuda.Precision) {
+	t.Helper()
+	for _, v := range lay.Views() {
+		g, r := v.Slice(got), v.Slice(ref)
+		scale := maxAbs(r)
+		tol, eps := 1e-5*scale+1e-7, 1e-4
+		if prec != cuda.FP32 {
+			tol, eps = 2*epsHalf*scale+1e-6, 4*epsHalf
+			if prec == cuda.BF16 {
+				tol, eps = 8*epsHalf*scale+1e-6, 16*epsHalf // 3 fewer mantissa bits
+			}
+		}
+		validate(t, "grad "+v.Name, g, r, tol, eps)
+	}
+}
+
+var replicaConfigs = []struct {
+	name string
+	cfg  model.Config
+}{
+	{"L1-last", model.Config{VocabSize: 23, EmbedDim: 6, Hidden: 5, Layers: 1, Pool: model.PoolLast}},
+	{"L2-mean", model.Config{VocabSize: 31, EmbedDim: 9, Hidden: 7, Layers: 2, Pool: model.PoolMean}},
+	{"L1-H20-mean", model.Config{VocabSize: 40, EmbedDim: 17, Hidden: 20, Layers: 1, Pool: model.PoolMean}},
+}
+
+// TestReplicaMatchesCPU runs one forward and backward pass of the emulated
+// GPU replica (embedding, LSTM, head, loss, backward) and compares loss,
+// correct count and every gradient with the CPU replica.
+func TestReplicaMatchesCPU(t *testing.T) {
+	for _, c := range replicaConfigs {
+		for _, prec := range []cuda.Precision{cuda.FP32, cuda.FP16, cuda.BF16} {
+			t.Run(fmt.Sprintf("%s/%s", c.name, prec), func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(21, uint64(prec)))
+				lay := model.NewLayout(c.cfg)
+				params := make([]float32, lay.Size())
+				model.InitParams(c.cfg, params, 5)
+				_, b := testBatch(rng, 6, c.cfg.VocabSize, 7)
+
+				cpu, err := train.NewCPUReplica(c.cfg, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				refGrad := make([]float32, lay.Size())
+				refRes, err := cpu.Compute(params, b, refGrad)
+				if err != nil {
+					t.Fatal(err)
+				}
+
+				dev := New(1)
+				defer dev.Close()
+				r, err := cuda.NewReplica(dev, 0, c.cfg, prec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer r.Close()
+				if prec == cuda.FP16 {
+					r.SetLossScale(1024) // exercised and divided out again
+				}
+				grad := make([]float32, lay.Size())
+				grad[0] = 3 // Compute adds to what is there
+				res, err := r.Compute(params, b, grad)
+				if err != nil {
+					t.Fatal(err)
+				}
+				grad[0] -= 3
+				lossEps := 1e-5
+				if prec != cuda.FP32 {
+					lossEps = 4 * epsHalf
+				}
+				if math.Abs(res.Loss-refRes.Loss) > lossEps*math.Abs(refRes.Loss) {
+					t.Errorf("loss %.7g, CPU %.7g", res.Loss, refRes.Loss)
+				}
+				if prec == cuda.FP32 && res.Correct != refRes.Correct {
+					t.Errorf("correct %d, CPU %d", res.Correct, refRes.Correct)
+				}
+				if res.Rows != refRes.Rows || res.Tokens != refRes.Tokens {
+					t.Errorf("rows/tokens %d/%d, CPU %d/%d", res.Rows, res.Tokens, refRes.Rows, refRes.Tokens)
+				}
+				compareGrads(t, lay, grad, refGrad, prec)
+
+				// Forward alone gives the same logits as the CPU.
+				logits := make([]float32, b.Size)
+				if err := r.Forward(params, b, logits); err != nil {
+					t.Fatal(err)
+				}
+				refLogits := make([]float32, b.Size)
+				if err := cpu.Forward(params, b, refLogits); err != nil {
+					t.Fatal(err)
+				}
+				eps := 1e-5
+				if prec != cuda.FP32 {
+					eps = 8 * epsHalf
+				}
+				validate(t, "logits", logits, refLogits, eps*maxAbs(refLogits), eps)
+			})
+		}
+	}
+}
+
+// TestReplicaReusesWorkspace runs batches of growing and shrinking shapes
+// through one replica: results must not depend on what ran before.
+func TestReplicaReusesWorkspace(t *testing.T) {
+	cfg := replicaConfigs[0].cfg
+	lay := model.NewLayout(cfg)
+	params := make([]float32, lay.Size())
+	model.InitParams(cfg, params, 9)
+	dev := New(1)
+	defer dev.Close()
+	r, err := cuda.NewReplica(dev, 0, cfg, cuda.FP32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpu, _ := train.NewCPUReplica(cfg, 0)
+	rng := rand.New(rand.NewPCG(3, 3))
+	for i, shape := range [][2]int{{3, 4}, {8, 9}, {2, 3}, {9, 12}} {
+		b, _ := testBatch(rng, shape[0], cfg.VocabSize, shape[1])
+		grad, ref := make([]float32, lay.Size()), make([]float32, lay.Size())
+		if _, err := r.Compute(params, b, grad); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cpu.Compute(params, b, ref); err != nil {
+			t.Fatal(err)
+		}
+		t.Run(fmt.Sprint(i), func(t *testing.T) { compareGrads(t, lay, grad, ref, cuda.FP32) })
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := dev.Live(); n != 0 {
+		t.Fatalf("%d device allocations leaked after Close", n)
+	}
+}
+
+func TestReplicaRejectsBadInput(t *testing.T) {
+	cfg := replicaConfigs[0].cfg
+	dev := New(1)
+	defer dev.Close()
+	if _, err := cuda.NewReplica(dev, 0, model.Config{VocabSize: 23, EmbedDim: 4, Hidden: 4, Layers: 1, Bidirectional: true}, cuda.FP32); err == nil {
+		t.Error("bidirectional config accepted")
+	}
+	if _, err := cuda.NewReplica(dev, 3, cfg, cuda.FP32); err == nil {
+		t.Error("stream 3 of 1 accepted")
+	}
+	r, err := cuda.NewReplica(dev, 0, cfg, cuda.FP32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	lay := model.NewLayout(cfg)
+	params, grad := make([]float32, lay.Size()), make([]float32, lay.Size())
+	b := data.MakeBatch([][]int32{{2, 3, 99}}, []uint8{1}, 0)
+	if _, err := r.Compute(params, b, grad); err == nil {
+		t.Error("token id 99 in a vocabulary of 23 accepted")
+	}
+	if res, err := r.Compute(params, data.Batch{}, grad); err != nil || res != (cuda.Result{}) {
+		t.Errorf("empty batch: %+v, %v", res, err)
+	}
+}
+
+// cpuStep is the CPU path of one training step: gradients from the CPU
+// replica, mean over the batch, train's AdamW.
+func cpuStep(t *testing.T, cfg model.Config, params []float32, b data.Batch, lr float64, oc train.OptimConfig) train.Result {
+	t.Helper()
+	cpu, err := train.NewCPUReplica(cfg, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grad := make([]float32, len(params))
+	res, err := cpu.Compute(params, b, grad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := float32(1 / float64(b.Size))
+	for i := range grad {
+		grad[i] *= inv
+	}
+	opt, err := train.NewOptimizer(oc, len(params))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.Begin()
+	opt.Update(params, grad, lr, 0, len(params))
+	return res
+}
+
+// TestTrainerStepMatchesCPU: one device-resident training step (forward,
+// backward, unscale and finite check, AdamW on the device) leaves the same
+// weights as the CPU replica plus train's AdamW.
+func TestTrainerStepMatchesCPU(t *testing.T) {
+	oc := train.DefaultOptimConfig()
+	oc.WeightDecay = 0.01
+	const lr = 1e-2
+	for _, c := range replicaConfigs[:2] {
+		for _, prec := range []cuda.Precision{cuda.FP32, cuda.FP16, cuda.BF16} {
+			t.Run(fmt.Sprintf("%s/%s", c.name, prec), func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(33, uint64(prec)))
+				lay := model.NewLayout(c.cfg)
+				init := make([]float32, lay.Size())
+				model.InitParams(c.cfg, init, 11)
+				b, _ := testBatch(rng, 5, c.cfg.VocabSize, 6)
+
+				ref := append([]float32(nil), init...)
+				refRes := cpuStep(t, c.cfg, ref, b, lr, oc)
+
+				dev := New(1)
+				defer dev.Close()
+				r, err := cuda.NewReplica(dev, 0, c.cfg, prec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var scaler cuda.Scaler
+				if prec == cuda.FP16 {
+					scaler = train.NewLossScaler()
+				}
+				tr, err := cuda.NewTrainer(r, init, cuda.AdamW{Beta1: oc.Beta1, Beta2: oc.Beta2, Eps: oc.Eps, WeightDecay: oc.WeightDecay}, scaler)
+				if err != nil {
+					t.Fatal(err)
+				}
+				st, err := tr.Step(b, lr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.Skipped {
+					t.Fatal("step skipped")
+				}
+				got := make([]float32, lay.Size())
+				if err := tr.Params(got); err != nil {
+					t.Fatal(err)
+				}
+				lossEps := 1e-5
+				if prec != cuda.FP32 {
+					lossEps = 4 * epsHalf
+				}
+				if math.Abs(st.Loss-refRes.Loss) > lossEps*math.Abs(refRes.Loss) {
+					t.Errorf("loss %.7g, CPU %.7g", st.Loss, refRes.Loss)
+				}
+				// The first Adam step moves each weight by about lr*sign(g),
+				// so the updates are compared: weight change vs CPU change.
+				for _, v := range lay.Views() {
+					dg, dr := make([]float32, v.Len), make([]float32, v.Len)
+					for i := range dg {
+						dg[i] = v.Slice(got)[i] - v.Slice(init)[i]
+						dr[i] = v.Slice(ref)[i] - v.Slice(init)[i]
+					}
+					tol, eps := 1e-6, 1e-3
+					if prec != cuda.FP32 {
+						// Tiny gradients can flip sign under fp16 rounding,
+						// which moves a weight by up to 2*lr; count those.
+						tol, eps = 2*lr, 0
+					}
+					validate(t, "update "+v.Name, dg, dr, tol, eps)
+				}
+			})
+		}
+	}
+}
+
+// TestLossScalerSkipsOverflow injects an overflow into an fp16 step (a loss
+// scale so large that the fp16 gradients become infinite): the step must be
+// skipped with weights and optimizer state untouched, the scale must halve,
+// and the next step must then be exactly a first step.
+func TestLossScalerSkipsOverflow(t *testing.T) {
+	cfg := replicaConfigs[0].cfg
+	lay := model.NewLayout(cfg)
+	init := make([]float32, lay.Size())
+	model.InitParams(cfg, init, 13)
+	rng := rand.New(rand.NewPCG(44, 44))
+	b, _ := testBatch(rng, 4, cfg.VocabSize, 5)
+	opt := cuda.AdamW{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}
+
+	run := func(initScale float32) (*cuda.Trainer, *train.LossScaler, cuda.StepResult) {
+		dev := New(1)
+		t.Cleanup(func() { dev.Close() })
+		r, err := cuda.NewReplica(dev, 0, cfg, cuda.FP16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := train.NewLossScalerWith(initScale, 2, 0.5, 2000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := cuda.NewTrainer(r, init, opt, sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := tr.Step(b, 1e-2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr, sc, st
+	}
+
+	const huge = 0x1p100
+	tr, sc, st := run(huge)
+	if !st.Skipped || st.LossScale != huge {
+		t.Fatalf("overflowing step: skipped=%v scale=%g, want skipped at 2^100", st.Skipped, st.LossScale)
+	}
+	if sc.Scale() != huge/2 || sc.Skipped() != 1 {
+		t.Fatalf("after overflow: scale %g skipped %d, want 2^99 and 1", sc.Scale(), sc.Skipped())
+	}
+	after := make([]float32, lay.Size())
+	if err := tr.Params(after); err != nil {
+		t.Fatal(err)
+	}
+	for i := range after {
+		if after[i] != init[i] {
+			t.Fatalf("weight %d changed by a skipped step: %g -> %g", i, init[i], after[i])
+		}
+	}
+	// Back off to a sane scale: the next step is the first real one, equal
+	// to a fresh trainer's first step (moments and step count untouched).
+	for sc.Scale() > 65536 {
+		sc.Update(true)
+	}
+	st2, err := tr.Step(b, 1e-2)
+	if err != nil || st2.Skipped {
+		t.Fatalf("step after backing off: skipped=%v err=%v", st2.Skipped, err)
+	}
+	got := make([]float32, lay.Size())
+	if err := tr.Params(got); err != nil {
+		t.Fatal(err)
+	}
+	fresh, _, st3 := run(65536)
+	if st3.Skipped {
+		t.Fatal("fresh step at 2^16 skipped")
+	}
+	want := make([]float32, lay.Size())
+	if err := fresh.Params(want); err != nil {
+		t.Fatal(err)
+	}
+	validate(t, "params after skip then step", got, want, 0, 0)
+}

@@ -1,0 +1,479 @@
+package cuda
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"unsafe"
+
+	"trainer/data"
+	"trainer/model"
+)
+
+// Result is what a replica reports for one micro-batch; it mirrors
+// train.Result, which this package may not import.
+type Result struct {
+	Loss    float64 // sum of per-review losses
+	Correct int     // reviews predicted right
+	Rows    int     // reviews
+	Tokens  int     // real (non-padding) tokens
+}
+
+// Threads per block of the element-wise kernels, and the grid cap beyond
+// which their grid-stride loops take over.
+const (
+	blockThreads = 256
+	maxBlocks    = 8192
+)
+
+// Replica computes the loss and gradients of micro-batches on one stream of
+// a device, with the flat parameter and gradient layout of model.Layout.
+// A Replica is not safe for concurrent use; use one per stream.
+type Replica struct {
+	be     Backend
+	stream int
+	cfg    model.Config
+	layout model.Layout
+	prec   Precision
+	pool   *Pool
+	name   string
+
+	params Ptr // fp32 master weights [N]
+	grad   Ptr // fp32 gradients [N]
+	low    Ptr // low-precision weights [N], indexed like params (FP16/BF16)
+
+	lossScale float32 // multiplies the loss gradient (FP16)
+
+	ws       *workspace
+	hostGrad []float32 // gradient download buffer
+}
+
+// NewReplica prepares a replica for models of shape cfg on stream s of be.
+// The GPU path supports unidirectional LSTMs with "last" or "mean" pooling.
+func NewReplica(be Backend, s int, cfg model.Config, prec Precision) (*Replica, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := Supports(cfg); err != nil {
+		return nil, err
+	}
+	if s < 0 || s >= be.Streams() {
+		return nil, fmt.Errorf("%s: stream %d out of range (the device has %d)", be.Name(), s, be.Streams())
+	}
+	r := &Replica{
+		be: be, stream: s, cfg: cfg, layout: model.NewLayout(cfg), prec: prec,
+		pool: NewPool(be), lossScale: 1,
+		name: fmt.Sprintf("%s/stream%d/%s", be.Name(), s, prec),
+	}
+	n := r.layout.Size()
+	var err error
+	if r.params, err = r.pool.Get(4 * n); err != nil {
+		return nil, err
+	}
+	if r.grad, err = r.pool.Get(4 * n); err != nil {
+		return nil, err
+	}
+	if prec != FP32 {
+		if r.low, err = r.pool.Get(2 * n); err != nil {
+			return nil, err
+		}
+	}
+	r.hostGrad = make([]float32, n)
+	return r, nil
+}
+
+// Supports reports whether the GPU path implements cfg.
+func Supports(cfg model.Config) error {
+	if cfg.Bidirectional {
+		return errors.New("the CUDA replica supports unidirectional LSTMs only (drop --bidirectional or train on CPU)")
+	}
+	switch cfg.Pool {
+	case "", model.PoolLast, model.PoolMean:
+	default:
+		return fmt.Errorf("the CUDA replica supports %q and %q pooling, not %q", model.PoolLast, model.PoolMean, cfg.Pool)
+	}
+	return nil
+}
+
+// Name identifies the replica in logs and metrics.
+func (r *Replica) Name() string { return r.name }
+
+// Precision is the replica's arithmetic.
+func (r *Replica) Precision() Precision { return r.prec }
+
+// SetLossScale sets the factor the loss gradient is multiplied by before
+// the backward pass; Compute divides it out again before returning, so it
+// only matters for the range of the fp16 intermediates.
+func (r *Replica) SetLossScale(s float32) { r.lossScale = s }
+
+// Close releases the replica's device memory.
+func (r *Replica) Close() error {
+	if r.ws != nil {
+		r.ws.release(r.pool)
+		r.ws = nil
+	}
+	return r.pool.Close()
+}
+
+// Compute adds to grad the gradient of the summed loss over b for params,
+// the train.Replica contract. Under FP16 the gradient is computed with the
+// current loss scale and unscaled on the device; an overflow then shows as
+// infinite or NaN values in grad, which the engine's finite check catches.
+func (r *Replica) Compute(params []float32, b data.Batch, grad []float32) (Result, error) {
+	if b.Size == 0 {
+		return Result{}, nil
+	}
+	n := r.layout.Size()
+	if len(params) != n || len(grad) != n {
+		return Result{}, fmt.Errorf("%s: params/grad have %d/%d values, the model has %d", r.name, len(params), len(grad), n)
+	}
+	if err := Upload(r.be, r.params, params, r.stream); err != nil {
+		return Result{}, fmt.Errorf("%s: upload parameters: %w", r.name, err)
+	}
+	if err := r.castWeights(); err != nil {
+		return Result{}, err
+	}
+	if err := r.be.Zero(r.grad, 4*n, r.stream); err != nil {
+		return Result{}, err
+	}
+	res, err := r.forwardBackward(b, true)
+	if err != nil {
+		return Result{}, err
+	}
+	if r.lossScale != 1 {
+		if err := r.launch1D("scale_f32", n, int64(n), r.grad, 1/r.lossScale); err != nil {
+			return Result{}, err
+		}
+	}
+	if err := Download(r.be, r.hostGrad, r.grad, r.stream); err != nil {
+		return Result{}, fmt.Errorf("%s: download gradients: %w", r.name, err)
+	}
+	if err := r.be.Sync(r.stream); err != nil {
+		return Result{}, fmt.Errorf("%s: %w", r.name, err)
+	}
+	for i, g := range r.hostGrad {
+		grad[i] += g
+	}
+	return res, nil
+}
+
+// Forward writes the logits of b for params into logits ([b.Size]).
+func (r *Replica) Forward(params []float32, b data.Batch, logits []float32) error {
+	if b.Size == 0 {
+		return nil
+	}
+	if len(logits) < b.Size {
+		return fmt.Errorf("%s: logits has room for %d rows, batch has %d", r.name, len(logits), b.Size)
+	}
+	if err := Upload(r.be, r.params, params, r.stream); err != nil {
+		return fmt.Errorf("%s: upload parameters: %w", r.name, err)
+	}
+	if err := r.castWeights(); err != nil {
+		return err
+	}
+	if _, err := r.forwardBackward(b, false); err != nil {
+		return err
+	}
+	if err := Download(r.be, logits[:b.Size], r.ws.logits, r.stream); err != nil {
+		return err
+	}
+	return r.be.Sync(r.stream)
+}
+
+// castWeights refreshes the low-precision copies of the LSTM weight
+// matrices from the fp32 master weights.
+func (r *Replica) castWeights() error {
+	if r.prec == FP32 {
+		return nil
+	}
+	kernel := "cast_f32" + r.prec.suffix()
+	for _, v := range r.layout.Views() {
+		if !isMatrix(v) {
+			continue
+		}
+		if err := r.launch1D(kernel, v.Len, int64(v.Len), r.params.Add(v.Offset, 4), r.low.Add(v.Offset, 2)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isMatrix reports whether a view is an LSTM weight matrix, the only
+// parameters the GEMMs read in low precision.
+func isMatrix(v model.View) bool {
+	n := len(v.Name)
+	return n > 5 && v.Name[:5] == "lstm." && (v.Name[n-5:] == ".w_ih" || v.Name[n-5:] == ".w_hh")
+}
+
+// fptr and lptr are a view's fp32 and GEMM-input (low or fp32) addresses.
+func (r *Replica) fptr(name string) Ptr { return r.params.Add(r.layout.View(name).Offset, 4) }
+func (r *Replica) gptr(name string) Ptr { return r.grad.Add(r.layout.View(name).Offset, 4) }
+func (r *Replica) lptr(name string) Ptr {
+	if r.prec == FP32 {
+		return r.fptr(name)
+	}
+	return r.low.Add(r.layout.View(name).Offset, 2)
+}
+
+// launch1D runs an element-wise kernel over n elements.
+func (r *Replica) launch1D(kernel string, n int, args ...any) error {
+	blocks := min(max((n+blockThreads-1)/blockThreads, 1), maxBlocks)
+	if err := r.be.Launch(kernel, Dim3{blocks, 1, 1}, Dim3{blockThreads, 1, 1}, r.stream, args...); err != nil {
+		return fmt.Errorf("%s: %s: %w", r.name, kernel, err)
+	}
+	return nil
+}
+
+// gemm computes C = op(A) op(B) + beta C with the precision's kernel; A and
+// B are GEMM-input buffers (low precision under AMP), C is fp32.
+func (r *Replica) gemm(ta, tb bool, m, n, k int, a Ptr, lda int, b Ptr, ldb int, beta float32, c Ptr, ldc int) error {
+	if m == 0 || n == 0 {
+		return nil
+	}
+	kernel := "gemm" + r.prec.suffix()
+	grid, block := Dim3{(n + 63) / 64, (m + 63) / 64, 1}, Dim3{128, 1, 1}
+	if r.prec == FP32 {
+		grid, block = Dim3{(n + 15) / 16, (m + 15) / 16, 1}, Dim3{16, 16, 1}
+	}
+	err := r.be.Launch(kernel, grid, block, r.stream, ta, tb, m, n, k, float32(1), a, lda, b, ldb, beta, c, ldc)
+	if err != nil {
+		return fmt.Errorf("%s: %s %dx%dx%d: %w", r.name, kernel, m, n, k, err)
+	}
+	return nil
+}
+
+// checkBatch rejects what the kernels cannot index safely, with the row and
+// position of the first offence.
+func (r *Replica) checkBatch(b data.Batch) (steps int, err error) {
+	if len(b.Tokens) < b.Size*b.MaxLen || len(b.Lengths) < b.Size || len(b.Labels) < b.Size {
+		return 0, fmt.Errorf("%s: malformed batch: %d rows of width %d but %d tokens, %d lengths, %d labels",
+			r.name, b.Size, b.MaxLen, len(b.Tokens), len(b.Lengths), len(b.Labels))
+	}
+	v := int32(r.cfg.VocabSize)
+	for i := 0; i < b.Size; i++ {
+		l := int(b.Lengths[i])
+		if l < 1 || l > b.MaxLen {
+			return 0, fmt.Errorf("%s: batch row %d has length %d (width %d)", r.name, i, l, b.MaxLen)
+		}
+		steps = max(steps, l)
+		for t, id := range b.Tokens[i*b.MaxLen : i*b.MaxLen+l] {
+			if id < 0 || id >= v {
+				return 0, fmt.Errorf("%s: batch row %d position %d: token id %d outside the vocabulary of %d", r.name, i, t, id, v)
+			}
+		}
+	}
+	return steps, nil
+}
+
+// forwardBackward runs the forward pass over b and, when backward is set,
+// the backward pass adding into the device gradient buffer (which the
+// caller has zeroed). It returns the loss and correct count.
+func (r *Replica) forwardBackward(b data.Batch, backward bool) (Result, error) {
+	steps, err := r.checkBatch(b)
+	if err != nil {
+		return Result{}, err
+	}
+	bsz, T := b.Size, steps
+	if err := r.ensure(bsz, T, b.MaxLen); err != nil {
+		return Result{}, err
+	}
+	ws := r.ws
+	if err := ws.stage(r.be, b, r.stream); err != nil {
+		return Result{}, fmt.Errorf("%s: upload batch: %w", r.name, err)
+	}
+	cfg := r.cfg
+	E, H, L, V := cfg.EmbedDim, cfg.Hidden, cfg.Layers, cfg.VocabSize
+	sfx := r.prec.suffix()
+	s := r.stream
+
+	// Embedding lookup into layer 0's input, time-major.
+	if err := r.launch1D("embed_forward"+sfx, T*bsz*E, ws.tokens, r.fptr("embed"), ws.xemb, bsz, T, b.MaxLen, E, V); err != nil {
+		return Result{}, err
+	}
+	for l := 0; l < L; l++ {
+		if err := r.layerForward(l, bsz, T); err != nil {
+			return Result{}, err
+		}
+	}
+	top := ws.layers[L-1]
+	pooled := top.hs.Add(T*bsz*H, 4) // "last": state T carries each row's final h
+	if cfg.Pool == model.PoolMean {
+		pooled = ws.pooled
+		if err := r.launch1D("pool_mean_forward", bsz*H, bsz, T, H, ws.lengths, top.hs.Add(bsz*H, 4), pooled); err != nil {
+			return Result{}, err
+		}
+	}
+	if err := r.be.Zero(ws.scalars, 8, s); err != nil {
+		return Result{}, err
+	}
+	scale := float32(1)
+	if backward {
+		scale = r.lossScale
+	}
+	err = r.be.Launch("bce_head_forward", Dim3{bsz, 1, 1}, Dim3{128, 1, 1}, s,
+		bsz, H, pooled, r.fptr("head.w"), r.fptr("head.b"), ws.labels, scale, ws.logits, ws.dlogit,
+		ws.scalars, ws.scalars.Add(1, 4))
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: bce_head_forward: %w", r.name, err)
+	}
+	if err := r.be.CopyDtoH(ws.readback, ws.scalars, 8, s); err != nil {
+		return Result{}, err
+	}
+	if backward {
+		if err := r.backward(bsz, T, b.MaxLen, pooled); err != nil {
+			return Result{}, err
+		}
+	}
+	if err := r.be.Sync(s); err != nil {
+		return Result{}, fmt.Errorf("%s: %w", r.name, err)
+	}
+	back := unsafe.Slice((*uint32)(ws.readback), 2)
+	return Result{
+		Loss:    float64(math.Float32frombits(back[0])),
+		Correct: int(int32(back[1])),
+		Rows:    bsz,
+		Tokens:  b.RealTokens(),
+	}, nil
+}
+
+// layerForward runs LSTM layer l over the sequence: one GEMM for the input
+// projection of every step, then per step the recurrent GEMM and the cell.
+func (r *Replica) layerForward(l, bsz, T int) error {
+	ws := r.ws
+	H := r.cfg.Hidden
+	in := r.cfg.InDim(l)
+	lw := ws.layers[l]
+	p := fmt.Sprintf("lstm.%d.fwd.", l)
+	x := ws.xemb
+	if l > 0 {
+		x = ws.layers[l-1].hsLow.Add(bsz*H, r.prec.lowBytes())
+	}
+	G4 := 4 * H
+	if err := r.gemm(false, true, T*bsz, G4, in, x, in, r.lptr(p+"w_ih"), in, 0, lw.g, G4); err != nil {
+		return err
+	}
+	lb := r.prec.lowBytes()
+	var hlow any = Ptr(0)
+	for t := 0; t < T; t++ {
+		if t > 0 {
+			err := r.gemm(false, true, bsz, G4, H, lw.hsLow.Add(t*bsz*H, lb), H, r.lptr(p+"w_hh"), H, 1, lw.g.Add(t*bsz*G4, 4), G4)
+			if err != nil {
+				return err
+			}
+		}
+		if r.prec != FP32 {
+			hlow = lw.hsLow.Add((t+1)*bsz*H, lb)
+		}
+		err := r.launch1D("lstm_cell_forward"+r.prec.suffix(), bsz*H, t, bsz, H, ws.lengths,
+			lw.g.Add(t*bsz*G4, 4), r.fptr(p+"b"), Ptr(0),
+			lw.cs.Add(t*bsz*H, 4), lw.hs.Add(t*bsz*H, 4), lw.cs.Add((t+1)*bsz*H, 4), lw.hs.Add((t+1)*bsz*H, 4),
+			hlow, lw.acts.Add(t*bsz*G4, 4))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// backward runs the head, every layer and the embedding backwards,
+// adding into the gradient buffer.
+func (r *Replica) backward(bsz, T, ldt int, pooled Ptr) error {
+	ws := r.ws
+	cfg := r.cfg
+	H, L := cfg.Hidden, cfg.Layers
+	if err := r.launch1D("bce_head_backward", H, bsz, H, pooled, r.fptr("head.w"), ws.dlogit,
+		r.gptr("head.w"), r.gptr("head.b"), ws.dpooled); err != nil {
+		return err
+	}
+	var dhExt Ptr // gradient from the layer above, [T][B][H]
+	for l := L - 1; l >= 0; l-- {
+		dx := ws.dx[l%2]
+		if err := r.layerBackward(l, bsz, T, l == L-1, dhExt, dx); err != nil {
+			return err
+		}
+		dhExt = dx
+	}
+	return r.launch1D("embed_backward", T*bsz*cfg.EmbedDim, ws.tokens, ws.lengths, dhExt, r.gptr("embed"),
+		bsz, T, ldt, cfg.EmbedDim, cfg.VocabSize)
+}
+
+// layerBackward runs layer l backwards through time, then its weight
+// gradients and the gradient of its input into dx ([T][B][In]).
+func (r *Replica) layerBackward(l, bsz, T int, top bool, dhExt, dx Ptr) error {
+	ws := r.ws
+	s := r.stream
+	H := r.cfg.Hidden
+	G4 := 4 * H
+	in := r.cfg.InDim(l)
+	lw := ws.layers[l]
+	lb := r.prec.lowBytes()
+	p := fmt.Sprintf("lstm.%d.fwd.", l)
+	bh := bsz * H * 4
+	if err := r.be.Zero(ws.dc, bh, s); err != nil {
+		return err
+	}
+	// dhIn is the gradient at h of state T: "last" pooling puts dpooled
+	// there, mean pooling adds dpooled/len in every real step instead.
+	dhIn := ws.dh[0]
+	var dpool any = Ptr(0)
+	if top && r.cfg.Pool != model.PoolMean {
+		dhIn = ws.dpooled
+	} else if err := r.be.Zero(dhIn, bh, s); err != nil {
+		return err
+	}
+	if top && r.cfg.Pool == model.PoolMean {
+		dpool = ws.dpooled
+	}
+	// dG overwrites G (no longer needed); under AMP a low copy feeds the GEMMs.
+	dG := lw.g
+	dGLow := dG
+	var dGLowArg any = Ptr(0)
+	if r.prec != FP32 {
+		dGLow = lw.dGLow
+		dGLowArg = dGLow
+	}
+	next := 1
+	for t := T - 1; t >= 0; t-- {
+		var ext any = Ptr(0)
+		if dhExt != 0 {
+			ext = dhExt.Add(t*bsz*H, 4)
+		}
+		dhOut := ws.dh[next]
+		var dGLowT any = dGLowArg
+		if r.prec != FP32 {
+			dGLowT = dGLow.Add(t*bsz*G4, lb)
+		}
+		err := r.launch1D("lstm_cell_backward"+r.prec.suffix(), bsz*H, t, bsz, H, ws.lengths,
+			lw.acts.Add(t*bsz*G4, 4), lw.cs.Add(t*bsz*H, 4), lw.cs.Add((t+1)*bsz*H, 4),
+			dhIn, dpool, ext, ws.dc, dhOut, dG.Add(t*bsz*G4, 4), dGLowT)
+		if err != nil {
+			return err
+		}
+		if t > 0 {
+			if err := r.gemm(false, false, bsz, H, G4, dGLow.Add(t*bsz*G4, lb), G4, r.lptr(p+"w_hh"), H, 1, dhOut, H); err != nil {
+				return err
+			}
+		}
+		dhIn = dhOut
+		next = 1 - next
+	}
+	x := ws.xemb
+	if l > 0 {
+		x = ws.layers[l-1].hsLow.Add(bsz*H, lb)
+	}
+	// Weight gradients over all steps at once: dW_hh += dG^T h_prev,
+	// dW_ih += dG^T x, db += column sums of dG.
+	if err := r.gemm(true, false, G4, H, T*bsz, dGLow, G4, lw.hsLow, H, 1, r.gptr(p+"w_hh"), H); err != nil {
+		return err
+	}
+	if err := r.gemm(true, false, G4, in, T*bsz, dGLow, G4, x, in, 1, r.gptr(p+"w_ih"), in); err != nil {
+		return err
+	}
+	rows := T * bsz
+	gy := min(max(rows/64, 1), 256)
+	if err := r.be.Launch("colsum_f32", Dim3{(G4 + blockThreads - 1) / blockThreads, gy, 1}, Dim3{blockThreads, 1, 1}, s,
+		rows, G4, dG, r.gptr(p+"b")); err != nil {
+		return fmt.Errorf("%s: colsum_f32: %w", r.name, err)
+	}
+	return r.gemm(false, false, T*bsz, in, G4, dGLow, G4, r.lptr(p+"w_ih"), in, 0, dx, in)
+}

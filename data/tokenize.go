@@ -1,0 +1,288 @@
+package data
+
+import (
+	"unicode"
+	"unicode/utf8"
+)
+
+// Tokenizer names accepted in Preprocess.Tokenizer.
+const (
+	TokenizerSplit    = "split"
+	TokenizerTreebank = "treebank"
+)
+
+// Tokenizer cleans review text and splits it into tokens as a Preprocess
+// says. It reuses its buffers, so it is not safe for concurrent use: give
+// each goroutine its own.
+type Tokenizer struct {
+	c        cleaner
+	treebank bool
+	buf      []byte
+	masks    []uint64
+	words    []span // cleaned tokens
+	spans    []span // final tokens
+	toks     [][]byte
+}
+
+// NewTokenizer returns a tokenizer for p. p should have passed Validate;
+// an unknown tokenizer name falls back to "split".
+func NewTokenizer(p Preprocess) *Tokenizer {
+	return &Tokenizer{c: newCleaner(p), treebank: p.Tokenizer == TokenizerTreebank}
+}
+
+// Tokens cleans text and returns its tokens. The slices point into the
+// tokenizer's buffer and are valid until the next call; copy what must be
+// kept. Once the buffers have grown to the longest text seen, a call does
+// not allocate.
+//
+// "split" returns the cleaned tokens: the text split at separators (see
+// Clean), as Python's str.split() does on cleaned text. "treebank" then
+// splits each token the way NLTK's TreebankWordTokenizer splits such
+// cleaned text (NLTK 3.8; on cleaned text only its contraction rules can
+// fire, its punctuation rules have nothing to act on):
+//
+//   - a final 's 'm 'd (either case) or a final lone apostrophe becomes
+//     its own token when the character before is not an apostrophe:
+//     "it's" -> "it" "'s", "i'm" -> "i" "'m";
+//   - then a final 'll 're 've n't (lower or upper case) likewise:
+//     "don't" -> "do" "n't", "can't" -> "ca" "n't", "we're" -> "we" "'re";
+//     each rule applies once per token, so "can't've" -> "can't" "'ve";
+//   - NLTK's CONTRACTIONS2, on whole words (runs of letters and digits
+//     between apostrophes or token ends), any case: "cannot" -> "can"
+//     "not", "gimme" -> "gim" "me", "gonna" -> "gon" "na", "gotta" ->
+//     "got" "ta", "lemme" -> "lem" "me", "d'ye" -> "d" "'ye", "more'n" ->
+//     "more" "'n", and "wanna" at the end of a token -> "wan" "na";
+//   - NLTK's CONTRACTIONS3 at the start of a piece: "'tis" -> "'t" "is",
+//     "'twas" -> "'t" "was" (cleaning drops leading apostrophes, so these
+//     fire only when RemoveSpecial is off).
+//
+// With RemoveSpecial off, "treebank" applies only these rules: punctuation
+// stays attached to words, unlike in NLTK.
+func (t *Tokenizer) Tokens(text string) [][]byte {
+	if need := 2*len(text) + 8; cap(t.buf) < need {
+		t.buf = make([]byte, 0, need)
+	}
+	var ok bool
+	t.buf, t.words, t.masks, ok = t.c.spansASCII(t.buf[:0], t.words[:0], t.masks, text)
+	if !ok {
+		t.buf, t.words = t.c.clean(t.buf[:0], t.words[:0], text)
+	}
+	spans := t.words
+	if t.treebank {
+		t.spans = t.spans[:0]
+		for _, w := range t.words {
+			t.spans = treebankSplit(t.spans, t.buf, int(w.start), int(w.end))
+		}
+		spans = t.spans
+	}
+	toks := t.toks[:0]
+	for _, s := range spans {
+		toks = append(toks, t.buf[s.start:s.end:s.end])
+	}
+	t.toks = toks
+	return toks
+}
+
+// Clean returns text after the cleaning steps alone (lowercase, remove
+// special characters, collapse white space, as switched on), before any
+// tokenizer runs. It allocates the returned string.
+func (t *Tokenizer) Clean(text string) string {
+	var spans []span
+	t.buf, spans = t.c.clean(t.buf[:0], t.words[:0], text)
+	t.words = spans
+	return string(t.buf)
+}
+
+// treebankSplit appends the Treebank pieces of token buf[s:e] to out.
+func treebankSplit(out []span, buf []byte, s, e int) []span {
+	if isAlnumASCII(buf[s:e]) {
+		// No apostrophe, one word: only the CONTRACTIONS2 words apply.
+		if n := e - s; n == 5 || n == 6 {
+			if split, cut := contraction2(buf, s, e, e); split >= 0 {
+				return append(out, span{int32(s), int32(split)}, span{int32(split), int32(cut)})
+			}
+		}
+		return append(out, span{int32(s), int32(e)})
+	}
+	// ENDING_QUOTES rule 1: ([^' ])('[sS]|'[mM]|'[dD]|') followed by space.
+	end1 := e
+	switch n := e - s; {
+	case n >= 3 && buf[e-2] == '\'' && isSMD(buf[e-1]) && buf[e-3] != '\'':
+		end1 = e - 2
+	case n >= 2 && buf[e-1] == '\'' && buf[e-2] != '\'':
+		end1 = e - 1
+	}
+	// ENDING_QUOTES rule 2: ([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T).
+	end2 := end1
+	if end1-s >= 4 && buf[end1-4] != '\'' && isRule2Suffix(buf[end1-3:end1]) {
+		end2 = end1 - 3
+	}
+	out = contractions(out, buf, s, end2)
+	if end2 < end1 {
+		out = append(out, span{int32(end2), int32(end1)})
+	}
+	if end1 < e {
+		out = append(out, span{int32(end1), int32(e)})
+	}
+	return out
+}
+
+// isAlnumASCII reports whether b holds only ASCII letters and digits.
+func isAlnumASCII(b []byte) bool {
+	for _, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+func isSMD(c byte) bool {
+	switch c {
+	case 's', 'S', 'm', 'M', 'd', 'D':
+		return true
+	}
+	return false
+}
+
+func isRule2Suffix(b []byte) bool {
+	switch string(b) {
+	case "'ll", "'LL", "'re", "'RE", "'ve", "'VE", "n't", "N'T":
+		return true
+	}
+	return false
+}
+
+// contractions applies CONTRACTIONS2 to the words of piece buf[s:e] and
+// CONTRACTIONS3 at the start of the piece and of what follows each split,
+// appending the resulting pieces.
+func contractions(out []span, buf []byte, s, e int) []span {
+	if s >= e {
+		return out
+	}
+	piece := s // start of the piece not yet emitted
+	fresh := true
+	i := s
+	for i < e {
+		if fresh {
+			// a piece start preceded by a space: CONTRACTIONS3
+			var n int
+			out, n = contractions3(out, buf, i, e)
+			if n > 0 {
+				i += n
+				piece = i
+				if i >= e {
+					return out
+				}
+			}
+			fresh = false
+		}
+		if !isWordAt(buf, i, e) {
+			i += runeLen(buf, i, e)
+			continue
+		}
+		j := i
+		for j < e && isWordAt(buf, j, e) {
+			j += runeLen(buf, j, e)
+		}
+		split, cut := contraction2(buf, i, j, e)
+		if split < 0 {
+			i = j
+			continue
+		}
+		if i > piece {
+			out = append(out, span{int32(piece), int32(i)})
+		}
+		out = append(out, span{int32(i), int32(split)}, span{int32(split), int32(cut)})
+		i, piece, fresh = cut, cut, true
+	}
+	if piece < e {
+		out = append(out, span{int32(piece), int32(e)})
+	}
+	return out
+}
+
+// contraction2 checks the word buf[i:j] (maximal, inside a piece ending at
+// e) against NLTK's CONTRACTIONS2. It returns where to split and where the
+// second part ends, or split -1.
+func contraction2(buf []byte, i, j, e int) (split, cut int) {
+	w := buf[i:j]
+	switch len(w) {
+	case 6:
+		if eqFold(w, "cannot") {
+			return i + 3, j
+		}
+	case 5:
+		if eqFold(w, "gimme") || eqFold(w, "gonna") || eqFold(w, "gotta") || eqFold(w, "lemme") {
+			return i + 3, j
+		}
+		if eqFold(w, "wanna") && j == e { // (?=\s): the piece ends here
+			return i + 3, j
+		}
+	case 1: // \b(d)('ye)\b
+		if (w[0] == 'd' || w[0] == 'D') && j+3 <= e && buf[j] == '\'' && eqFold(buf[j+1:j+3], "ye") && !isWordAt(buf, j+3, e) {
+			return j, j + 3
+		}
+	case 4: // \b(more)('n)\b
+		if eqFold(w, "more") && j+2 <= e && buf[j] == '\'' && (buf[j+1] == 'n' || buf[j+1] == 'N') && !isWordAt(buf, j+2, e) {
+			return j, j + 2
+		}
+	}
+	return -1, -1
+}
+
+// contractions3 applies " ('t)(is)\b" and then " ('t)(was)\b" at buf[i:],
+// a piece start; it returns how many bytes it emitted. The two patterns
+// are separate passes in NLTK, so 'tis may be followed by 'twas, never the
+// same pattern twice.
+func contractions3(out []span, buf []byte, i, e int) ([]span, int) {
+	start := i
+	for _, word := range [2]string{"is", "was"} {
+		n := 2 + len(word)
+		if i+n <= e && buf[i] == '\'' && (buf[i+1] == 't' || buf[i+1] == 'T') &&
+			eqFold(buf[i+2:i+n], word) && !isWordAt(buf, i+n, e) {
+			out = append(out, span{int32(i), int32(i + 2)}, span{int32(i + 2), int32(i + n)})
+			i += n
+		}
+	}
+	return out, i - start
+}
+
+// isWordAt reports whether the character at buf[i] (i < e) is a regular
+// expression word character (\w): a letter, a number or '_'.
+func isWordAt(buf []byte, i, e int) bool {
+	if i >= e {
+		return false
+	}
+	c := buf[i]
+	if c < utf8.RuneSelf {
+		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+	}
+	r, _ := utf8.DecodeRune(buf[i:e])
+	return unicode.IsLetter(r) || unicode.IsNumber(r)
+}
+
+func runeLen(buf []byte, i, e int) int {
+	if buf[i] < utf8.RuneSelf {
+		return 1
+	}
+	_, n := utf8.DecodeRune(buf[i:e])
+	return n
+}
+
+// eqFold compares b with a lowercase ASCII word, ignoring ASCII case.
+func eqFold(b []byte, word string) bool {
+	if len(b) != len(word) {
+		return false
+	}
+	for k := 0; k < len(b); k++ {
+		c := b[k]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != word[k] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,49 @@
+package model
+
+import (
+	"fmt"
+	"testing"
+)
+
+// BenchmarkSgemmShapes times the matrix products of one training step of
+// the default model (E=128, H=256, batch 128 x ~80 tokens) one by one, in
+// GFLOP/s, to show which shapes the BLAS handles well.
+func BenchmarkSgemmShapes(b *testing.B) {
+	const e, h, rows, n = 128, 256, 128, 10240
+	shapes := []struct {
+		name    string
+		tA, tB  bool
+		m, n, k int
+	}{
+		{"input-proj X*Wih^T", false, true, n, 4 * h, e},
+		{"recurrent H*Whh^T", false, true, rows, 4 * h, h},
+		{"recurrent-back dA*Whh", false, false, rows, h, 4 * h},
+		{"dWih dA^T*X", true, false, 4 * h, e, n},
+		{"dWhh dA^T*Hprev", true, false, 4 * h, h, n},
+		{"dX dA*Wih", false, false, n, e, 4 * h},
+	}
+	for _, s := range shapes {
+		b.Run(fmt.Sprintf("%s/%dx%dx%d", s.name, s.m, s.n, s.k), func(b *testing.B) {
+			a := make([]float32, s.m*s.k)
+			bb := make([]float32, s.k*s.n)
+			c := make([]float32, s.m*s.n)
+			for i := range a {
+				a[i] = float32(i%7) * 0.1
+			}
+			for i := range bb {
+				bb[i] = float32(i%5) * 0.1
+			}
+			lda, ldb := s.k, s.n
+			if s.tA {
+				lda = s.m
+			}
+			if s.tB {
+				ldb = s.k
+			}
+			for b.Loop() {
+				sgemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 1, c, s.n)
+			}
+			b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

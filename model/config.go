@@ -1,0 +1,95 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+
+	"trainer/data"
+)
+
+// Pooling modes: how the top layer's outputs over time become one vector.
+const (
+	// PoolLast takes each direction's final hidden state: the forward
+	// direction at the row's last real token, the reverse direction at its
+	// first token (PyTorch's h_n).
+	PoolLast = "last"
+	// PoolMean averages the outputs over the row's real tokens.
+	PoolMean = "mean"
+	// PoolMax takes the element-wise maximum over the row's real tokens.
+	PoolMax = "max"
+)
+
+// Config is the shape of the network.
+type Config struct {
+	VocabSize     int    `json:"vocab_size"` // ids 0 (pad) and 1 (unk) included
+	EmbedDim      int    `json:"embed_dim"`
+	Hidden        int    `json:"hidden"`
+	Layers        int    `json:"layers"`
+	Bidirectional bool   `json:"bidirectional"`
+	Pool          string `json:"pool"` // PoolLast (also when empty), PoolMean or PoolMax
+}
+
+// DefaultConfig is the configuration used when the user gives no sizes.
+// E=128, H=256, one unidirectional layer with last-state pooling is the
+// PyTorch reference's model; on the shared Amazon files it matches larger
+// or deeper variants in accuracy while being the fastest to train.
+func DefaultConfig(vocabSize int) Config {
+	return Config{VocabSize: vocabSize, EmbedDim: 128, Hidden: 256, Layers: 1, Pool: PoolLast}
+}
+
+// Dirs is the number of directions per layer: 1, or 2 when bidirectional.
+func (c Config) Dirs() int {
+	if c.Bidirectional {
+		return 2
+	}
+	return 1
+}
+
+// OutDim is the width of each layer's output and of the pooled vector.
+func (c Config) OutDim() int { return c.Hidden * c.Dirs() }
+
+// InDim is the input width of LSTM layer l.
+func (c Config) InDim(l int) int {
+	if l == 0 {
+		return c.EmbedDim
+	}
+	return c.OutDim()
+}
+
+// pool returns the pooling mode with the default filled in.
+func (c Config) pool() string {
+	if c.Pool == "" {
+		return PoolLast
+	}
+	return c.Pool
+}
+
+// maxDim bounds every size so that the flat buffer's offsets fit an int
+// comfortably and a typo (hidden 1e9) fails here rather than in make().
+const maxDim = 1 << 24
+
+// Validate reports the first impossible setting, if any.
+func (c Config) Validate() error {
+	minVocab := int(data.UnkID) + 2
+	switch {
+	case c.VocabSize < minVocab:
+		return fmt.Errorf("model config: vocabulary size %d is too small: need at least %d (pad, unk and one word)", c.VocabSize, minVocab)
+	case c.EmbedDim < 1:
+		return fmt.Errorf("model config: embedding dimension must be at least 1, got %d", c.EmbedDim)
+	case c.Hidden < 1:
+		return fmt.Errorf("model config: hidden size must be at least 1, got %d", c.Hidden)
+	case c.Layers < 1:
+		return fmt.Errorf("model config: layers must be at least 1, got %d", c.Layers)
+	case c.VocabSize > maxDim*4 || c.EmbedDim > maxDim || c.Hidden > 1<<16 || c.Layers > 64:
+		return fmt.Errorf("model config: sizes too large (vocab %d, embed %d, hidden %d, layers %d)", c.VocabSize, c.EmbedDim, c.Hidden, c.Layers)
+	}
+	switch c.pool() {
+	case PoolLast, PoolMean, PoolMax:
+	default:
+		return fmt.Errorf("model config: unknown pooling %q (want %q, %q or %q)", c.Pool, PoolLast, PoolMean, PoolMax)
+	}
+	if n := int64(NewLayout(c).Size()); n > 1<<31-1 {
+		return errors.New("model config: more than 2^31 parameters")
+	}
+	return nil
+}

@@ -1,0 +1,36 @@
+// Package model is the embedding + LSTM sentiment classifier: its
+// configuration, the flat parameter layout, initialisation, the CPU
+// reference forward and backward of every layer, and the model file.
+//
+// The network is Embedding(V, E) -> LSTM (Layers, Hidden, optionally
+// bidirectional) -> pooling over time -> Linear(D, 1) -> one logit, trained
+// with BCE-with-logits. D is Hidden for one direction and 2*Hidden for two.
+//
+// # Parameters
+//
+// Every parameter lives in one flat []float32 (see Layout) so that one
+// all-reduce moves every gradient. Matrices are row-major. The LSTM weights
+// follow PyTorch: W_ih is [4H, In], W_hh is [4H, H], gate blocks in the
+// order i, f, g, o; one combined bias [4H] per layer and direction stands
+// for PyTorch's b_ih + b_hh.
+//
+// # Packed, time-major activations
+//
+// A padded data.Batch is first packed (see Packing), like PyTorch's
+// pack_padded_sequence: rows are sorted by length, longest first, and
+// activations are stored time-major with only the active rows of each
+// step, so step s holds Sizes[s] rows starting at row Offsets[s]. Padding
+// never enters a matrix product, so a row's result does not depend on the
+// other rows of its batch, and no work is spent on padding. The reverse
+// direction of a bidirectional layer runs the same code on a mirrored copy
+// of its input (Packing.Rev), so its activations are in "reverse step"
+// order: its step s of a row is that row's token Length-1-s.
+//
+// # BLAS
+//
+// Matrix products go to OpenBLAS through gonum.org/v1/netlib (cgo) by
+// default, or to gonum's pure-Go BLAS with the purego build tag. OpenBLAS
+// is limited to one thread when the package loads, because the training
+// engine runs one goroutine per worker and BLAS threads would compete with
+// them for the same cores; SetBLASThreads changes it.
+package model

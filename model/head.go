@@ -1,0 +1,153 @@
+package model
+
+import (
+	"fmt"
+	"math"
+)
+
+// PoolForward pools the top layer's outputs over time into pooled
+// ([rows, dirs*hid], row k for sorted position k of p). hs[d] is direction
+// d's output [N, hid] in its own step order (see the package doc), so each
+// row's last state is at step Lengths[k]-1 in both directions: the forward
+// direction's last token and the reverse direction's first. For PoolMax,
+// argmax ([rows, dirs*hid]) receives the packed row each maximum came from.
+func PoolForward(pool string, hs [][]float32, hid int, p *Packing, pooled []float32, argmax []int32) {
+	dirs := len(hs)
+	width := dirs * hid
+	rows := len(p.Lengths)
+	for d, h := range hs {
+		for k := 0; k < rows; k++ {
+			dst := pooled[k*width+d*hid : k*width+(d+1)*hid]
+			length := p.Lengths[k]
+			switch pool {
+			case PoolLast, "":
+				j := p.Offsets[length-1] + k
+				copy(dst, h[j*hid:(j+1)*hid])
+			case PoolMean:
+				clear(dst)
+				for s := 0; s < length; s++ {
+					j := p.Offsets[s] + k
+					src := h[j*hid : (j+1)*hid]
+					for i := range dst {
+						dst[i] += src[i]
+					}
+				}
+				inv := 1 / float32(length)
+				for i := range dst {
+					dst[i] *= inv
+				}
+			case PoolMax:
+				am := argmax[k*width+d*hid : k*width+(d+1)*hid]
+				copy(dst, h[k*hid:(k+1)*hid]) // step 0 is packed row k
+				for i := range am {
+					am[i] = int32(k)
+				}
+				for s := 1; s < length; s++ {
+					j := p.Offsets[s] + k
+					src := h[j*hid : (j+1)*hid]
+					for i, v := range src {
+						if v > dst[i] {
+							dst[i], am[i] = v, int32(j)
+						}
+					}
+				}
+			default:
+				panic(fmt.Sprintf("model: unknown pooling %q", pool))
+			}
+		}
+	}
+}
+
+// PoolBackward adds the gradient with respect to pooled ([rows,
+// dirs*hid]) to the gradients dhs[d] ([N, hid], step order of direction d)
+// of the top layer's outputs. argmax is what PoolForward recorded.
+func PoolBackward(pool string, dPooled []float32, hid int, p *Packing, argmax []int32, dhs [][]float32) {
+	dirs := len(dhs)
+	width := dirs * hid
+	for d, dh := range dhs {
+		for k, length := range p.Lengths {
+			src := dPooled[k*width+d*hid : k*width+(d+1)*hid]
+			switch pool {
+			case PoolLast, "":
+				j := p.Offsets[length-1] + k
+				dst := dh[j*hid : (j+1)*hid]
+				for i, v := range src {
+					dst[i] += v
+				}
+			case PoolMean:
+				inv := 1 / float32(length)
+				for s := 0; s < length; s++ {
+					j := p.Offsets[s] + k
+					dst := dh[j*hid : (j+1)*hid]
+					for i, v := range src {
+						dst[i] += v * inv
+					}
+				}
+			case PoolMax:
+				am := argmax[k*width+d*hid : k*width+(d+1)*hid]
+				for i, v := range src {
+					dh[int(am[i])*hid+i] += v
+				}
+			default:
+				panic(fmt.Sprintf("model: unknown pooling %q", pool))
+			}
+		}
+	}
+}
+
+// LinearForward computes logits[k] = pooled[k]·w + b for rows of width d.
+func LinearForward(pooled []float32, d int, w []float32, b float32, logits []float32) {
+	w = w[:d]
+	for k := range logits {
+		x := pooled[k*d : (k+1)*d]
+		var s float32
+		for i, v := range x {
+			s += v * w[i]
+		}
+		logits[k] = s + b
+	}
+}
+
+// LinearBackward adds to dw ([d]) and db the gradients of the linear head
+// given dlogits, and sets dPooled ([rows, d]) to the gradient with respect
+// to its input.
+func LinearBackward(pooled []float32, d int, w, dlogits, dw []float32, db *float32, dPooled []float32) {
+	w, dw = w[:d], dw[:d]
+	var sb float32
+	for k, g := range dlogits {
+		x := pooled[k*d : (k+1)*d]
+		dx := dPooled[k*d : (k+1)*d]
+		for i, v := range x {
+			dw[i] += g * v
+			dx[i] = g * w[i]
+		}
+		sb += g
+	}
+	*db += sb
+}
+
+// BCEWithLogits returns the summed binary cross-entropy of logits against
+// labels (0 or 1) and the number of rows whose prediction (logit > 0 means
+// 1) matches; dlogits, when not nil, receives the gradient of the summed
+// loss with respect to each logit, sigmoid(z) - y. It uses the stable form
+// max(z, 0) - z*y + log(1 + e^-|z|).
+func BCEWithLogits(logits, labels, dlogits []float32) (loss float64, correct int) {
+	for k, zf := range logits {
+		z, y := float64(zf), float64(labels[k])
+		loss += math.Max(z, 0) - z*y + math.Log1p(math.Exp(-math.Abs(z)))
+		if (z > 0) == (y > 0.5) {
+			correct++
+		}
+		if dlogits != nil {
+			var sig float64
+			if z >= 0 {
+				sig = 1 / (1 + math.Exp(-z))
+			} else {
+				e := math.Exp(z)
+				sig = e / (1 + e)
+			}
+			dlogits[k] = float32(sig - y)
+		}
+	}
+	return loss, correct
+}

@@ -1,0 +1,28 @@
+//go:build !amd64 || purego
+
+package vecmath
+
+// Vector is false: this build has no vector kernels.
+const Vector = false
+
+// Sigmoid sets x[i] = Sigmoid32(x[i]).
+func Sigmoid(x []float32) {
+	for i, v := range x {
+		x[i] = Sigmoid32(v)
+	}
+}
+
+// Tanh sets x[i] = Tanh32(x[i]).
+func Tanh(x []float32) {
+	for i, v := range x {
+		x[i] = Tanh32(v)
+	}
+}
+
+// cellBackwardVec does nothing in this build: CellBackward's scalar loop
+// covers every element.
+func cellBackwardVec(act, tanhC, dh, dc, cPrev []float32, hid int) int { return 0 }
+
+// cellForwardVec does nothing in this build: CellForward's scalar loop
+// covers every element.
+func cellForwardVec(row, bias, cPrev, c, tanhC, h []float32, hid int) int { return 0 }

@@ -1,0 +1,257 @@
+package model
+
+import (
+	"fmt"
+
+	"trainer/data"
+)
+
+// Workspace is one replica's scratch memory for the forward and backward
+// passes. Buffers grow to the largest batch seen and are then reused, so a
+// steady training loop does not allocate. A Workspace is not safe for
+// concurrent use: give each worker its own.
+type Workspace struct {
+	cfg    Config
+	layout Layout
+	pack   Packing
+	x0     []float32 // embedding output [N, E], packed
+	layers []layerState
+
+	pooled, dPooled []float32 // [rows, D], sorted order
+	argmax          []int32   // [rows, D] for PoolMax
+	logits, labels  []float32 // [rows], sorted order
+	dlogits         []float32
+}
+
+// layerState is one LSTM layer's saved activations and gradients.
+type layerState struct {
+	in     []float32   // input [N, In], packed step order of the forward direction
+	inRev  []float32   // input mirrored for the reverse direction
+	acts   [2]LSTMActs // per direction
+	out    []float32   // output [N, D] in forward step order: acts[0].H, or both directions concatenated
+	dH     [2][]float32
+	dIn    []float32 // gradient with respect to in
+	dInRev []float32 // gradient with respect to inRev
+}
+
+// NewWorkspace returns an empty workspace for models of configuration c.
+// It panics if c is invalid; check Config.Validate first.
+func NewWorkspace(c Config) *Workspace {
+	if err := c.Validate(); err != nil {
+		panic(err)
+	}
+	return &Workspace{cfg: c, layout: NewLayout(c), layers: make([]layerState, c.Layers)}
+}
+
+// Config is the configuration the workspace was made for.
+func (w *Workspace) Config() Config { return w.cfg }
+
+// Packing is the layout of the batch last passed to Forward or LossGrad.
+func (w *Workspace) Packing() *Packing { return &w.pack }
+
+func (w *Workspace) checkParams(params []float32) {
+	if len(params) != w.layout.Size() {
+		panic(fmt.Sprintf("model: %d parameters given, the configuration has %d", len(params), w.layout.Size()))
+	}
+}
+
+// Stages: a pipeline-parallel engine splits the LSTM layers into
+// contiguous ranges [lo, hi). The stage with lo == 0 also runs the
+// embedding, the one with hi == Layers also runs the head and the loss.
+// Between stages flows a layer's output, [N, D] in the packed step order of
+// the forward direction (both directions concatenated when bidirectional),
+// and its gradient in the same layout. Forward and LossGrad are the one-stage
+// case of the same code, so a split model computes exactly what the whole
+// model does. Each stage (and each micro-batch in flight, for schedules
+// that keep several) needs its own Workspace.
+
+// StageForward runs LSTM layers [lo, hi) on batch b. For lo == 0 the input
+// is b's embedding and in is ignored; otherwise in is layer lo-1's output
+// (copied, so the caller may reuse it). For hi < Layers it returns layer
+// hi-1's output, owned by the workspace and valid until its next call; for
+// hi == Layers it runs the head and returns nil (see Logits).
+func (w *Workspace) StageForward(params []float32, b data.Batch, lo, hi int, in []float32) []float32 {
+	w.checkParams(params)
+	w.checkStage(lo, hi)
+	c := w.cfg
+	w.pack.Pack(b)
+	if c.Bidirectional {
+		w.pack.BuildRev()
+	}
+	n, hid, dirs := w.pack.N(), c.Hidden, c.Dirs()
+	if lo == 0 {
+		w.x0 = grow(w.x0, n*c.EmbedDim)
+		EmbeddingForward(w.layout.View("embed").Slice(params), c.EmbedDim, &w.pack, b, w.x0)
+		in = w.x0
+	} else {
+		if len(in) != n*c.InDim(lo) {
+			panic(fmt.Sprintf("model: stage input has %d values, want %d tokens x %d", len(in), n, c.InDim(lo)))
+		}
+		w.x0 = grow(w.x0, len(in))
+		copy(w.x0, in)
+		in = w.x0
+	}
+	for l := lo; l < hi; l++ {
+		ls := &w.layers[l]
+		inDim := c.InDim(l)
+		ls.in = in
+		LSTMForward(w.layout.LSTM(params, l, 0), in, w.pack.Steps, &ls.acts[0])
+		if dirs == 1 {
+			ls.out = ls.acts[0].H
+		} else {
+			ls.inRev = grow(ls.inRev, n*inDim)
+			gatherRows(ls.inRev, in, w.pack.Rev, inDim)
+			LSTMForward(w.layout.LSTM(params, l, 1), ls.inRev, w.pack.Steps, &ls.acts[1])
+			ls.out = grow(ls.out, n*2*hid)
+			hf, hr := ls.acts[0].H, ls.acts[1].H
+			for j, jr := range w.pack.Rev {
+				copy(ls.out[j*2*hid:j*2*hid+hid], hf[j*hid:(j+1)*hid])
+				copy(ls.out[j*2*hid+hid:(j+1)*2*hid], hr[int(jr)*hid:(int(jr)+1)*hid])
+			}
+		}
+		in = ls.out
+	}
+	if hi < c.Layers {
+		return w.layers[hi-1].out
+	}
+	top := &w.layers[c.Layers-1]
+	hs := [][]float32{top.acts[0].H, top.acts[1].H}[:dirs]
+	rows, d := b.Size, c.OutDim()
+	w.pooled = grow(w.pooled, rows*d)
+	if c.pool() == PoolMax {
+		w.argmax = grow(w.argmax, rows*d)
+	}
+	PoolForward(c.pool(), hs, hid, &w.pack, w.pooled, w.argmax)
+	w.logits = grow(w.logits, rows)
+	LinearForward(w.pooled, d, w.layout.View("head.w").Slice(params), params[w.layout.View("head.b").Offset], w.logits)
+	return nil
+}
+
+// Logits copies the logits of the last StageForward that ran the head into
+// dst[:rows], in the batch's row order.
+func (w *Workspace) Logits(dst []float32) {
+	for k, r := range w.pack.Perm {
+		dst[r] = w.logits[k]
+	}
+}
+
+// StageBackward is the backward pass of the StageForward(params, b, lo,
+// hi, ...) that ran last on this workspace. For hi == Layers it computes
+// the loss against b's labels (returning its sum and the correct count)
+// and dOut is ignored; otherwise dOut is the gradient with respect to the
+// stage's output. It adds the gradients of the stage's parameters to grad.
+// For lo > 0 it returns the gradient with respect to the stage's input,
+// owned by the workspace; for lo == 0 it returns nil.
+func (w *Workspace) StageBackward(params []float32, b data.Batch, lo, hi int, dOut, grad []float32) (dIn []float32, lossSum float64, correct int) {
+	w.checkStage(lo, hi)
+	if len(grad) != len(params) {
+		panic(fmt.Sprintf("model: gradient buffer has %d values, parameters %d", len(grad), len(params)))
+	}
+	c, p := w.cfg, &w.pack
+	d, hid, dirs, n := c.OutDim(), c.Hidden, c.Dirs(), p.N()
+	top := &w.layers[hi-1]
+	for dir := 0; dir < dirs; dir++ {
+		top.dH[dir] = grow(top.dH[dir], n*hid)
+	}
+	if hi == c.Layers {
+		rows := b.Size
+		w.labels = grow(w.labels, rows)
+		for k, r := range p.Perm {
+			w.labels[k] = b.Labels[r]
+		}
+		w.dlogits = grow(w.dlogits, rows)
+		lossSum, correct = BCEWithLogits(w.logits, w.labels, w.dlogits)
+		hw := w.layout.View("head.w")
+		hb := w.layout.View("head.b")
+		w.dPooled = grow(w.dPooled, rows*d)
+		LinearBackward(w.pooled, d, hw.Slice(params), w.dlogits, hw.Slice(grad), &grad[hb.Offset], w.dPooled)
+		for dir := 0; dir < dirs; dir++ {
+			clear(top.dH[dir])
+		}
+		PoolBackward(c.pool(), w.dPooled, hid, p, w.argmax, top.dH[:dirs])
+	} else {
+		if len(dOut) != n*d {
+			panic(fmt.Sprintf("model: stage output gradient has %d values, want %d tokens x %d", len(dOut), n, d))
+		}
+		w.splitDirections(top, dOut)
+	}
+	for l := hi - 1; l >= lo; l-- {
+		ls := &w.layers[l]
+		inDim := c.InDim(l)
+		ls.dIn = grow(ls.dIn, n*inDim)
+		LSTMBackward(w.layout.LSTM(params, l, 0), w.layout.LSTM(grad, l, 0), ls.in, p.Steps, &ls.acts[0], ls.dH[0], ls.dIn)
+		if dirs == 2 {
+			ls.dInRev = grow(ls.dInRev, n*inDim)
+			LSTMBackward(w.layout.LSTM(params, l, 1), w.layout.LSTM(grad, l, 1), ls.inRev, p.Steps, &ls.acts[1], ls.dH[1], ls.dInRev)
+			for jr, j := range p.Rev {
+				dst := ls.dIn[int(j)*inDim : (int(j)+1)*inDim]
+				src := ls.dInRev[jr*inDim : (jr+1)*inDim]
+				for i, v := range src {
+					dst[i] += v
+				}
+			}
+		}
+		if l == lo {
+			break
+		}
+		lower := &w.layers[l-1]
+		if dirs == 1 {
+			// The lower layer's output is this layer's input: hand the buffer over.
+			lower.dH[0], ls.dIn = ls.dIn, lower.dH[0]
+			continue
+		}
+		w.splitDirections(lower, ls.dIn)
+	}
+	if lo > 0 {
+		return w.layers[lo].dIn, lossSum, correct
+	}
+	EmbeddingBackward(w.layout.View("embed").Slice(grad), c.EmbedDim, p, b, w.layers[0].dIn)
+	return nil, lossSum, correct
+}
+
+// splitDirections sets ls.dH from the gradient of ls's output ([N, D],
+// forward step order): the reverse direction's half goes to its own step
+// order.
+func (w *Workspace) splitDirections(ls *layerState, dOut []float32) {
+	hid, n := w.cfg.Hidden, w.pack.N()
+	ls.dH[0] = grow(ls.dH[0], n*hid)
+	if w.cfg.Dirs() == 1 {
+		copy(ls.dH[0], dOut)
+		return
+	}
+	ls.dH[1] = grow(ls.dH[1], n*hid)
+	for j, jr := range w.pack.Rev {
+		copy(ls.dH[0][j*hid:(j+1)*hid], dOut[j*2*hid:j*2*hid+hid])
+		copy(ls.dH[1][int(jr)*hid:(int(jr)+1)*hid], dOut[j*2*hid+hid:(j+1)*2*hid])
+	}
+}
+
+func (w *Workspace) checkStage(lo, hi int) {
+	if lo < 0 || hi > w.cfg.Layers || lo >= hi {
+		panic(fmt.Sprintf("model: stage layers [%d, %d) outside the model's %d layers", lo, hi, w.cfg.Layers))
+	}
+}
+
+// Forward computes the logit of every row of b into logits[:b.Size], in
+// b's row order.
+func (w *Workspace) Forward(params []float32, b data.Batch, logits []float32) {
+	if b.Size == 0 {
+		return
+	}
+	w.StageForward(params, b, 0, w.cfg.Layers, nil)
+	w.Logits(logits)
+}
+
+// LossGrad runs the forward and backward passes on b and adds to grad
+// (laid out like params) the gradient of the sum over rows of the
+// BCE-with-logits loss. It returns that sum and the number of rows whose
+// prediction (logit > 0 means positive) equals the label. The caller zeroes
+// and normalises grad. An empty batch adds nothing.
+func (w *Workspace) LossGrad(params []float32, b data.Batch, grad []float32) (lossSum float64, correct int) {
+	if b.Size == 0 {
+		return 0, 0
+	}
+	w.StageForward(params, b, 0, w.cfg.Layers, nil)
+	_, lossSum, correct = w.StageBackward(params, b, 0, w.cfg.Layers, nil, grad)
+	return lossSum, correct
+}

@@ -1,0 +1,267 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"trainer/data"
+)
+
+// ErrNonFinite reports a loss or gradient that became NaN or infinite. The
+// step that produced it is not applied, so the weights stay the last good
+// ones.
+var ErrNonFinite = errors.New("loss or gradient is not finite (NaN or Inf)")
+
+// StepStats describes one synchronous data-parallel step.
+type StepStats struct {
+	Result             // summed over replicas
+	GradNorm   float64 // global L2 norm of the mean gradient, before clipping
+	ClipScale  float64 // factor applied to the gradient (1 = not clipped)
+	LR         float64
+	Seconds    float64
+	Compute    []float64 // per replica: seconds in Compute
+	ReduceSecs float64   // all-reduce, clipping and optimizer update
+}
+
+// Engine runs synchronous data-parallel training over a fixed set of
+// replicas: each global batch is split over them in contiguous shards of
+// about equal real tokens (see balancedBounds), every
+// replica adds the gradient of its shard's summed loss into its own flat
+// buffer, the buffers are summed and divided by the global batch size (the
+// mean gradient, whatever the shard sizes), and one optimizer step updates the
+// fp32 master weights that every replica reads on the next step.
+//
+// Each replica runs on its own goroutine locked to an OS thread, and the
+// same goroutines split the all-reduce and the optimizer update between
+// them, so no phase of a step runs on one core alone. The engine is not safe
+// for concurrent use.
+type Engine struct {
+	params   []float32
+	replicas []Replica
+	grads    [][]float32
+	opt      Optimizer
+	clip     float64
+	workers  []chan func()
+	wg       sync.WaitGroup
+	closed   bool
+
+	// per-step scratch, written by worker i only at index i
+	results []Result
+	errs    []error
+	secs    []float64
+	sumsq   []float64
+}
+
+// NewEngine starts one locked worker goroutine per replica. params are the
+// master weights, updated in place by Step; clip is the maximum global
+// gradient norm (0 disables clipping). Close stops the workers.
+func NewEngine(params []float32, replicas []Replica, opt Optimizer, clip float64) (*Engine, error) {
+	if len(replicas) == 0 {
+		return nil, errors.New("engine: no replicas")
+	}
+	if len(params) == 0 {
+		return nil, errors.New("engine: no parameters")
+	}
+	n := len(replicas)
+	e := &Engine{
+		params: params, replicas: replicas, opt: opt, clip: clip,
+		grads: make([][]float32, n), workers: make([]chan func(), n),
+		results: make([]Result, n), errs: make([]error, n), secs: make([]float64, n), sumsq: make([]float64, n),
+	}
+	for i := range replicas {
+		e.grads[i] = make([]float32, len(params))
+		ch := make(chan func())
+		e.workers[i] = ch
+		go func() {
+			// One OS thread per replica: a BLAS that keeps per-thread
+			// buffers, or a GPU context bound to a thread, stays put.
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			for f := range ch {
+				f()
+				e.wg.Done()
+			}
+		}()
+	}
+	return e, nil
+}
+
+// Workers is the number of replicas.
+func (e *Engine) Workers() int { return len(e.replicas) }
+
+// Params returns the master weights (shared, not a copy).
+func (e *Engine) Params() []float32 { return e.params }
+
+// Optimizer returns the optimizer, for checkpointing its state.
+func (e *Engine) Optimizer() Optimizer { return e.opt }
+
+// parallel runs f(i) on every worker and waits for all.
+func (e *Engine) parallel(f func(i int)) {
+	e.wg.Add(len(e.workers))
+	for i, ch := range e.workers {
+		ch <- func() { f(i) }
+	}
+	e.wg.Wait()
+}
+
+// Step trains on one global batch with learning rate lr. On ErrNonFinite or
+// a replica error the master weights and optimizer state are unchanged.
+func (e *Engine) Step(b data.Batch, lr float64) (StepStats, error) {
+	if e.closed {
+		return StepStats{}, errors.New("engine: step after close")
+	}
+	if b.Size == 0 {
+		return StepStats{}, errors.New("engine: empty batch")
+	}
+	t0 := time.Now()
+	n := len(e.replicas)
+	bounds := balancedBounds(b, n)
+	e.parallel(func(i int) {
+		t := time.Now()
+		clear(e.grads[i])
+		e.results[i], e.errs[i] = e.replicas[i].Compute(e.params, b.Rows(bounds[i], bounds[i+1]), e.grads[i])
+		e.secs[i] = time.Since(t).Seconds()
+	})
+	st := StepStats{LR: lr, Compute: append([]float64(nil), e.secs...)}
+	for i := range e.replicas {
+		if e.errs[i] != nil {
+			return st, fmt.Errorf("replica %s: %w", e.replicas[i].Name(), e.errs[i])
+		}
+		st.Result.Add(e.results[i])
+	}
+	t1 := time.Now()
+	inv := float32(1 / float64(b.Size))
+	e.parallel(func(i int) {
+		lo, hi := reduceSlice(len(e.params), i, n)
+		e.sumsq[i] = reduceRange(e.grads, lo, hi, inv)
+	})
+	var sq float64
+	for _, s := range e.sumsq {
+		sq += s
+	}
+	st.GradNorm = math.Sqrt(sq)
+	if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) || math.IsNaN(st.GradNorm) || math.IsInf(st.GradNorm, 0) {
+		return st, ErrNonFinite
+	}
+	st.ClipScale = ClipScale(st.GradNorm, e.clip)
+	e.opt.Begin()
+	g := e.grads[0]
+	scale := float32(st.ClipScale)
+	e.parallel(func(i int) {
+		lo, hi := reduceSlice(len(e.params), i, n)
+		if scale != 1 {
+			scaleRange(g[lo:hi], scale)
+		}
+		e.opt.Update(e.params, g, lr, lo, hi)
+	})
+	st.ReduceSecs = time.Since(t1).Seconds()
+	st.Seconds = time.Since(t0).Seconds()
+	return st, nil
+}
+
+// balancedBounds splits b's rows into n contiguous shards with about equal
+// real tokens: shard i is rows [bounds[i], bounds[i+1]). A bucketed batch
+// holds its rows sorted by length, so an even split by rows (data.Batch.Shard)
+// would hand the last replica the longest reviews and make the others wait
+// for it every step; the cost of a replica follows its real tokens.
+func balancedBounds(b data.Batch, n int) []int {
+	bounds := make([]int, n+1)
+	total := b.RealTokens()
+	if total == 0 {
+		for i := range bounds {
+			bounds[i], _ = data.ShardRange(b.Size, i, n)
+		}
+		bounds[n] = b.Size
+		return bounds
+	}
+	cum, r := 0, 0
+	for i := 1; i < n; i++ {
+		target := total * i / n
+		for r < b.Size && cum+int(b.Lengths[r]) <= target {
+			cum += int(b.Lengths[r])
+			r++
+		}
+		// Take the next row too when that lands closer to the target.
+		if r < b.Size && cum+int(b.Lengths[r])-target < target-cum {
+			cum += int(b.Lengths[r])
+			r++
+		}
+		bounds[i] = r
+	}
+	bounds[n] = b.Size
+	return bounds
+}
+
+// Close stops the worker goroutines. The engine cannot step afterwards.
+func (e *Engine) Close() {
+	if e.closed {
+		return
+	}
+	e.closed = true
+	for _, ch := range e.workers {
+		close(ch)
+	}
+}
+
+// Forwarder computes logits (one per row) for a batch without gradients.
+// CPU replicas implement it; evaluation and prediction use it.
+type Forwarder interface {
+	Forward(params []float32, b data.Batch, logits []float32) error
+}
+
+// ForwardAll computes the logits of every batch, spreading batches over the
+// forwarders (one locked goroutine each) as they become free. The result
+// does not depend on which forwarder took which batch.
+func ForwardAll(fw []Forwarder, params []float32, batches []data.Batch) ([][]float32, error) {
+	if len(fw) == 0 {
+		return nil, errors.New("forward: no workers")
+	}
+	out := make([][]float32, len(batches))
+	var next atomic.Int64
+	errs := make([]error, len(fw))
+	var wg sync.WaitGroup
+	for w := range fw {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			for {
+				j := int(next.Add(1) - 1)
+				if j >= len(batches) {
+					return
+				}
+				logits := make([]float32, batches[j].Size)
+				if err := fw[w].Forward(params, batches[j], logits); err != nil {
+					errs[w] = fmt.Errorf("batch %d: %w", j, err)
+					next.Store(int64(len(batches))) // stop the others early
+					return
+				}
+				out[j] = logits
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Evaluate scores params on labelled batches in parallel.
+func Evaluate(fw []Forwarder, params []float32, batches []data.Batch) (Metrics, error) {
+	logits, err := ForwardAll(fw, params, batches)
+	if err != nil {
+		return Metrics{}, err
+	}
+	var t Tally
+	for j, l := range logits {
+		t.Add(l, batches[j].Labels)
+	}
+	return t.Metrics(), nil
+}

@@ -1,0 +1,333 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"trainer/data"
+)
+
+// ErrInterrupted reports a run stopped by its context (SIGINT, SIGTERM)
+// after it wrote a checkpoint to resume from.
+var ErrInterrupted = errors.New("training interrupted")
+
+// BatchSource cuts the training set into batches, deterministically for a
+// given epoch; *data.Batcher is one.
+type BatchSource interface {
+	NumBatches() int
+	Order(epoch int) [][]int32
+	Build(idx []int32) data.Batch
+}
+
+// LoopConfig is what the training loop needs beyond the engine.
+type LoopConfig struct {
+	Epochs          int
+	Seed            uint64
+	Patience        int // epochs without a better dev accuracy before stopping; 0 = never
+	CheckpointEvery int // steps between checkpoints; 0 = only at epoch ends and interrupts
+	Dir             string
+	Schedule        LRSchedule
+	MetricsPath     string          // JSON lines, one object per epoch; "" = Dir/metrics.jsonl
+	Model           json.RawMessage // stored in checkpoints
+	Run             json.RawMessage // stored in checkpoints, compared on resume by the caller
+}
+
+// LoopHooks connects the loop to the data, the model file and the user.
+type LoopHooks struct {
+	Train     BatchSource
+	Dev, Test []data.Batch // evaluated after every epoch; Dev picks the best model
+	Eval      []Forwarder  // workers for evaluation
+	// SaveBest writes the model file when the dev accuracy improves; it
+	// must replace the old file atomically.
+	SaveBest func(params []float32, rec EpochRecord) error
+	// OnStep is called after every step (progress display).
+	OnStep func(epoch, batch, batches int, st StepStats)
+	// OnEpoch is called after every epoch's evaluation.
+	OnEpoch func(rec EpochRecord)
+}
+
+// EpochRecord is one line of the metrics log.
+type EpochRecord struct {
+	Epoch         int      `json:"epoch"` // 1-based
+	Steps         int64    `json:"steps"` // optimizer steps so far
+	TrainLoss     float64  `json:"train_loss"`
+	TrainAccuracy float64  `json:"train_accuracy"`
+	Seconds       float64  `json:"seconds"` // training time of this epoch, evaluation excluded
+	EvalSeconds   float64  `json:"eval_seconds"`
+	Tokens        int64    `json:"tokens"`       // real tokens trained on
+	TokensPerS    float64  `json:"tokens_per_s"` // real tokens per second of training
+	ReviewsPerS   float64  `json:"reviews_per_s"`
+	LR            float64  `json:"lr"` // at the end of the epoch
+	Workers       int      `json:"workers"`
+	Dev           *Metrics `json:"-"`
+	Test          *Metrics `json:"-"`
+	Best          bool     `json:"best"` // model.bin was written after this epoch
+}
+
+// MarshalJSON flattens dev metrics to the top level (accuracy, loss as
+// dev_loss, ...) and test metrics with a test_ prefix, so that the log is
+// easy to read with jq or pandas.
+func (r EpochRecord) MarshalJSON() ([]byte, error) {
+	type plain EpochRecord
+	b, err := json.Marshal(plain(r))
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]any{}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	add := func(prefix string, mt *Metrics) {
+		if mt == nil {
+			return
+		}
+		m[prefix+"accuracy"] = mt.Accuracy
+		m[prefix+"precision"] = mt.Precision
+		m[prefix+"recall"] = mt.Recall
+		m[prefix+"f1"] = mt.F1
+		m[prefix+"balanced_accuracy"] = mt.BalancedAccuracy
+		m[prefix+"n"] = mt.N
+		m[prefix+"confusion"] = mt.Confusion
+	}
+	add("", r.Dev)
+	add("test_", r.Test)
+	if r.Dev != nil {
+		m["dev_loss"] = r.Dev.Loss
+	}
+	if r.Test != nil {
+		m["test_loss"] = r.Test.Loss
+	}
+	return json.Marshal(m)
+}
+
+// Summary is the outcome of a whole run.
+type Summary struct {
+	Epochs       int // epochs completed
+	Steps        int64
+	BestEpoch    int
+	BestAccuracy float64
+	Last         EpochRecord
+	BestRecord   EpochRecord
+	Seconds      float64 // training time, evaluation excluded, across resumes
+	EarlyStopped bool
+}
+
+// Loop trains e for cfg.Epochs, resuming from ck when it is not nil.
+type Loop struct {
+	e   *Engine
+	cfg LoopConfig
+	h   LoopHooks
+	st  LoopState
+	pos Checkpoint // epoch, batch, step of the next step
+}
+
+// NewLoop prepares a run; resume (may be nil) restores the weights,
+// optimizer state and position of an interrupted one.
+func NewLoop(e *Engine, cfg LoopConfig, h LoopHooks, resume *Checkpoint) (*Loop, error) {
+	if cfg.Epochs < 1 {
+		return nil, fmt.Errorf("epochs must be >= 1, got %d", cfg.Epochs)
+	}
+	if h.Train == nil || h.Train.NumBatches() == 0 {
+		return nil, errors.New("training set is empty")
+	}
+	if err := cfg.Schedule.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.MetricsPath == "" {
+		cfg.MetricsPath = filepath.Join(cfg.Dir, "metrics.jsonl")
+	}
+	l := &Loop{e: e, cfg: cfg, h: h}
+	if resume != nil {
+		if len(resume.Params) != len(e.params) {
+			return nil, fmt.Errorf("resume: checkpoint has %d parameters, model has %d", len(resume.Params), len(e.params))
+		}
+		if resume.Seed != cfg.Seed {
+			return nil, fmt.Errorf("resume: checkpoint was trained with seed %d, this run has %d", resume.Seed, cfg.Seed)
+		}
+		if err := e.opt.SetState(resume.Optim); err != nil {
+			return nil, fmt.Errorf("resume: %w", err)
+		}
+		copy(e.params, resume.Params)
+		l.st = resume.Loop
+		l.pos = Checkpoint{Step: resume.Step, Epoch: resume.Epoch, Batch: resume.Batch}
+	}
+	return l, nil
+}
+
+// CheckpointPath is where the loop writes its checkpoint.
+func (l *Loop) CheckpointPath() string { return filepath.Join(l.cfg.Dir, CheckpointName) }
+
+func (l *Loop) checkpoint() error {
+	c := &Checkpoint{
+		Step: l.pos.Step, Epoch: l.pos.Epoch, Batch: l.pos.Batch,
+		Seed: l.cfg.Seed, Workers: l.e.Workers(),
+		Model: l.cfg.Model, Run: l.cfg.Run, Loop: l.st,
+		Optim: l.e.opt.State(), Params: l.e.params,
+	}
+	return SaveCheckpoint(l.CheckpointPath(), c)
+}
+
+// Run trains until the last epoch, early stopping, an error or ctx's end.
+// On ctx's end it writes a checkpoint of the last applied step and returns
+// an error wrapping ErrInterrupted.
+func (l *Loop) Run(ctx context.Context) (Summary, error) {
+	mode := os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	if l.pos.Step == 0 && l.pos.Epoch == 0 && l.pos.Batch == 0 {
+		mode |= os.O_TRUNC // a fresh run starts a fresh log
+	}
+	mf, err := os.OpenFile(l.cfg.MetricsPath, mode, 0o644)
+	if err != nil {
+		return Summary{}, fmt.Errorf("metrics log: %w", err)
+	}
+	defer mf.Close()
+	sum := Summary{BestEpoch: l.st.BestEpoch, BestAccuracy: l.st.BestAccuracy, Steps: l.pos.Step}
+	nb := l.h.Train.NumBatches()
+	for l.pos.Epoch < l.cfg.Epochs && !l.st.Stopped {
+		epoch := l.pos.Epoch
+		order := l.h.Train.Order(epoch)
+		if len(order) != nb {
+			return sum, fmt.Errorf("epoch %d: %d batches, expected %d", epoch+1, len(order), nb)
+		}
+		for l.pos.Batch < nb {
+			if ctx.Err() != nil {
+				return sum, l.interrupted(ctx)
+			}
+			b := l.h.Train.Build(order[l.pos.Batch])
+			lr := l.cfg.Schedule.LR(int(l.pos.Step))
+			st, err := l.e.Step(b, lr)
+			if err != nil {
+				if errors.Is(err, ErrNonFinite) {
+					return sum, fmt.Errorf("epoch %d step %d (batch %d of %d): %w; stopped with the weights of the last good step, %s",
+						epoch+1, l.pos.Step+1, l.pos.Batch+1, nb, err, l.keptFiles())
+				}
+				return sum, fmt.Errorf("epoch %d batch %d: %w", epoch+1, l.pos.Batch+1, err)
+			}
+			l.pos.Batch++
+			l.pos.Step++
+			l.st.EpochLoss += st.Loss
+			l.st.EpochRows += st.Rows
+			l.st.EpochCorrect += st.Correct
+			l.st.EpochTokens += int64(st.Tokens)
+			l.st.EpochSeconds += st.Seconds
+			l.st.TotalSeconds += st.Seconds
+			if l.h.OnStep != nil {
+				l.h.OnStep(epoch, l.pos.Batch, nb, st)
+			}
+			if l.cfg.CheckpointEvery > 0 && l.pos.Step%int64(l.cfg.CheckpointEvery) == 0 && l.pos.Batch < nb {
+				if err := l.checkpoint(); err != nil {
+					return sum, err
+				}
+			}
+		}
+		rec, err := l.endEpoch(epoch)
+		if err != nil {
+			return sum, err
+		}
+		if err := json.NewEncoder(mf).Encode(rec); err != nil {
+			return sum, fmt.Errorf("metrics log %s: %w", l.cfg.MetricsPath, err)
+		}
+		if l.h.OnEpoch != nil {
+			l.h.OnEpoch(rec)
+		}
+		sum.Last = rec
+		if rec.Best {
+			sum.BestRecord = rec
+		}
+		sum.Epochs = epoch + 1
+		l.pos.Epoch++
+		l.pos.Batch = 0
+		if err := l.checkpoint(); err != nil {
+			return sum, err
+		}
+	}
+	sum.Steps = l.pos.Step
+	sum.BestEpoch, sum.BestAccuracy = l.st.BestEpoch, l.st.BestAccuracy
+	sum.Seconds = l.st.TotalSeconds
+	sum.EarlyStopped = l.st.Stopped
+	if sum.Epochs == 0 {
+		sum.Epochs = l.pos.Epoch
+	}
+	return sum, nil
+}
+
+// endEpoch evaluates, keeps the best model and updates early stopping.
+func (l *Loop) endEpoch(epoch int) (EpochRecord, error) {
+	s := &l.st
+	rec := EpochRecord{
+		Epoch: epoch + 1, Steps: l.pos.Step, Seconds: s.EpochSeconds, Tokens: s.EpochTokens,
+		LR: l.cfg.Schedule.LR(int(l.pos.Step) - 1), Workers: l.e.Workers(),
+	}
+	if s.EpochRows > 0 {
+		rec.TrainLoss = s.EpochLoss / float64(s.EpochRows)
+		rec.TrainAccuracy = float64(s.EpochCorrect) / float64(s.EpochRows)
+	}
+	if s.EpochSeconds > 0 {
+		rec.TokensPerS = float64(s.EpochTokens) / s.EpochSeconds
+		rec.ReviewsPerS = float64(s.EpochRows) / s.EpochSeconds
+	}
+	t := time.Now()
+	if len(l.h.Dev) > 0 {
+		m, err := Evaluate(l.h.Eval, l.e.params, l.h.Dev)
+		if err != nil {
+			return rec, fmt.Errorf("epoch %d: dev evaluation: %w", epoch+1, err)
+		}
+		rec.Dev = &m
+	}
+	if len(l.h.Test) > 0 {
+		m, err := Evaluate(l.h.Eval, l.e.params, l.h.Test)
+		if err != nil {
+			return rec, fmt.Errorf("epoch %d: test evaluation: %w", epoch+1, err)
+		}
+		rec.Test = &m
+	}
+	rec.EvalSeconds = time.Since(t).Seconds()
+	// Without a dev set the latest model is the best one we know of.
+	acc := -1.0
+	if rec.Dev != nil {
+		acc = rec.Dev.Accuracy
+	}
+	if s.BestEpoch == 0 || acc > s.BestAccuracy || rec.Dev == nil {
+		rec.Best = true
+		if l.h.SaveBest != nil {
+			if err := l.h.SaveBest(l.e.params, rec); err != nil {
+				return rec, fmt.Errorf("epoch %d: save best model: %w", epoch+1, err)
+			}
+		}
+		s.BestAccuracy, s.BestEpoch, s.BadEpochs = acc, epoch+1, 0
+	} else {
+		s.BadEpochs++
+		if l.cfg.Patience > 0 && s.BadEpochs >= l.cfg.Patience {
+			s.Stopped = true
+		}
+	}
+	s.EpochLoss, s.EpochRows, s.EpochCorrect, s.EpochTokens, s.EpochSeconds = 0, 0, 0, 0, 0
+	return rec, nil
+}
+
+func (l *Loop) interrupted(ctx context.Context) error {
+	if err := l.checkpoint(); err != nil {
+		return fmt.Errorf("%w (%v), and the checkpoint failed: %v", ErrInterrupted, context.Cause(ctx), err)
+	}
+	return fmt.Errorf("%w (%v) at epoch %d batch %d; resume with --resume %s", ErrInterrupted, context.Cause(ctx), l.pos.Epoch+1, l.pos.Batch, l.cfg.Dir)
+}
+
+// keptFiles names what a failed run leaves behind to resume or use.
+func (l *Loop) keptFiles() string {
+	var kept []string
+	if _, err := os.Stat(l.CheckpointPath()); err == nil {
+		kept = append(kept, "last checkpoint "+l.CheckpointPath())
+	}
+	if l.st.BestEpoch > 0 {
+		kept = append(kept, fmt.Sprintf("best model of epoch %d", l.st.BestEpoch))
+	}
+	if len(kept) == 0 {
+		return "nothing saved yet"
+	}
+	return "kept: " + strings.Join(kept, ", ")
+}
