@@ -7,7 +7,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 NVCC      ?= nvcc
 PTX_ARCHS := 80 90
 KERNELS   := $(wildcard kernels/*.cu)
-PTX       := $(KERNELS:.cu=.ptx)
+NVCCFLAGS := -ptx -O3 -std=c++14
 
 # Quick start: with TRAIN/TEST unset, `make run` trains on a small synthetic corpus.
 TRAIN     ?=
@@ -40,21 +40,34 @@ bench:
 run: trainer
 	./scripts/run.sh "$(TRAIN)" "$(TEST)" $(RUN_ARGS)
 
+# ptx compiles every kernels/*.cu once per architecture into
+# kernels/NAME.compute_ARCH.ptx (nvcc -ptx takes one architecture per run).
+# The output is deterministic for a given nvcc, so CI regenerates it and
+# fails on a difference (scripts/ptx-check.sh).
 ptx:
 	@command -v $(NVCC) >/dev/null || { echo "make ptx: nvcc not found (install nvidia-cuda-toolkit from Debian contrib/non-free)"; exit 1; }
+	@rm -f kernels/*.ptx
 	@for cu in $(KERNELS); do \
-		out=$${cu%.cu}.ptx; \
-		$(NVCC) -ptx -O3 -std=c++14 $(foreach a,$(PTX_ARCHS),-gencode arch=compute_$(a),code=compute_$(a)) -o $$out.tmp $$cu || exit 1; \
-		mv $$out.tmp $$out; echo "$$cu -> $$out"; \
+		for a in $(PTX_ARCHS); do \
+			out=$${cu%.cu}.compute_$$a.ptx; \
+			$(NVCC) $(NVCCFLAGS) -arch=compute_$$a -o $$out.tmp $$cu || { rm -f $$out.tmp; exit 1; }; \
+			mv $$out.tmp $$out; echo "$$cu -> $$out"; \
+		done; \
 	done
 
 cuda:
-	@test -f /usr/include/cuda.h || { echo "make cuda: cuda.h not found (install nvidia-cuda-dev)"; exit 1; }
+	@test -f /usr/include/cuda.h || { echo "make cuda: cuda.h not found (install nvidia-cuda-dev from Debian contrib/non-free)"; exit 1; }
 	$(GO) build -tags cuda -ldflags '$(LDFLAGS)' -o $(BIN)/trainer-cuda ./cmd/trainer
 
+# kernel-test runs the kernels on the host emulator (g++ only, no GPU). The
+# hash of the kernel and emulator sources goes into CGO_CXXFLAGS because the
+# go build cache does not track C++ files included from outside the package.
+KERNEL_SRC_HASH = $(shell cat kernels/*.cu kernels/*.cuh cuda/emu/*.h cuda/emu/*.cc | sha256sum | cut -c1-16)
 kernel-test:
-	$(GO) test -v -count=1 ./cuda/emu/...
+	CGO_CXXFLAGS="-O2 -g -DKERNEL_SRC_HASH=$(KERNEL_SRC_HASH)" $(GO) test -v -count=1 ./cuda/emu/...
 
+# gpu-check builds, here, everything a GPU machine needs for one run of the
+# CUDA tests and the GPU benchmark (it has no Go): see scripts/gpu-check.sh.
 gpu-check:
 	./scripts/gpu-check.sh
 

@@ -19,9 +19,15 @@ type Dim3 struct{ X, Y, Z int }
 // stream s (0 <= s < Streams()) and ordered within that stream; Sync waits
 // for the stream's queue to drain. Host memory passed to the copy functions
 // must stay valid until the stream is synchronised.
+//
+// The device's context is current only inside Do: every other method must
+// be called from a function that Do runs. Do may run concurrently from
+// several goroutines (one per stream), each on its own locked OS thread.
 type Backend interface {
 	// Name describes the device, e.g. "cuda:0 NVIDIA H200 (sm_90)".
 	Name() string
+	// Do runs fn with the device's context current on a locked OS thread.
+	Do(fn func() error) error
 	// Streams is the number of independent queues.
 	Streams() int
 	Alloc(bytes int) (Ptr, error)

@@ -43,6 +43,7 @@ type Replica struct {
 	low    Ptr // low-precision weights [N], indexed like params (FP16/BF16)
 
 	lossScale float32 // multiplies the loss gradient (FP16)
+	scaler    Scaler  // dynamic loss scale for Compute, nil for a fixed one
 
 	ws       *workspace
 	hostGrad []float32 // gradient download buffer
@@ -66,17 +67,24 @@ func NewReplica(be Backend, s int, cfg model.Config, prec Precision) (*Replica, 
 		name: fmt.Sprintf("%s/stream%d/%s", be.Name(), s, prec),
 	}
 	n := r.layout.Size()
-	var err error
-	if r.params, err = r.pool.Get(4 * n); err != nil {
-		return nil, err
-	}
-	if r.grad, err = r.pool.Get(4 * n); err != nil {
-		return nil, err
-	}
-	if prec != FP32 {
-		if r.low, err = r.pool.Get(2 * n); err != nil {
-			return nil, err
+	err := be.Do(func() error {
+		var err error
+		if r.params, err = r.pool.Get(4 * n); err != nil {
+			return err
 		}
+		if r.grad, err = r.pool.Get(4 * n); err != nil {
+			return err
+		}
+		if prec != FP32 {
+			if r.low, err = r.pool.Get(2 * n); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		_ = r.Close()
+		return nil, err
 	}
 	r.hostGrad = make([]float32, n)
 	return r, nil
@@ -101,28 +109,50 @@ func (r *Replica) Name() string { return r.name }
 // Precision is the replica's arithmetic.
 func (r *Replica) Precision() Precision { return r.prec }
 
-// SetLossScale sets the factor the loss gradient is multiplied by before
-// the backward pass; Compute divides it out again before returning, so it
-// only matters for the range of the fp16 intermediates.
+// SetLossScale sets a fixed factor the loss gradient is multiplied by
+// before the backward pass; Compute divides it out again before returning,
+// so it only matters for the range of the fp16 intermediates. An overflow
+// then shows as infinite or NaN gradients.
 func (r *Replica) SetLossScale(s float32) { r.lossScale = s }
+
+// SetScaler makes Compute scale dynamically under FP16: it runs the
+// micro-batch at the scaler's scale and, when the gradients overflow,
+// reports it to the scaler (which halves the scale) and recomputes, so that
+// the engine always receives finite gradients. Clean micro-batches count
+// towards the scaler's growth. Outside FP16 the scaler is ignored.
+func (r *Replica) SetScaler(s Scaler) {
+	if r.prec.NeedsLossScaling() {
+		r.scaler = s
+	}
+}
 
 // Close releases the replica's device memory.
 func (r *Replica) Close() error {
-	if r.ws != nil {
-		r.ws.release(r.pool)
-		r.ws = nil
-	}
-	return r.pool.Close()
+	return r.be.Do(func() error {
+		if r.ws != nil {
+			r.ws.release(r.pool)
+			r.ws = nil
+		}
+		return r.pool.Close()
+	})
 }
 
 // Compute adds to grad the gradient of the summed loss over b for params,
 // the train.Replica contract. Under FP16 the gradient is computed with the
 // current loss scale and unscaled on the device; an overflow then shows as
 // infinite or NaN values in grad, which the engine's finite check catches.
-func (r *Replica) Compute(params []float32, b data.Batch, grad []float32) (Result, error) {
+func (r *Replica) Compute(params []float32, b data.Batch, grad []float32) (res Result, err error) {
 	if b.Size == 0 {
 		return Result{}, nil
 	}
+	err = r.be.Do(func() error {
+		res, err = r.compute(params, b, grad)
+		return err
+	})
+	return res, err
+}
+
+func (r *Replica) compute(params []float32, b data.Batch, grad []float32) (Result, error) {
 	n := r.layout.Size()
 	if len(params) != n || len(grad) != n {
 		return Result{}, fmt.Errorf("%s: params/grad have %d/%d values, the model has %d", r.name, len(params), len(grad), n)
@@ -133,16 +163,31 @@ func (r *Replica) Compute(params []float32, b data.Batch, grad []float32) (Resul
 	if err := r.castWeights(); err != nil {
 		return Result{}, err
 	}
-	if err := r.be.Zero(r.grad, 4*n, r.stream); err != nil {
-		return Result{}, err
-	}
-	res, err := r.forwardBackward(b, true)
-	if err != nil {
-		return Result{}, err
-	}
-	if r.lossScale != 1 {
-		if err := r.launch1D("scale_f32", n, int64(n), r.grad, 1/r.lossScale); err != nil {
+	var res Result
+	for attempt := 0; ; attempt++ {
+		if r.scaler != nil {
+			r.lossScale = r.scaler.Scale()
+		}
+		if err := r.be.Zero(r.grad, 4*n, r.stream); err != nil {
 			return Result{}, err
+		}
+		var err error
+		if res, err = r.forwardBackward(b, true); err != nil {
+			return Result{}, err
+		}
+		if r.lossScale == 1 {
+			break
+		}
+		found, err := r.unscale(n)
+		if err != nil {
+			return Result{}, err
+		}
+		if r.scaler == nil {
+			break // an overflow shows as inf/NaN in grad for the engine to catch
+		}
+		r.scaler.Update(found)
+		if !found || attempt >= maxScaleRetries {
+			break
 		}
 	}
 	if err := Download(r.be, r.hostGrad, r.grad, r.stream); err != nil {
@@ -157,11 +202,39 @@ func (r *Replica) Compute(params []float32, b data.Batch, grad []float32) (Resul
 	return res, nil
 }
 
+// maxScaleRetries bounds the recomputations of one micro-batch at halving
+// loss scales: 2^16 halves 40 times is far below any useful scale, so more
+// means the gradients are non-finite at any scale.
+const maxScaleRetries = 40
+
+// unscale divides the device gradients by the loss scale and reports
+// whether any is infinite or NaN.
+func (r *Replica) unscale(n int) (found bool, err error) {
+	flag := r.ws.scalars // the loss has been read back already
+	if err := r.be.Zero(flag, 4, r.stream); err != nil {
+		return false, err
+	}
+	if err := r.launch1D("unscale_check_f32", n, int64(n), r.grad, 1/r.lossScale, flag); err != nil {
+		return false, err
+	}
+	if err := r.be.CopyDtoH(r.ws.readback, flag, 4, r.stream); err != nil {
+		return false, err
+	}
+	if err := r.be.Sync(r.stream); err != nil {
+		return false, err
+	}
+	return *(*int32)(r.ws.readback) != 0, nil
+}
+
 // Forward writes the logits of b for params into logits ([b.Size]).
 func (r *Replica) Forward(params []float32, b data.Batch, logits []float32) error {
 	if b.Size == 0 {
 		return nil
 	}
+	return r.be.Do(func() error { return r.forward(params, b, logits) })
+}
+
+func (r *Replica) forward(params []float32, b data.Batch, logits []float32) error {
 	if len(logits) < b.Size {
 		return fmt.Errorf("%s: logits has room for %d rows, batch has %d", r.name, len(logits), b.Size)
 	}

@@ -54,43 +54,62 @@ func NewTrainer(r *Replica, params []float32, opt AdamW, scaler Scaler) (*Traine
 		return nil, fmt.Errorf("%s: fp16 training needs a loss scaler", r.name)
 	}
 	t := &Trainer{Replica: r, opt: opt, scaler: scaler}
-	var err error
-	if t.m, err = r.pool.Get(4 * n); err != nil {
-		return nil, err
+	err := r.be.Do(func() error {
+		var err error
+		if t.m, err = r.pool.Get(4 * n); err != nil {
+			return err
+		}
+		if t.v, err = r.pool.Get(4 * n); err != nil {
+			return err
+		}
+		if err := r.be.Zero(t.m, 4*n, r.stream); err != nil {
+			return err
+		}
+		if err := r.be.Zero(t.v, 4*n, r.stream); err != nil {
+			return err
+		}
+		if err := Upload(r.be, r.params, params, r.stream); err != nil {
+			return err
+		}
+		if err := r.castWeights(); err != nil {
+			return err
+		}
+		return r.be.Sync(r.stream)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", r.name, err)
 	}
-	if t.v, err = r.pool.Get(4 * n); err != nil {
-		return nil, err
-	}
-	if err := r.be.Zero(t.m, 4*n, r.stream); err != nil {
-		return nil, err
-	}
-	if err := r.be.Zero(t.v, 4*n, r.stream); err != nil {
-		return nil, err
-	}
-	if err := Upload(r.be, r.params, params, r.stream); err != nil {
-		return nil, err
-	}
-	if err := r.castWeights(); err != nil {
-		return nil, err
-	}
-	return t, r.be.Sync(r.stream)
+	return t, nil
 }
 
 // Params downloads the master weights into dst.
 func (t *Trainer) Params(dst []float32) error {
-	if err := Download(t.be, dst, t.params, t.stream); err != nil {
-		return err
+	if len(dst) != t.layout.Size() {
+		return fmt.Errorf("%s: room for %d parameters, the model has %d", t.name, len(dst), t.layout.Size())
 	}
-	return t.be.Sync(t.stream)
+	return t.be.Do(func() error {
+		if err := Download(t.be, dst, t.params, t.stream); err != nil {
+			return err
+		}
+		return t.be.Sync(t.stream)
+	})
 }
 
 // Step trains on batch b with learning rate lr. Under FP16 an overflow
 // skips the update (weights and moments untouched) and lets the scaler
 // halve its scale, as PyTorch's GradScaler does.
-func (t *Trainer) Step(b data.Batch, lr float64) (StepResult, error) {
+func (t *Trainer) Step(b data.Batch, lr float64) (out StepResult, err error) {
 	if b.Size == 0 {
 		return StepResult{}, fmt.Errorf("%s: empty batch", t.name)
 	}
+	err = t.be.Do(func() error {
+		out, err = t.step(b, lr)
+		return err
+	})
+	return out, err
+}
+
+func (t *Trainer) step(b data.Batch, lr float64) (StepResult, error) {
 	n := t.layout.Size()
 	s := t.stream
 	scale := float32(1)

@@ -103,20 +103,8 @@ func (c *cleaner) classAt(text string, i int) (uint8, rune, int) {
 type span struct{ start, end int32 }
 
 // clean writes the cleaned text into buf and the [start, end) of each
-// cleaned token into spans, in one pass over text:
-//
-//   - Lowercase: unicode.ToLower on every character (a table lookup for
-//     ASCII).
-//   - RemoveSpecial: every character that is not a letter, a digit, a
-//     combining mark or an apostrophe becomes a space; an apostrophe stays
-//     (as ASCII ') only with a word character on both sides, so "don't" and
-//     "o'neill" keep theirs and "'quoted'" and "dogs'" lose them.
-//   - CollapseSpace: runs of separators become one space and the text is
-//     trimmed; without it each removed character leaves one space and white
-//     space is kept as it was.
-//
-// Tokens are the maximal runs between separators, so they are the same
-// with or without CollapseSpace; that setting changes only Clean's text.
+// cleaned token into spans, in one pass over text. The steps are
+// documented on Tokenizer.Clean.
 func (c *cleaner) clean(buf []byte, spans []span, text string) ([]byte, []span) {
 	start := -1 // start of the current token in buf, -1 between tokens
 	for i := 0; i < len(text); {

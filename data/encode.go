@@ -339,7 +339,11 @@ func encodePass(ctx context.Context, r *Reader, p Preprocess, v *Vocab, workers 
 	wg.Wait()
 	ps.stats = r.Stats()
 	ps.format, ps.comp = r.Format(), r.Compression()
-	_, ps.size = r.Progress()
+	done, total := r.Progress()
+	ps.size = total
+	if total < 0 {
+		ps.size = done // stdin: the bytes read
+	}
 	if readErr != nil {
 		ps.store.release()
 		return nil, readErr

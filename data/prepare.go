@@ -168,6 +168,7 @@ func (b *builder) prepare(ctx context.Context) (*Prepared, error) {
 		}
 		if id == "" {
 			os.Remove(path)
+			c.report.CachePath = ""
 		}
 	}
 	p.caches = append(p.caches, c)
@@ -197,6 +198,7 @@ func (b *builder) prepare(ctx context.Context) (*Prepared, error) {
 		}
 		if tid == "" || id == "" {
 			os.Remove(tpath)
+			tc.report.CachePath = ""
 		}
 	}
 	p.caches = append(p.caches, tc)
@@ -257,6 +259,8 @@ func (b *builder) pass(ctx context.Context, stage, path string, v *Vocab) (*pass
 		return nil, "", err
 	}
 	defer r.Close()
+	done, total := r.Progress()
+	b.emit(ProgressEvent{Stage: stage, Done: done, Total: total})
 	digest := make(chan string, 1)
 	go func() { digest <- fullDigest(path) }()
 	ps, err := encodePass(ctx, r, b.o.Preprocess, v, b.o.Workers, func(done, total, reviews int64) {
@@ -266,7 +270,7 @@ func (b *builder) pass(ctx context.Context, stage, path string, v *Vocab) (*pass
 	if err != nil {
 		return nil, "", err
 	}
-	done, total := r.Progress()
+	done, total = r.Progress()
 	b.emit(ProgressEvent{Stage: stage, Done: done, Total: total, Reviews: int64(len(ps.labels)), Final: true})
 	return ps, sum, nil
 }

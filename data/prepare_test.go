@@ -263,3 +263,37 @@ func TestPrepareErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestPrepareRebuildsOnVocabularyChange(t *testing.T) {
+	dir := t.TempDir()
+	in := synthInput(t, dir, 300, 4)
+	o := PrepOptions{Train: in, CacheDir: dir}
+	p, err := Prepare(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vocabPath := p.Report.VocabPath
+	p.Close()
+	cases := []struct {
+		name   string
+		damage func()
+	}{
+		{"edited", func() { os.WriteFile(vocabPath, []byte("0\t<pad>\t0\n1\t<unk>\t0\n"), 0o644) }},
+		{"deleted", func() { os.Remove(vocabPath) }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.damage()
+			var warned bool
+			o.Progress = func(e ProgressEvent) { warned = warned || e.Warning != "" }
+			p, err := Prepare(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			if p.Report.CacheHit || !warned || p.Vocab.Size() < 100 {
+				t.Fatalf("hit %v warned %v vocab %d: want a warned rebuild", p.Report.CacheHit, warned, p.Vocab.Size())
+			}
+		})
+	}
+}

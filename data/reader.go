@@ -167,6 +167,7 @@ type countingReader struct {
 	n atomic.Int64
 }
 
+// Read counts as it reads.
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n.Add(int64(n))

@@ -260,69 +260,6 @@ func TestTruncatedBzip2AfterSomeLines(t *testing.T) {
 	}
 }
 
-// TestCompressionAndFormatFromContent checks that detection looks at the
-// bytes: every fixture is saved under a misleading name.
-func TestCompressionAndFormatFromContent(t *testing.T) {
-	ft, err := os.ReadFile("testdata/reviews.ft.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	csv, err := os.ReadFile("testdata/reviews.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bz, err := os.ReadFile("testdata/reviews.ft.txt.bz2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cases := []struct {
-		name, comp, format string
-		content            []byte
-	}{
-		{"a.csv", CompressionPlain, FormatFastText, ft},
-		{"a.txt", CompressionGzip, FormatFastText, gzipFixture(t, ft)},
-		{"a.gz", CompressionBzip2, FormatFastText, bz},
-		{"a.ft.txt", CompressionPlain, FormatCSV, csv},
-		{"a.bz2", CompressionGzip, FormatCSV, gzipFixture(t, csv)},
-	}
-	for _, c := range cases {
-		r, err := Open(writeFixture(t, c.name, c.content), ReaderOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		revs, err := readAllReviews(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Compression() != c.comp || r.Format() != c.format || len(revs) != 3 {
-			t.Errorf("%s: %s %s, %d reviews; want %s %s, 3", c.name, r.Compression(), r.Format(), len(revs), c.comp, c.format)
-		}
-		done, total := r.Progress()
-		if done != int64(len(c.content)) || total != int64(len(c.content)) {
-			t.Errorf("%s: progress %d/%d, want %d/%d", c.name, done, total, len(c.content), len(c.content))
-		}
-		r.Close()
-	}
-}
-
-func TestDetectFormat(t *testing.T) {
-	cases := []struct{ in, want string }{
-		{"__label__1 x\n", FormatFastText},
-		{"\n\n  __label__2 x", FormatFastText},
-		{`"1","a","b"`, FormatCSV},
-		{"1,a title,a body\n", FormatCSV},
-		{"label,title,text\n", FormatCSV},
-		{"no label here, but a comma\n", FormatFastText},
-		{"__label__1,with comma", FormatFastText},
-		{"", FormatFastText},
-	}
-	for _, c := range cases {
-		if got := detectFormat([]byte(c.in)); got != c.want {
-			t.Errorf("detectFormat(%q) = %s, want %s", c.in, got, c.want)
-		}
-	}
-}
-
 func TestCRLFBOMAndBlankLines(t *testing.T) {
 	in := "\ufeff__label__2 Good: fine\r\n\r\n__label__1 Bad: \tworse \r\n\n  \t\n__label__2 Last line, no newline"
 	r, err := openReader("stdin", strings.NewReader(in), -1, nil, ReaderOptions{})
@@ -343,6 +280,34 @@ func TestCRLFBOMAndBlankLines(t *testing.T) {
 	}
 	if done, total := r.Progress(); total != -1 || done != int64(len(in)) {
 		t.Fatalf("progress %d/%d, want %d/-1", done, total, len(in))
+	}
+}
+
+func TestOpenStdin(t *testing.T) {
+	f, err := os.Open("testdata/reviews.ft.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	saved := os.Stdin
+	os.Stdin = f
+	defer func() { os.Stdin = saved }()
+	r, err := Open("-", ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revs, err := readAllReviews(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, total := r.Progress(); len(revs) != 3 || r.Name() != "stdin" || total != -1 || revs[2].Line != 4 || r.Stats().Blank != 1 {
+		t.Fatalf("stdin: %d reviews, name %q, total %d, stats %+v", len(revs), r.Name(), total, r.Stats())
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Stat(); err != nil {
+		t.Fatal("Close closed standard input")
 	}
 }
 
@@ -580,6 +545,30 @@ func BenchmarkReaderFastText(b *testing.B) {
 	}
 }
 
+// BenchmarkReaderGzip is the fastText benchmark on gzip input; MB/s count
+// the decompressed bytes.
+func BenchmarkReaderGzip(b *testing.B) {
+	in := syntheticFastText(20000, 3)
+	gz := gzipFixture(b, in)
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := openReader("bench.gz", bytes.NewReader(gz), int64(len(gz)), nil, ReaderOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			_, err := r.NextChunk()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
 func BenchmarkReaderCSV(b *testing.B) {
 	var buf bytes.Buffer
 	for i, s := range syntheticReviews(20000, 3) {
@@ -604,4 +593,33 @@ func BenchmarkReaderCSV(b *testing.B) {
 			}
 		}
 	}
+}
+
+func ExampleOpen() {
+	r, err := Open("testdata/reviews.ft.txt.bz2", ReaderOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer r.Close()
+	fmt.Println(r.Format(), r.Compression())
+	for {
+		rv, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("line %d label %d: %.29s\n", rv.Line, rv.Label, rv.Text)
+	}
+	st := r.Stats()
+	fmt.Printf("%d kept, %d blank lines\n", st.Kept, st.Blank)
+	// Output:
+	// fasttext bzip2
+	// line 1 label 1: Works well: Sturdy, cheap and
+	// line 2 label 0: Broke in a week: The hinge sn
+	// line 4 label 1: Great gift: My nephew loves i
+	// 3 kept, 1 blank lines
 }

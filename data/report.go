@@ -43,7 +43,7 @@ type Report struct {
 	VocabSize     int              `json:"vocab_size"`
 	DistinctWords int64            `json:"distinct_words,omitempty"` // before the vocabulary cut (train only)
 	Preprocess    Preprocess       `json:"preprocess"`
-	CachePath     string           `json:"cache_path"`
+	CachePath     string           `json:"cache_path"` // "" when not kept (stdin)
 	VocabPath     string           `json:"vocab_path,omitempty"`
 	CacheHit      bool             `json:"cache_hit"`
 	BuildSeconds  float64          `json:"build_seconds"` // time the build of the cache took
@@ -149,11 +149,14 @@ func (r *Report) writeText(b *strings.Builder, role string) {
 	} else {
 		row("vocabulary", "%d ids", r.VocabSize)
 	}
-	hit := "built"
-	if r.CacheHit {
-		hit = "reused"
+	switch {
+	case r.CachePath == "":
+		row("cache", "not kept (stdin cannot be recognised on a later run)")
+	case r.CacheHit:
+		row("cache", "%s (reused)", r.CachePath)
+	default:
+		row("cache", "%s (built)", r.CachePath)
 	}
-	row("cache", "%s (%s)", r.CachePath, hit)
 	if r.VocabPath != "" {
 		row("vocabulary file", "%s", r.VocabPath)
 	}

@@ -53,8 +53,12 @@ func NewTokenizer(p Preprocess) *Tokenizer {
 //     "got" "ta", "lemme" -> "lem" "me", "d'ye" -> "d" "'ye", "more'n" ->
 //     "more" "'n", and "wanna" at the end of a token -> "wan" "na";
 //   - NLTK's CONTRACTIONS3 at the start of a piece: "'tis" -> "'t" "is",
-//     "'twas" -> "'t" "was" (cleaning drops leading apostrophes, so these
-//     fire only when RemoveSpecial is off).
+//     "'twas" -> "'t" "was" (cleaning drops leading apostrophes, so on
+//     cleaned text these fire only after a CONTRACTIONS2 split, as in
+//     "cannot'tis" -> "can" "not" "'t" "is").
+//
+// A "word" in these rules is a regular expression \w run: letters,
+// numbers and '_'.
 //
 // With RemoveSpecial off, "treebank" applies only these rules: punctuation
 // stays attached to words, unlike in NLTK.
@@ -62,15 +66,25 @@ func (t *Tokenizer) Tokens(text string) [][]byte {
 	if need := 2*len(text) + 8; cap(t.buf) < need {
 		t.buf = make([]byte, 0, need)
 	}
-	var ok bool
-	t.buf, t.words, t.masks, ok = t.c.spansASCII(t.buf[:0], t.words[:0], t.masks, text)
+	var ok, apos bool
+	t.buf, t.words, t.masks, ok, apos = t.c.spansASCII(t.buf[:0], t.words[:0], t.masks, text)
 	if !ok {
 		t.buf, t.words = t.c.clean(t.buf[:0], t.words[:0], text)
 	}
 	spans := t.words
 	if t.treebank {
+		// Cleaned ASCII tokens hold only letters, digits and apostrophes;
+		// one without an apostrophe is a single word that only the
+		// five- and six-letter CONTRACTIONS2 words can split.
+		simple := ok && t.c.special
 		t.spans = t.spans[:0]
 		for _, w := range t.words {
+			if simple && (!apos || !hasApostrophe(t.buf[w.start:w.end])) {
+				if n := w.end - w.start; n != 5 && n != 6 {
+					t.spans = append(t.spans, w)
+					continue
+				}
+			}
 			t.spans = treebankSplit(t.spans, t.buf, int(w.start), int(w.end))
 		}
 		spans = t.spans
@@ -83,9 +97,31 @@ func (t *Tokenizer) Tokens(text string) [][]byte {
 	return toks
 }
 
-// Clean returns text after the cleaning steps alone (lowercase, remove
-// special characters, collapse white space, as switched on), before any
-// tokenizer runs. It allocates the returned string.
+// Clean returns text after the cleaning steps alone, before any tokenizer
+// runs; it allocates the returned string. The steps, each switched by its
+// Preprocess field, are done in one pass:
+//
+//   - Lowercase: unicode.ToLower on every character (a table lookup for
+//     ASCII). Unlike Python's str.lower it maps one character to one
+//     character ("İ" becomes "i", final "Σ" becomes "σ").
+//   - RemoveSpecial: letters of any script, decimal digits and combining
+//     marks are word characters; every other character becomes a space,
+//     except an apostrophe (ASCII ' or U+2019, the typographic one in
+//     "don’t") with a word character on both sides, which stays as an
+//     ASCII '. So "don't", "o'neill" and "rock'n'roll" keep theirs and
+//     "'quoted'" and "dogs'" lose them, as does an apostrophe next to
+//     another apostrophe. The reference's
+//     [^a-z0-9' ] differs in two ways: it also removes non-ASCII letters
+//     (splitting "café" into "caf") and keeps stray apostrophes ("'quoted'"
+//     would be a token of its own, unlike "quoted").
+//     Without RemoveSpecial only white space (unicode.IsSpace) separates
+//     tokens and every other character is kept.
+//   - CollapseSpace: runs of separators become one space and the ends are
+//     trimmed; without it each removed character leaves one space and
+//     white space is kept as it was.
+//
+// Tokens are the maximal runs of non-separators, so they are the same with
+// or without CollapseSpace; that setting only shapes this text.
 func (t *Tokenizer) Clean(text string) string {
 	var spans []span
 	t.buf, spans = t.c.clean(t.buf[:0], t.words[:0], text)
@@ -125,6 +161,15 @@ func treebankSplit(out []span, buf []byte, s, e int) []span {
 		out = append(out, span{int32(end1), int32(e)})
 	}
 	return out
+}
+
+func hasApostrophe(b []byte) bool {
+	for _, c := range b {
+		if c == '\'' {
+			return true
+		}
+	}
+	return false
 }
 
 // isAlnumASCII reports whether b holds only ASCII letters and digits.

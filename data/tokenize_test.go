@@ -1,8 +1,9 @@
 package data
 
 import (
+	"fmt"
 	"io"
-	"math/rand"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -107,32 +108,6 @@ func TestPipelineMatchesNLTK(t *testing.T) {
 	}
 }
 
-func TestCleaningSteps(t *testing.T) {
-	const raw = "Hello,  WORLD! 'Tis  rock'n'roll\t‘x’"
-	cases := []struct {
-		p     Preprocess
-		clean string
-		split []string
-	}{
-		{Preprocess{Lowercase: true, RemoveSpecial: true, CollapseSpace: true}, "hello world tis rock'n'roll x", []string{"hello", "world", "tis", "rock'n'roll", "x"}},
-		{Preprocess{RemoveSpecial: true, CollapseSpace: true}, "Hello WORLD Tis rock'n'roll x", []string{"Hello", "WORLD", "Tis", "rock'n'roll", "x"}},
-		{Preprocess{Lowercase: true, RemoveSpecial: true}, "hello   world   tis  rock'n'roll  x ", []string{"hello", "world", "tis", "rock'n'roll", "x"}},
-		{Preprocess{Lowercase: true, CollapseSpace: true}, "hello, world! 'tis rock'n'roll ‘x’", []string{"hello,", "world!", "'tis", "rock'n'roll", "‘x’"}},
-		{Preprocess{Lowercase: true}, "hello,  world! 'tis  rock'n'roll\t‘x’", []string{"hello,", "world!", "'tis", "rock'n'roll", "‘x’"}},
-		{Preprocess{}, raw, []string{"Hello,", "WORLD!", "'Tis", "rock'n'roll", "‘x’"}},
-	}
-	for _, c := range cases {
-		c.p.Tokenizer = TokenizerSplit
-		tk := NewTokenizer(c.p)
-		if got := tk.Clean(raw); got != c.clean {
-			t.Errorf("%s: Clean = %q, want %q", c.p.Key(), got, c.clean)
-		}
-		if got := tokenStrings(tk.Tokens(raw)); !equalStrings(got, c.split) {
-			t.Errorf("%s: Tokens = %q, want %q", c.p.Key(), got, c.split)
-		}
-	}
-}
-
 func TestPreprocessValidateAndKey(t *testing.T) {
 	p := DefaultPreprocess()
 	if err := p.Validate(); err != nil {
@@ -172,15 +147,21 @@ func TestTokensDoNotAllocate(t *testing.T) {
 	}
 }
 
+// Regular expressions of referenceSplit, compiled once.
+var (
+	refNotKept     = regexp.MustCompile(`[^a-z0-9' ]+`)
+	refApostrophes = regexp.MustCompile(`''+`)
+)
+
 // referenceSplit is torch_lstm.py's split tokenizer on ASCII text
 // (re.sub("[^a-z0-9' ]+", " ", s.lower()).split()), followed by the one
 // documented difference: apostrophes not between two letters or digits
 // are dropped.
 func referenceSplit(s string) []string {
-	s = regexp.MustCompile(`[^a-z0-9' ]+`).ReplaceAllString(strings.ToLower(s), " ")
+	s = refNotKept.ReplaceAllString(strings.ToLower(s), " ")
 	var out []string
 	for _, tok := range strings.Fields(s) {
-		tok = regexp.MustCompile(`''+`).ReplaceAllString(tok, " ")
+		tok = refApostrophes.ReplaceAllString(tok, " ")
 		for _, part := range strings.Fields(tok) {
 			if part = strings.Trim(part, "'"); part != "" {
 				out = append(out, part)
@@ -278,84 +259,116 @@ func equalStrings(a, b []string) bool {
 	return true
 }
 
+// BenchmarkTokenizer runs both tokenizers on synthetic Amazon-shaped
+// reviews and, when present, on the real Amazon polarity sample.
 func BenchmarkTokenizer(b *testing.B) {
-	texts := syntheticReviews(2000, 7)
-	var bytes int64
-	for _, s := range texts {
-		bytes += int64(len(s))
-	}
-	for _, name := range []string{TokenizerSplit, TokenizerTreebank} {
-		b.Run(name, func(b *testing.B) {
-			p := DefaultPreprocess()
-			p.Tokenizer = name
-			tk := NewTokenizer(p)
-			b.SetBytes(bytes)
-			b.ReportAllocs()
-			var toks int
-			for b.Loop() {
-				for _, s := range texts {
-					toks += len(tk.Tokens(s))
-				}
+	sets := []struct {
+		name  string
+		texts []string
+	}{{"synthetic", syntheticReviews(2000, 7)}}
+	if r, err := Open(realData+"/amazon_polarity/train.ft.txt", ReaderOptions{}); err == nil {
+		var texts []string
+		for {
+			rv, err := r.Next()
+			if err != nil {
+				break
 			}
-			b.ReportMetric(float64(len(texts))*float64(b.N)/b.Elapsed().Seconds(), "reviews/s")
-		})
+			texts = append(texts, rv.Text)
+		}
+		r.Close()
+		sets = append(sets, struct {
+			name  string
+			texts []string
+		}{"real", texts})
+	}
+	for _, set := range sets {
+		var size int64
+		for _, s := range set.texts {
+			size += int64(len(s))
+		}
+		for _, name := range []string{TokenizerSplit, TokenizerTreebank} {
+			b.Run(name+"/"+set.name, func(b *testing.B) {
+				p := DefaultPreprocess()
+				p.Tokenizer = name
+				tk := NewTokenizer(p)
+				b.SetBytes(size)
+				b.ReportAllocs()
+				for b.Loop() {
+					for _, s := range set.texts {
+						tk.Tokens(s)
+					}
+				}
+				b.ReportMetric(float64(len(set.texts))*float64(b.N)/b.Elapsed().Seconds(), "reviews/s")
+			})
+		}
 	}
 }
 
-// allSettings is every combination of the cleaning switches.
-func allSettings(tokenizer string) []Preprocess {
-	var out []Preprocess
-	for m := 0; m < 8; m++ {
-		out = append(out, Preprocess{Lowercase: m&1 != 0, RemoveSpecial: m&2 != 0, CollapseSpace: m&4 != 0, Tokenizer: tokenizer})
+// TestTreebankAgainstLiveNLTK sends the cleaned text of real reviews to
+// NLTK's TreebankWordTokenizer, when Python with NLTK is installed, and
+// compares every token.
+func TestTreebankAgainstLiveNLTK(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode: not starting Python")
 	}
-	return out
+	// Debian's python3-nltk lives with the system Python, which may not be
+	// the first python3 on PATH.
+	python := ""
+	for _, cand := range []string{"python3", "/usr/bin/python3"} {
+		if p, err := exec.LookPath(cand); err == nil && exec.Command(p, "-c", "import nltk").Run() == nil {
+			python = p
+			break
+		}
+	}
+	if python == "" {
+		t.Skip("no python3 with nltk installed; the literal cases in TestTreebankMatchesNLTK still apply")
+	}
+	r := openReal(t, "amazon_polarity/train.ft.txt")
+	defer r.Close()
+	p := DefaultPreprocess()
+	p.Tokenizer = TokenizerTreebank
+	tk := NewTokenizer(p)
+	var input strings.Builder
+	var want [][]string
+	for len(want) < 1000 {
+		rv, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		input.WriteString(tk.Clean(rv.Text) + "\n")
+		want = append(want, tokenStrings(tk.Tokens(rv.Text)))
+	}
+	const script = `import sys
+from nltk.tokenize import TreebankWordTokenizer
+tb = TreebankWordTokenizer()
+for line in sys.stdin:
+    print(" ".join(tb.tokenize(line.rstrip("\n"))))`
+	cmd := exec.Command(python, "-c", script)
+	cmd.Stdin = strings.NewReader(input.String())
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("python: %v", err)
+	}
+	got := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(got) != len(want) {
+		t.Fatalf("NLTK returned %d lines for %d reviews", len(got), len(want))
+	}
+	for i := range want {
+		if nltk := strings.Fields(got[i]); !equalStrings(want[i], nltk) {
+			t.Fatalf("review %d: treebank %q, NLTK %q", i+1, want[i], nltk)
+		}
+	}
 }
 
-// scalarTokens is what clean alone finds, bypassing the ASCII fast path.
-func scalarTokens(c *cleaner, text string) []string {
-	buf, spans := c.clean(nil, nil, text)
-	out := make([]string, len(spans))
-	for i, s := range spans {
-		out[i] = string(buf[s.start:s.end])
-	}
-	return out
-}
-
-// checkFastPath compares the 64-byte fast path with the scalar cleaner.
-func checkFastPath(t *testing.T, p Preprocess, text string) {
-	t.Helper()
-	c := newCleaner(p)
-	buf, spans, _, ok := c.spansASCII(nil, nil, nil, text)
-	if !ok {
-		if isASCII(text) {
-			t.Fatalf("fast path refused ASCII text %q", text)
-		}
-		return
-	}
-	got := make([]string, len(spans))
-	for i, s := range spans {
-		got[i] = string(buf[s.start:s.end])
-	}
-	if want := scalarTokens(&c, text); !equalStrings(got, want) {
-		t.Fatalf("%s: fast path %q, scalar %q on %q", p.Key(), got, want, text)
-	}
-}
-
-func TestFastPathMatchesScalar(t *testing.T) {
-	rng := rand.New(rand.NewSource(5))
-	alphabet := "aZ09'' ,.!\t\n\r\x00\x01\x7f-_\"dn't"
-	for i := 0; i < 3000; i++ {
-		b := make([]byte, rng.Intn(200))
-		for k := range b {
-			b[k] = alphabet[rng.Intn(len(alphabet))]
-		}
-		for _, p := range allSettings(TokenizerSplit) {
-			checkFastPath(t, p, string(b))
-		}
-	}
-	for _, s := range syntheticReviews(200, 9) {
-		for _, p := range allSettings(TokenizerSplit) {
-			checkFastPath(t, p, s)
-		}
-	}
+func ExampleTokenizer_Tokens() {
+	p := DefaultPreprocess()
+	fmt.Printf("%s %q\n", p.Tokenizer, NewTokenizer(p).Tokens("Don't buy it: it's BROKEN!!"))
+	p.Tokenizer = TokenizerTreebank
+	fmt.Printf("%s %q\n", p.Tokenizer, NewTokenizer(p).Tokens("Don't buy it: it's BROKEN!!"))
+	// Output:
+	// split ["don't" "buy" "it" "it's" "broken"]
+	// treebank ["do" "n't" "buy" "it" "it" "'s" "broken"]
 }

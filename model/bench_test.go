@@ -74,3 +74,30 @@ func BenchmarkForward(b *testing.B) {
 	b.ReportMetric(float64(batch.Size)*float64(b.N)/(cpuTime()-cpu0).Seconds(), "reviews/cpu-s")
 	b.ReportMetric(float64(batch.RealTokens())*float64(b.N)/sec, "tokens/s")
 }
+
+// BenchmarkPredict measures prediction throughput (one goroutine, one
+// BLAS thread) with the tabulated first-layer projections.
+func BenchmarkPredict(b *testing.B) {
+	c := DefaultConfig(20000)
+	rng := rand.New(rand.NewPCG(1, 2))
+	lengths, maxLen := benchBatch(256)
+	batch := randomBatch(rng, c.VocabSize, lengths, maxLen, 0)
+	params := make([]float32, NewLayout(c).Size())
+	InitParams(c, params, 1)
+	inf, err := NewInference(c, params)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ws := NewWorkspace(c)
+	logits := make([]float32, batch.Size)
+	ws.Predict(inf, batch, logits)
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		ws.Predict(inf, batch, logits)
+	}
+	sec := b.Elapsed().Seconds()
+	b.ReportMetric(float64(batch.Size)*float64(b.N)/sec, "reviews/s")
+	b.ReportMetric(float64(batch.Size)*float64(b.N)/(cpuTime()-cpu0).Seconds(), "reviews/cpu-s")
+	b.ReportMetric(float64(batch.RealTokens())*float64(b.N)/sec, "tokens/s")
+}

@@ -26,11 +26,38 @@
 // of its input (Packing.Rev), so its activations are in "reverse step"
 // order: its step s of a row is that row's token Length-1-s.
 //
+// # Layers as functions
+//
+// Every layer is also an exported function on packed buffers, so that a
+// GPU backend can compare its kernels with them and a pipeline-parallel
+// engine can run layers on different workers: EmbeddingForward and
+// EmbeddingBackward (scatter-add into the embedding rows), LSTMForward and
+// LSTMBackward (one layer, one direction, with the activations saved in
+// LSTMActs), LSTMCellForward and LSTMCellBackward (the fused gate math of
+// one step on gate pre-activations), PoolForward and PoolBackward,
+// LinearForward and LinearBackward, and BCEWithLogits. Workspace ties them
+// together; its StageForward and StageBackward run a contiguous range of
+// layers, which is what a pipeline stage needs.
+//
+// # Speed
+//
+// Per layer and direction the forward pass is one matrix product for the
+// input projection of all steps, then per step one product with W_hh for
+// the rows still active and one fused element-wise pass; the backward pass
+// mirrors it and computes the W_ih, W_hh and bias gradients as one product
+// each over all steps. The gate math uses float32 exp/sigmoid/tanh in AVX2
+// assembly (internal/vecmath), and the per-step products use W_hh packed
+// once per batch with a register-blocked kernel there, which beats a
+// general BLAS that repacks W_hh on every step. Inference tabulates the
+// first layer's input projection per vocabulary word for prediction.
+//
 // # BLAS
 //
-// Matrix products go to OpenBLAS through gonum.org/v1/netlib (cgo) by
-// default, or to gonum's pure-Go BLAS with the purego build tag. OpenBLAS
-// is limited to one thread when the package loads, because the training
-// engine runs one goroutine per worker and BLAS threads would compete with
-// them for the same cores; SetBLASThreads changes it.
+// The large matrix products go to OpenBLAS through gonum.org/v1/netlib
+// (cgo) by default, or to gonum's pure-Go BLAS with the purego build tag,
+// which also turns the assembly off. OpenBLAS is limited to one thread when
+// the package loads, because the training engine runs one goroutine per
+// worker and BLAS threads would compete with them for the same cores;
+// SetBLASThreads changes it. (gonum's pure-Go BLAS spreads large products
+// over goroutines by itself and has no such setting.)
 package model

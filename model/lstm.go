@@ -1,5 +1,7 @@
 package model
 
+import "trainer/model/internal/vecmath"
+
 // LSTMActs holds what one LSTM layer direction saves in the forward pass
 // for the backward pass, all packed as Steps describes.
 type LSTMActs struct {
@@ -10,6 +12,11 @@ type LSTMActs struct {
 	hPrev []float32 // [N, H]: backward scratch, h of the previous step per packed row
 	dc    []float32 // [Sizes[0], H]: backward scratch, gradient flowing through the cell state
 	ones  []float32 // [N]: all ones, for the bias gradient's column sums
+
+	// The recurrent weights packed once per batch for the per-step
+	// products (see vecmath.GemmPacked): W_hh^T forward, W_hh backward.
+	whhT, whh vecmath.PackedB
+	blasOnly  bool // tests: use the BLAS for every product
 }
 
 func (a *LSTMActs) grow(n, hid int) {
@@ -24,19 +31,36 @@ func (a *LSTMActs) grow(n, hid int) {
 // saves the activations in a (grown as needed); a.H is the output. The input
 // projection of every step is one matrix product, then each step adds its
 // recurrent product h_{s-1}*W_hh^T for its active rows and applies the
-// fused cell.
+// fused cell. The recurrent products use W_hh packed once per call where
+// the vector kernels support the shape, the BLAS otherwise.
 func LSTMForward(w LSTMWeights, x []float32, st Steps, a *LSTMActs) {
 	hid, in, n := w.Hidden, w.In, st.N()
-	g4 := 4 * hid
 	a.grow(n, hid)
-	sgemm(false, true, n, g4, in, 1, x, in, w.Wih, in, 0, a.Gates, g4)
+	sgemm(false, true, n, 4*hid, in, 1, x, in, w.Wih, in, 0, a.Gates, 4*hid)
+	lstmSteps(w, st, a)
+}
+
+// lstmSteps runs the time steps of LSTMForward once a.Gates (grown to
+// [N, 4H]) holds every step's input projection x*W_ih^T, without bias.
+func lstmSteps(w LSTMWeights, st Steps, a *LSTMActs) {
+	hid := w.Hidden
+	g4 := 4 * hid
+	packed := !a.blasOnly && vecmath.GemmSupported(g4) && st.T() > 1
+	if packed {
+		a.whhT.Pack(w.Whh, hid, hid, g4, true)
+	}
 	for s, rows := range st.Sizes {
 		o := st.Offsets[s]
 		gates := a.Gates[o*g4 : (o+rows)*g4]
 		var cPrev []float32
 		if s > 0 {
 			po := st.Offsets[s-1]
-			sgemm(false, true, rows, g4, hid, 1, a.H[po*hid:(po+rows)*hid], hid, w.Whh, hid, 1, gates, g4)
+			hPrev := a.H[po*hid : (po+rows)*hid]
+			if packed {
+				vecmath.GemmPacked(rows, hPrev, hid, &a.whhT, gates, g4)
+			} else {
+				sgemm(false, true, rows, g4, hid, 1, hPrev, hid, w.Whh, hid, 1, gates, g4)
+			}
 			cPrev = a.C[po*hid : (po+rows)*hid]
 		}
 		LSTMCellForward(rows, hid, gates, w.B, cPrev,
@@ -62,6 +86,10 @@ func LSTMBackward(w, dw LSTMWeights, x []float32, st Steps, a *LSTMActs, dH, dx 
 	}
 	a.dc = grow(a.dc, st.Sizes[0]*hid)
 	clear(a.dc)
+	packed := !a.blasOnly && vecmath.GemmSupported(hid) && st.T() > 1
+	if packed {
+		a.whh.Pack(w.Whh, hid, g4, hid, false)
+	}
 	for s := st.T() - 1; s >= 0; s-- {
 		rows, o := st.Sizes[s], st.Offsets[s]
 		gates := a.Gates[o*g4 : (o+rows)*g4]
@@ -76,7 +104,12 @@ func LSTMBackward(w, dw LSTMWeights, x []float32, st Steps, a *LSTMActs, dH, dx 
 			dH[o*hid:(o+rows)*hid], a.dc[:rows*hid], gates)
 		if s > 0 {
 			po := st.Offsets[s-1]
-			sgemm(false, false, rows, hid, g4, 1, gates, g4, w.Whh, hid, 1, dH[po*hid:(po+rows)*hid], hid)
+			dhPrev := dH[po*hid : (po+rows)*hid]
+			if packed {
+				vecmath.GemmPacked(rows, gates, g4, &a.whh, dhPrev, hid)
+			} else {
+				sgemm(false, false, rows, hid, g4, 1, gates, g4, w.Whh, hid, 1, dhPrev, hid)
+			}
 		}
 	}
 	// Weight gradients over all steps at once.

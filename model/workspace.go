@@ -71,6 +71,12 @@ func (w *Workspace) checkParams(params []float32) {
 // hi-1's output, owned by the workspace and valid until its next call; for
 // hi == Layers it runs the head and returns nil (see Logits).
 func (w *Workspace) StageForward(params []float32, b data.Batch, lo, hi int, in []float32) []float32 {
+	return w.forward(params, b, lo, hi, in, nil)
+}
+
+// forward is StageForward; with tab, layer 0's input projections come
+// from tab's table instead of the embedding and a matrix product.
+func (w *Workspace) forward(params []float32, b data.Batch, lo, hi int, in []float32, tab *Inference) []float32 {
 	w.checkParams(params)
 	w.checkStage(lo, hi)
 	c := w.cfg
@@ -79,11 +85,14 @@ func (w *Workspace) StageForward(params []float32, b data.Batch, lo, hi int, in 
 		w.pack.BuildRev()
 	}
 	n, hid, dirs := w.pack.N(), c.Hidden, c.Dirs()
-	if lo == 0 {
+	switch {
+	case tab != nil:
+		in = nil
+	case lo == 0:
 		w.x0 = grow(w.x0, n*c.EmbedDim)
 		EmbeddingForward(w.layout.View("embed").Slice(params), c.EmbedDim, &w.pack, b, w.x0)
 		in = w.x0
-	} else {
+	default:
 		if len(in) != n*c.InDim(lo) {
 			panic(fmt.Sprintf("model: stage input has %d values, want %d tokens x %d", len(in), n, c.InDim(lo)))
 		}
@@ -95,13 +104,19 @@ func (w *Workspace) StageForward(params []float32, b data.Batch, lo, hi int, in 
 		ls := &w.layers[l]
 		inDim := c.InDim(l)
 		ls.in = in
-		LSTMForward(w.layout.LSTM(params, l, 0), in, w.pack.Steps, &ls.acts[0])
+		if l == 0 && tab != nil {
+			tab.project(w, b)
+		} else {
+			LSTMForward(w.layout.LSTM(params, l, 0), in, w.pack.Steps, &ls.acts[0])
+		}
 		if dirs == 1 {
 			ls.out = ls.acts[0].H
 		} else {
-			ls.inRev = grow(ls.inRev, n*inDim)
-			gatherRows(ls.inRev, in, w.pack.Rev, inDim)
-			LSTMForward(w.layout.LSTM(params, l, 1), ls.inRev, w.pack.Steps, &ls.acts[1])
+			if l > 0 || tab == nil {
+				ls.inRev = grow(ls.inRev, n*inDim)
+				gatherRows(ls.inRev, in, w.pack.Rev, inDim)
+				LSTMForward(w.layout.LSTM(params, l, 1), ls.inRev, w.pack.Steps, &ls.acts[1])
+			}
 			ls.out = grow(ls.out, n*2*hid)
 			hf, hr := ls.acts[0].H, ls.acts[1].H
 			for j, jr := range w.pack.Rev {

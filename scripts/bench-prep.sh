@@ -19,7 +19,7 @@ SPLIT_N=${SPLIT_N:-600000}
 NLTK_N=${NLTK_N:-100000}
 PEERS=${PEERS:-../shared/peers}
 PY=${PY:-/usr/bin/python3}
-WORK=${WORK:-${TMPDIR:-/tmp}/trainer-bench-prep}
+WORK=${WORK:-$(mktemp -d)}
 KEEP=${KEEP:-0}
 
 mkdir -p "$WORK"

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 	"testing"
 
 	"trainer/data"
@@ -71,7 +72,7 @@ func TestEngineDeterministic(t *testing.T) {
 func TestEngineNaNKeepsWeights(t *testing.T) {
 	const vocab = 20
 	params := newBowParams(vocab)
-	calls := 0
+	var calls atomic.Int64
 	opt, _ := NewOptimizer(DefaultOptimConfig(), len(params))
 	e, err := NewEngine(params, []Replica{bowReplica{vocab: vocab, nanAt: 2, calls: &calls}}, opt, 0)
 	if err != nil {

@@ -2,6 +2,7 @@ package train
 
 import (
 	"math"
+	"sync/atomic"
 
 	"trainer/data"
 )
@@ -11,8 +12,8 @@ import (
 // It has the exact Replica contract (adds the gradient of the summed loss).
 type bowReplica struct {
 	vocab int
-	nanAt int // Compute returns a NaN loss on this call number (0 = never)
-	calls *int
+	nanAt int           // Compute returns a NaN loss on this call number (0 = never)
+	calls *atomic.Int64 // Compute calls so far, shared by a run's replicas
 }
 
 func newBowParams(vocab int) []float32 {
@@ -35,8 +36,9 @@ func (r bowReplica) logit(params []float32, row []int32) float64 {
 
 func (r bowReplica) Compute(params []float32, b data.Batch, grad []float32) (Result, error) {
 	var res Result
+	call := int64(0)
 	if r.calls != nil {
-		*r.calls++
+		call = r.calls.Add(1)
 	}
 	for i := 0; i < b.Size; i++ {
 		row := b.Row(i)
@@ -54,7 +56,7 @@ func (r bowReplica) Compute(params []float32, b data.Batch, grad []float32) (Res
 		res.Tokens += len(row)
 	}
 	res.Rows = b.Size
-	if r.nanAt > 0 && r.calls != nil && *r.calls == r.nanAt {
+	if r.nanAt > 0 && call == int64(r.nanAt) {
 		res.Loss = math.NaN()
 	}
 	return res, nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"trainer/data"
+	"trainer/model"
 )
 
 func TestSplitRows(t *testing.T) {
@@ -259,5 +260,56 @@ func TestEngineWithHybrid(t *testing.T) {
 	got := run(h)
 	if !slices.Equal(got, want) {
 		t.Fatalf("hybrid engine weights %v, want %v", got, want)
+	}
+}
+
+// TestHybridRealModel: CPU model replicas of different speeds under the
+// scheduler give the gradient of one replica on the whole batch, up to
+// fp32 summation order.
+func TestHybridRealModel(t *testing.T) {
+	cfg := model.Config{VocabSize: 60, EmbedDim: 6, Hidden: 5, Layers: 2}
+	params := make([]float32, model.NewLayout(cfg).Size())
+	model.InitParams(cfg, params, 4)
+	b := hybridBatch(8, 41, 11, cfg.VocabSize)
+	one, err := NewCPUReplica(cfg, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float32, len(params))
+	wantRes, err := one.Compute(params, b, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpus, err := NewCPUReplicas(cfg, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reps []Replica
+	for i, c := range cpus {
+		reps = append(reps, sleepyReplica{c, time.Duration(i) * 50 * time.Microsecond, c.Name()})
+	}
+	h, err := NewHybrid(reps, HybridOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	scale := 0.0
+	for _, v := range want {
+		scale = math.Max(scale, math.Abs(float64(v)))
+	}
+	for step := 0; step < 3; step++ { // the split changes as speeds are learnt
+		got := make([]float32, len(params))
+		res, s, err := h.Step(params, b, got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Rows != wantRes.Rows || res.Correct != wantRes.Correct || math.Abs(res.Loss-wantRes.Loss) > 1e-5*wantRes.Loss {
+			t.Fatalf("step %d: result %+v, one replica %+v", step, res, wantRes)
+		}
+		for j := range got {
+			if d := math.Abs(float64(got[j] - want[j])); d > 1e-5*scale+1e-4*math.Abs(float64(want[j])) {
+				t.Fatalf("step %d split %v: grad[%d] = %v, one replica %v", step, hybridRows(s), j, got[j], want[j])
+			}
+		}
 	}
 }

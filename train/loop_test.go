@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"trainer/data"
@@ -36,7 +37,7 @@ func runLoop(t *testing.T, dir string, r loopRun, resume *Checkpoint) ([]float32
 	params := newBowParams(loopVocab)
 	reps := make([]Replica, r.workers)
 	fw := make([]Forwarder, r.workers)
-	calls := 0
+	var calls atomic.Int64
 	for i := range reps {
 		rep := bowReplica{vocab: loopVocab, nanAt: r.nanAt, calls: &calls}
 		reps[i], fw[i] = rep, rep

@@ -144,7 +144,8 @@ func (m *meter) Update(done, items int64) {
 	if m.bar != nil {
 		if now.Sub(m.last) >= 250*time.Millisecond {
 			m.last = now
-			m.bar.Describe(fmt.Sprintf("%s %s %s/s", m.stage, human(float64(items)), m.item))
+			rate := float64(items) / max(now.Sub(m.start).Seconds(), 1e-9)
+			m.bar.Describe(fmt.Sprintf("%s %s %s, %s/s", m.stage, human(float64(items)), m.item, human(rate)))
 		}
 		m.bar.Set64(done)
 		return

@@ -221,6 +221,9 @@ func (d *Device) Launch(kernel string, grid, block cuda.Dim3, s int, args ...any
 	}
 }
 
+// Do runs fn: the emulator has no context to make current.
+func (d *Device) Do(fn func() error) error { return fn() }
+
 // Sync is a no-op: emulated streams complete each operation in order.
 func (d *Device) Sync(s int) error { return d.stream(s) }
 

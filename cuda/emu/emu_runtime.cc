@@ -7,6 +7,7 @@
 #include <ucontext.h>
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -36,7 +37,7 @@ struct Gate {
 
 struct Fiber {
     ucontext_t ctx;
-    std::vector<char> stack;
+    char* stack = nullptr;
     Thread self;
     bool done = false;
 };
@@ -55,6 +56,10 @@ struct Block {
 };
 
 thread_local Block* blk = nullptr;
+
+// stacks are fiber stacks kept per OS thread across launches; new char[]
+// leaves them uninitialised, so untouched pages cost nothing.
+thread_local std::vector<std::unique_ptr<char[]>> stacks;
 
 void yield_to_scheduler() {
     Fiber& f = blk->fibers[blk->running];
@@ -118,8 +123,11 @@ void launch(dim3 grid, dim3 block, const std::function<void()>& body) {
     b.slots.resize(b.n);
     b.warps.resize((b.n + 31) / 32);
     b.body = &body;
-    for (auto& f : b.fibers) {
-        f.stack.resize(kStackBytes);
+    while ((int)stacks.size() < b.n) {
+        stacks.emplace_back(new char[kStackBytes]);
+    }
+    for (int i = 0; i < b.n; i++) {
+        b.fibers[i].stack = stacks[i].get();
     }
     Block* saved_blk = blk;
     Thread* saved_cur = cur;
@@ -142,8 +150,8 @@ void launch(dim3 grid, dim3 block, const std::function<void()>& body) {
                     f.self.gdim = grid;
                     f.self.linear = i;
                     getcontext(&f.ctx);
-                    f.ctx.uc_stack.ss_sp = f.stack.data();
-                    f.ctx.uc_stack.ss_size = f.stack.size();
+                    f.ctx.uc_stack.ss_sp = f.stack;
+                    f.ctx.uc_stack.ss_size = kStackBytes;
                     f.ctx.uc_link = &b.sched;
                     makecontext(&f.ctx, fiber_main, 0);
                 }

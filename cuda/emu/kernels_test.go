@@ -34,10 +34,10 @@ func TestCastRounding(t *testing.T) {
 	vals := []float32{
 		0, float32(math.Copysign(0, -1)), 1, -1, 0.1, 1.0 / 3, 65504, -65504,
 		65519.99, 65520, 1e6, // rounds to max, overflows to inf
-		6.1035156e-05,                  // smallest normal half
-		5.9604645e-08, 2.9802322e-08,   // smallest subnormal, and the tie below it (-> 0)
-		8.940697e-08,                   // 1.5 subnormal quanta: tie to even (2 quanta)
-		1 + 1.0/2048, 1 + 3.0/2048,     // ties at 1: to even
+		6.1035156e-05,                // smallest normal half
+		5.9604645e-08, 2.9802322e-08, // smallest subnormal, and the tie below it (-> 0)
+		8.940697e-08,               // 1.5 subnormal quanta: tie to even (2 quanta)
+		1 + 1.0/2048, 1 + 3.0/2048, // ties at 1: to even
 		1.00390625, 3.3895314e38, 1e-40, // bf16 tie, near bf16 max, fp32 subnormal
 		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()),
 	}

@@ -379,3 +379,36 @@ func TestLossScalerSkipsOverflow(t *testing.T) {
 	}
 	validate(t, "params after skip then step", got, want, 0, 0)
 }
+
+// TestReplicaScalerRecomputes: under FP16 with a dynamic scaler, Compute
+// backs off from an overflowing scale and still hands the engine finite
+// gradients equal to the CPU's.
+func TestReplicaScalerRecomputes(t *testing.T) {
+	cfg := replicaConfigs[0].cfg
+	lay := model.NewLayout(cfg)
+	params := make([]float32, lay.Size())
+	model.InitParams(cfg, params, 17)
+	rng := rand.New(rand.NewPCG(5, 5))
+	b, _ := testBatch(rng, 4, cfg.VocabSize, 6)
+	dev := New(1)
+	defer dev.Close()
+	r, err := cuda.NewReplica(dev, 0, cfg, cuda.FP16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, _ := train.NewLossScalerWith(0x1p40, 2, 0.5, 2000)
+	r.SetScaler(sc)
+	grad, ref := make([]float32, lay.Size()), make([]float32, lay.Size())
+	if _, err := r.Compute(params, b, grad); err != nil {
+		t.Fatal(err)
+	}
+	cpu, _ := train.NewCPUReplica(cfg, 0)
+	if _, err := cpu.Compute(params, b, ref); err != nil {
+		t.Fatal(err)
+	}
+	if sc.Skipped() == 0 || sc.Scale() >= 0x1p40 {
+		t.Fatalf("scaler not backed off: scale %g skipped %d", sc.Scale(), sc.Skipped())
+	}
+	t.Logf("backed off to %g after %d overflows", sc.Scale(), sc.Skipped())
+	compareGrads(t, lay, grad, ref, cuda.FP16)
+}

@@ -66,7 +66,7 @@ func (c *Comm) CheckSame(exe [32]byte, settings []string) error {
 			return fmt.Errorf("mpi: rank %d runs a different trainer binary than rank 0 (sha256 %x vs %x); install the same build on every node", r, got[:6], ref[:6])
 		}
 		if !bytes.Equal(got[32:], ref[32:]) {
-			what := "settings"
+			what := fmt.Sprintf("rank %d names the first difference", r)
 			if c.Rank() == r {
 				what = firstDiff(strings.Split(string(root), "\n"), settings)
 			}

@@ -73,3 +73,11 @@ func cellForwardVec(row, bias, cPrev, c, tanhC, h []float32, hid int) int {
 	cellForwardAVX2(&row[0], &bias[0], cp, &c[0], &tanhC[0], &h[0], hid, n)
 	return n
 }
+
+//go:noescape
+func gemm6x16AVX2(k int, a *float32, lda int, b *float32, c *float32, ldc int)
+
+// gemm6x16 is C[6x16] += A[6xk] * B (one packed panel).
+func gemm6x16(k int, a []float32, lda int, b []float32, c []float32, ldc int) {
+	gemm6x16AVX2(k, &a[0], lda, &b[0], &c[0], ldc)
+}

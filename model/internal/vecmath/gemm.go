@@ -1,0 +1,109 @@
+package vecmath
+
+// A small matrix product for the LSTM's recurrent step, C += A*B, where B
+// (the recurrent weights) is the same for every step of a batch. A
+// general BLAS packs B again on every call; here it is packed once per
+// batch into 16-column panels, and each step streams its rows of A
+// straight from memory through a 6x16 register-blocked kernel.
+
+const (
+	panelCols = 16  // columns per packed panel, two 8-lane vectors
+	blockRows = 6   // rows of A per kernel call
+	chunkK    = 256 // k values per panel chunk: 16 KiB, to stay in L1
+)
+
+// PackedB is a k x n matrix packed for GemmPacked: chunks of chunkK rows,
+// each split into panels of 16 columns stored k-major. Its scratch makes it
+// unsafe for concurrent use.
+type PackedB struct {
+	K, N  int
+	data  []float32
+	tmpA  []float32
+	tmpC  []float32
+	ready bool
+}
+
+// GemmSupported reports whether GemmPacked can take an n-column B here.
+func GemmSupported(n int) bool { return Vector && n > 0 && n%panelCols == 0 }
+
+// Pack packs op(W) (k x n) into p. W is row-major with stride ldw; op(W)
+// is W, or W transposed when trans is set (W then being n x k).
+func (p *PackedB) Pack(w []float32, ldw, k, n int, trans bool) {
+	p.K, p.N = k, n
+	if cap(p.data) < k*n {
+		p.data = make([]float32, k*n)
+	}
+	p.data = p.data[:k*n]
+	i := 0
+	for k0 := 0; k0 < k; k0 += chunkK {
+		k1 := min(k0+chunkK, k)
+		for j0 := 0; j0 < n; j0 += panelCols {
+			for kk := k0; kk < k1; kk++ {
+				dst := p.data[i : i+panelCols]
+				if trans {
+					for t := range dst {
+						dst[t] = w[(j0+t)*ldw+kk]
+					}
+				} else {
+					copy(dst, w[kk*ldw+j0:kk*ldw+j0+panelCols])
+				}
+				i += panelCols
+			}
+		}
+	}
+	p.ready = true
+}
+
+// GemmPacked computes C += A*B for A m x p.K (row-major, stride lda) and
+// the packed B, C being m x p.N (row-major, stride ldc). GemmSupported(p.N)
+// must hold.
+func GemmPacked(m int, a []float32, lda int, p *PackedB, c []float32, ldc int) {
+	if m == 0 || p.K == 0 {
+		return
+	}
+	if !p.ready || !GemmSupported(p.N) {
+		panic("vecmath: GemmPacked on an unpacked or unsupported matrix")
+	}
+	_ = a[(m-1)*lda+p.K-1]
+	_ = c[(m-1)*ldc+p.N-1]
+	full := m - m%blockRows
+	off := 0
+	for k0 := 0; k0 < p.K; k0 += chunkK {
+		kc := min(chunkK, p.K-k0)
+		for j0 := 0; j0 < p.N; j0 += panelCols {
+			b := p.data[off : off+kc*panelCols]
+			for r := 0; r < full; r += blockRows {
+				gemm6x16(kc, a[r*lda+k0:], lda, b, c[r*ldc+j0:], ldc)
+			}
+			off += kc * panelCols
+		}
+	}
+	if full == m {
+		return
+	}
+	// The last m%6 rows go through a zero-padded 6-row copy.
+	rest := m - full
+	if len(p.tmpA) < blockRows*p.K {
+		p.tmpA = make([]float32, blockRows*p.K)
+		p.tmpC = make([]float32, blockRows*panelCols)
+	}
+	clear(p.tmpA)
+	for r := 0; r < rest; r++ {
+		copy(p.tmpA[r*p.K:(r+1)*p.K], a[(full+r)*lda:(full+r)*lda+p.K])
+	}
+	off = 0
+	for k0 := 0; k0 < p.K; k0 += chunkK {
+		kc := min(chunkK, p.K-k0)
+		for j0 := 0; j0 < p.N; j0 += panelCols {
+			clear(p.tmpC)
+			gemm6x16(kc, p.tmpA[k0:], p.K, p.data[off:off+kc*panelCols], p.tmpC, panelCols)
+			for r := 0; r < rest; r++ {
+				dst := c[(full+r)*ldc+j0 : (full+r)*ldc+j0+panelCols]
+				for t, v := range p.tmpC[r*panelCols : (r+1)*panelCols] {
+					dst[t] += v
+				}
+			}
+			off += kc * panelCols
+		}
+	}
+}

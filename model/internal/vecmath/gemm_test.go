@@ -1,0 +1,89 @@
+package vecmath
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestGemmPacked(t *testing.T) {
+	if !GemmSupported(16) {
+		t.Skip("no vector kernels in this build")
+	}
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, tc := range []struct {
+		m, k, n int
+		trans   bool
+	}{
+		{1, 1, 16, false}, {5, 7, 32, true}, {6, 256, 1024, true}, {13, 300, 48, false},
+		{128, 1024, 256, false}, {127, 256, 1024, true}, {7, 513, 16, false},
+	} {
+		t.Run(fmt.Sprintf("%dx%dx%d-trans%v", tc.m, tc.k, tc.n, tc.trans), func(t *testing.T) {
+			lda, ldc := tc.k+3, tc.n+5
+			a := make([]float32, tc.m*lda)
+			for i := range a {
+				a[i] = float32(rng.NormFloat64())
+			}
+			rowsW, colsW := tc.k, tc.n
+			if tc.trans {
+				rowsW, colsW = tc.n, tc.k
+			}
+			ldw := colsW + 1
+			w := make([]float32, rowsW*ldw)
+			for i := range w {
+				w[i] = float32(rng.NormFloat64())
+			}
+			c := make([]float32, tc.m*ldc)
+			for i := range c {
+				c[i] = float32(i % 3)
+			}
+			want := make([]float64, len(c))
+			for i := 0; i < tc.m; i++ {
+				for j := 0; j < ldc; j++ {
+					want[i*ldc+j] = float64(c[i*ldc+j])
+					if j >= tc.n {
+						continue
+					}
+					for kk := 0; kk < tc.k; kk++ {
+						bv := w[kk*ldw+j]
+						if tc.trans {
+							bv = w[j*ldw+kk]
+						}
+						want[i*ldc+j] += float64(a[i*lda+kk]) * float64(bv)
+					}
+				}
+			}
+			var p PackedB
+			p.Pack(w, ldw, tc.k, tc.n, tc.trans)
+			GemmPacked(tc.m, a, lda, &p, c, ldc)
+			for i := range c {
+				if d := math.Abs(float64(c[i]) - want[i]); d > 1e-4*(1+math.Abs(want[i]))*math.Sqrt(float64(tc.k)) {
+					t.Fatalf("C[%d][%d] = %g, want %g", i/ldc, i%ldc, c[i], want[i])
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkGemmPacked(b *testing.B) {
+	if !GemmSupported(16) {
+		b.Skip("no vector kernels in this build")
+	}
+	for _, s := range []struct{ m, k, n int }{{128, 256, 1024}, {128, 1024, 256}} {
+		b.Run(fmt.Sprintf("%dx%dx%d", s.m, s.k, s.n), func(b *testing.B) {
+			a := make([]float32, s.m*s.k)
+			w := make([]float32, s.k*s.n)
+			c := make([]float32, s.m*s.n)
+			for i := range a {
+				a[i] = 0.01
+			}
+			var p PackedB
+			p.Pack(w, s.n, s.k, s.n, false)
+			for b.Loop() {
+				GemmPacked(s.m, a, s.k, &p, c, s.n)
+			}
+			b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
