@@ -55,6 +55,9 @@ ptx:
 		done; \
 	done
 
+ptx-check:
+	./scripts/ptx-check.sh
+
 cuda:
 	@test -f /usr/include/cuda.h || { echo "make cuda: cuda.h not found (install nvidia-cuda-dev from Debian contrib/non-free)"; exit 1; }
 	$(GO) build -tags cuda -ldflags '$(LDFLAGS)' -o $(BIN)/trainer-cuda ./cmd/trainer

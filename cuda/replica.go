@@ -308,11 +308,27 @@ func (r *Replica) gemm(ta, tb bool, m, n, k int, a Ptr, lda int, b Ptr, ldb int,
 	if r.prec == FP32 {
 		grid, block = Dim3{(n + 15) / 16, (m + 15) / 16, 1}, Dim3{16, 16, 1}
 	}
+	if beta == 1 {
+		grid.Z = splitK(grid.X*grid.Y, k)
+	}
 	err := r.be.Launch(kernel, grid, block, r.stream, ta, tb, m, n, k, float32(1), a, lda, b, ldb, beta, c, ldc)
 	if err != nil {
 		return fmt.Errorf("%s: %s %dx%dx%d: %w", r.name, kernel, m, n, k, err)
 	}
 	return nil
+}
+
+// Split-K targets: enough blocks to fill a large GPU (an H200 has 132
+// SMs), each with at least minSliceK of the shared dimension.
+const (
+	targetBlocks = 264
+	minSliceK    = 512
+)
+
+// splitK is the number of K slices for an accumulating GEMM with the given
+// number of output tiles.
+func splitK(tiles, k int) int {
+	return max(1, min(targetBlocks/max(tiles, 1), k/minSliceK))
 }
 
 // checkBatch rejects what the kernels cannot index safely, with the row and

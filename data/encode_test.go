@@ -46,9 +46,10 @@ func TestWordDictMatchesMap(t *testing.T) {
 	if d.size() != len(ref) {
 		t.Fatalf("size %d, want %d", d.size(), len(ref))
 	}
+	got := d.counts()
 	for w, id := range ref {
-		if string(d.word(id)) != w || d.count(id) != counts[w] {
-			t.Fatalf("id %d: word %q count %d, want %q %d", id, d.word(id), d.count(id), w, counts[w])
+		if string(d.word(id)) != w || got[id] != counts[w] {
+			t.Fatalf("id %d: word %q count %d, want %q %d", id, d.word(id), got[id], w, counts[w])
 		}
 	}
 }

@@ -54,7 +54,7 @@ func checkReader(t *testing.T, in []byte, format string) {
 	lines := int64(bytes.Count(in, []byte{'\n'})) + 1
 	// 8 KiB stands for the default 1 MiB buffer: either way all these
 	// inputs fit, and fuzzing runs faster without megabyte allocations.
-	base := ReaderOptions{Format: format, MaxRecordBytes: 64, bufBytes: 8 << 10}
+	base := ReaderOptions{Format: format, MaxRecordBytes: 64, ChunkBytes: 100, bufBytes: 8 << 10}
 	var outcomes [2]readOutcome
 	for i, skip := range []bool{false, true} {
 		opts := base

@@ -13,8 +13,11 @@ import (
 // and line endings may appear. Inside every field the two-character escape
 // `\n` and raw CR and LF characters become spaces, because a review is one
 // line of text. A record has 3 fields (label, title, body; the text is
-// title + " " + body) or 2 (label, text); the first well-formed record fixes
-// which. Quotes inside an unquoted field are kept as they are.
+// title + " " + body, or the one that is not empty) or 2 (label, text); the
+// first well-formed record fixes which. Fields are trimmed of surrounding
+// white space. Quotes inside an unquoted field are kept as they are. A
+// first row whose label is a column name ("label", "polarity", ...) is a
+// header, counted in ReadStats.Header.
 func (r *Reader) parseCSV(data []byte, atEOF bool, rec *record) {
 	if len(data) == 0 {
 		if atEOF {

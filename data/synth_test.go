@@ -97,7 +97,7 @@ func BenchmarkSynth(b *testing.B) {
 	var st SynthStats
 	for i := 0; i < b.N; i++ {
 		var err error
-		st, err = WriteSynth(context.Background(), discard{}, SynthOptions{N: 100_000, Seed: 1})
+		st, err = WriteSynth(context.Background(), discard{}, SynthOptions{N: 20_000, Seed: 1})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -63,6 +63,20 @@ func NewTokenizer(p Preprocess) *Tokenizer {
 // With RemoveSpecial off, "treebank" applies only these rules: punctuation
 // stays attached to words, unlike in NLTK.
 func (t *Tokenizer) Tokens(text string) [][]byte {
+	buf, spans := t.tokenSpans(text)
+	toks := t.toks[:0]
+	for _, s := range spans {
+		toks = append(toks, buf[s.start:s.end:s.end])
+	}
+	t.toks = toks
+	return toks
+}
+
+// tokenSpans is Tokens without the slices: the cleaned text and each token's
+// place in it. The buffer keeps at least 8 bytes of capacity after the
+// last token when the text is ASCII, so that a token's first 8 bytes can
+// be read at once.
+func (t *Tokenizer) tokenSpans(text string) ([]byte, []span) {
 	if need := 2*len(text) + 8; cap(t.buf) < need {
 		t.buf = make([]byte, 0, need)
 	}
@@ -89,12 +103,7 @@ func (t *Tokenizer) Tokens(text string) [][]byte {
 		}
 		spans = t.spans
 	}
-	toks := t.toks[:0]
-	for _, s := range spans {
-		toks = append(toks, t.buf[s.start:s.end:s.end])
-	}
-	t.toks = toks
-	return toks
+	return t.buf, spans
 }
 
 // Clean returns text after the cleaning steps alone, before any tokenizer

@@ -6,9 +6,22 @@
 // A [K][lda] (its transpose) when transA != 0; likewise op(B) is K x N.
 // C is fp32 in every variant. When beta == 0, C is not read, so it may hold
 // garbage (even NaN) on entry.
+//
+// Split-K: with gridDim.z > 1, block z multiplies only its slice of K and
+// adds alpha times its partial product into C atomically. C then keeps its
+// value, so beta must be 1 (the weight-gradient GEMMs accumulate anyway);
+// this gives a long-K, small-MN product (dW = dG^T x over T*B rows) enough
+// blocks to fill the GPU.
 #include "common.cuh"
 
 #define F32_TILE 16
+
+// k_slice is block z's part [*k_begin, *k_end) of K, in multiples of tile.
+static __device__ __forceinline__ void k_slice(int K, int tile, int* k_begin, int* k_end) {
+    const int per = ((K + gridDim.z - 1) / gridDim.z + tile - 1) / tile * tile;
+    *k_begin = blockIdx.z * per;
+    *k_end = min(K, *k_begin + per);
+}
 
 // gemm_f32 is the fp32 path: 16x16 output tiles, one per 16x16 block.
 extern "C" __global__ void gemm_f32(int transA, int transB, int M, int N, int K, float alpha,
@@ -21,17 +34,19 @@ extern "C" __global__ void gemm_f32(int transA, int transB, int M, int N, int K,
     const int ty = threadIdx.y;
     const int row = blockIdx.y * F32_TILE + ty;
     const int col = blockIdx.x * F32_TILE + tx;
+    int kb0, kend;
+    k_slice(K, F32_TILE, &kb0, &kend);
     float acc = 0.0f;
-    for (int k0 = 0; k0 < K; k0 += F32_TILE) {
+    for (int k0 = kb0; k0 < kend; k0 += F32_TILE) {
         const int ka = k0 + tx;
         float a = 0.0f;
-        if (row < M && ka < K) {
+        if (row < M && ka < kend) {
             a = transA ? A[(long long)ka * lda + row] : A[(long long)row * lda + ka];
         }
         As[ty][tx] = a;
         const int kb = k0 + ty;
         float b = 0.0f;
-        if (kb < K && col < N) {
+        if (kb < kend && col < N) {
             b = transB ? B[(long long)col * ldb + kb] : B[(long long)kb * ldb + col];
         }
         Bs[ty][tx] = b;
@@ -43,22 +58,27 @@ extern "C" __global__ void gemm_f32(int transA, int transB, int M, int N, int K,
     }
     if (row < M && col < N) {
         float c = alpha * acc;
-        if (beta != 0.0f) {
-            c += beta * C[(long long)row * ldc + col];
+        if (gridDim.z > 1) {
+            atomicAdd(&C[(long long)row * ldc + col], c);
+        } else {
+            if (beta != 0.0f) {
+                c += beta * C[(long long)row * ldc + col];
+            }
+            C[(long long)row * ldc + col] = c;
         }
-        C[(long long)row * ldc + col] = c;
     }
 }
 
 // Tensor-core tiling: a 128-thread block (4 warps in 2x2) computes a 64x64
-// tile of C; each warp owns 32x32, i.e. 2x2 WMMA 16x16x16 fragments. Tiles
+// tile of C; each warp owns 32x32, i.e. 2x2 WMMA 16x16x16 fragments, and
+// takes K in steps of 32 (two MMAs per fragment between barriers). Tiles
 // of A and B are staged in shared memory with zero padding outside the
 // matrix, so any M, N, K work (no multiple-of-16 requirement), and the
 // transposes are resolved while staging so the fragments are always
 // row-major.
 #define WM_BM 64
 #define WM_BN 64
-#define WM_BK 16
+#define WM_BK 32
 #define WM_LDA (WM_BK + 8) // padded leading dimensions: multiples of 8
 #define WM_LDB (WM_BN + 8) // halves (16 bytes) as WMMA requires, and
 #define WM_LDC (WM_BN + 4) // off the shared-memory bank period
@@ -88,7 +108,9 @@ static __device__ void gemm_wmma(int transA, int transB, int M, int N, int K, fl
         }
     }
 
-    for (int k0 = 0; k0 < K; k0 += WM_BK) {
+    int kb0, kend;
+    k_slice(K, WM_BK, &kb0, &kend);
+    for (int k0 = kb0; k0 < kend; k0 += WM_BK) {
         // Consecutive threads read consecutive addresses in either layout.
         for (int i = tid; i < WM_BM * WM_BK; i += blockDim.x) {
             const int r = transA ? i % WM_BM : i / WM_BK;
@@ -96,7 +118,7 @@ static __device__ void gemm_wmma(int transA, int transB, int M, int N, int K, fl
             const int gm = m0 + r;
             const int gk = k0 + k;
             T v = zero;
-            if (gm < M && gk < K) {
+            if (gm < M && gk < kend) {
                 v = transA ? A[(long long)gk * lda + gm] : A[(long long)gm * lda + gk];
             }
             As[r * WM_LDA + k] = v;
@@ -107,23 +129,25 @@ static __device__ void gemm_wmma(int transA, int transB, int M, int N, int K, fl
             const int gk = k0 + k;
             const int gn = n0 + c;
             T v = zero;
-            if (gk < K && gn < N) {
+            if (gk < kend && gn < N) {
                 v = transB ? B[(long long)gn * ldb + gk] : B[(long long)gk * ldb + gn];
             }
             Bs[k * WM_LDB + c] = v;
         }
         __syncthreads();
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> fa[2];
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> fb[2];
-        for (int i = 0; i < 2; i++) {
-            wmma::load_matrix_sync(fa[i], As + (wm * 32 + i * 16) * WM_LDA, WM_LDA);
-        }
-        for (int j = 0; j < 2; j++) {
-            wmma::load_matrix_sync(fb[j], Bs + wn * 32 + j * 16, WM_LDB);
-        }
-        for (int i = 0; i < 2; i++) {
+        for (int kk = 0; kk < WM_BK; kk += 16) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> fa[2];
+            wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> fb[2];
+            for (int i = 0; i < 2; i++) {
+                wmma::load_matrix_sync(fa[i], As + (wm * 32 + i * 16) * WM_LDA + kk, WM_LDA);
+            }
             for (int j = 0; j < 2; j++) {
-                wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+                wmma::load_matrix_sync(fb[j], Bs + kk * WM_LDB + wn * 32 + j * 16, WM_LDB);
+            }
+            for (int i = 0; i < 2; i++) {
+                for (int j = 0; j < 2; j++) {
+                    wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+                }
             }
         }
         __syncthreads();
@@ -142,16 +166,20 @@ static __device__ void gemm_wmma(int transA, int transB, int M, int N, int K, fl
         const int gn = n0 + c;
         if (gm < M && gn < N) {
             float v = alpha * Cs[r * WM_LDC + c];
-            if (beta != 0.0f) {
-                v += beta * C[(long long)gm * ldc + gn];
+            if (gridDim.z > 1) {
+                atomicAdd(&C[(long long)gm * ldc + gn], v);
+            } else {
+                if (beta != 0.0f) {
+                    v += beta * C[(long long)gm * ldc + gn];
+                }
+                C[(long long)gm * ldc + gn] = v;
             }
-            C[(long long)gm * ldc + gn] = v;
         }
     }
 }
 
 // gemm_f16 multiplies fp16 matrices on tensor cores with fp32 accumulation.
-// Launch with 128 threads and grid (ceil(N/64), ceil(M/64)).
+// Launch with 128 threads and grid (ceil(N/64), ceil(M/64), split-K slices).
 extern "C" __global__ void __launch_bounds__(WM_THREADS)
     gemm_f16(int transA, int transB, int M, int N, int K, float alpha, const __half* A, int lda,
              const __half* B, int ldb, float beta, float* C, int ldc) {

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"math/rand/v2"
 
 	"trainer/data"
@@ -43,13 +44,19 @@ func smallConfigs() []Config {
 			Config{VocabSize: 11, EmbedDim: 3, Hidden: 4, Layers: 2, Bidirectional: true, Pool: pool},
 		)
 	}
+	// Hidden 16 takes the vector cell kernels and the packed recurrent
+	// products, which smaller shapes leave to scalar code and the BLAS.
+	cs = append(cs,
+		Config{VocabSize: 11, EmbedDim: 3, Hidden: 16, Layers: 1, Pool: PoolLast},
+		Config{VocabSize: 11, EmbedDim: 3, Hidden: 16, Layers: 2, Bidirectional: true, Pool: PoolMean},
+	)
 	return cs
 }
 
 func configName(c Config) string {
-	name := "L1"
+	name := fmt.Sprintf("H%d-L1", c.Hidden)
 	if c.Layers == 2 {
-		name = "L2"
+		name = fmt.Sprintf("H%d-L2", c.Hidden)
 	}
 	if c.Bidirectional {
 		name += "-bi"

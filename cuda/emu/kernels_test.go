@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"trainer/cuda"
@@ -21,7 +22,12 @@ func TestEveryKernelRegistered(t *testing.T) {
 		"lstm_cell_backward_f32", "lstm_cell_forward_bf16", "lstm_cell_forward_f16", "lstm_cell_forward_f32",
 		"pool_mean_forward", "scale_f32", "sumsq_f32", "unscale_check_f32",
 	}
-	got := Kernels()
+	var got []string
+	for _, k := range Kernels() {
+		if !strings.HasPrefix(k, "selftest_") {
+			got = append(got, k)
+		}
+	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("emulated kernels %v, want %v", got, want)
 	}
@@ -55,12 +61,9 @@ func TestCastRounding(t *testing.T) {
 		{"cast_f32_f16", halfToFloat, roundHalf},
 		{"cast_f32_bf16", bf16ToFloat, roundBF16},
 	} {
-		dst, _ := f.be.Alloc(2 * len(vals))
+		dst := f.alloc(2 * len(vals))
 		f.launch1D(c.kernel, len(vals), int64(len(vals)), src, dst)
-		bits := make([]uint16, len(vals))
-		if err := cuda.Download(f.be, bits, dst, 0); err != nil {
-			t.Fatal(err)
-		}
+		bits := f.readU16(dst, len(vals))
 		for i, v := range vals {
 			got, want := c.dec(bits[i]), c.ref(v)
 			if math.IsNaN(float64(want)) {
@@ -103,12 +106,10 @@ func TestEmbedForward(t *testing.T) {
 		{"_f16", 2, func(b []byte, i int) float32 { return halfToFloat(uint16(b[2*i]) | uint16(b[2*i+1])<<8) }, roundHalf},
 		{"_bf16", 2, func(b []byte, i int) float32 { return bf16ToFloat(uint16(b[2*i]) | uint16(b[2*i+1])<<8) }, roundBF16},
 	} {
-		out, _ := f.be.Alloc(T * B * E * c.bytes)
+		out := f.alloc(T * B * E * c.bytes)
 		f.launch1D("embed_forward"+c.sfx, T*B*E, tok, tab, out, B, T, ldt, E, V)
 		raw := make([]byte, T*B*E*c.bytes)
-		if err := cuda.Download(f.be, raw, out, 0); err != nil {
-			t.Fatal(err)
-		}
+		f.do(func() error { return cuda.Download(f.be, raw, out, 0) })
 		for s := 0; s < T; s++ {
 			for b := 0; b < B; b++ {
 				for e := 0; e < E; e++ {
@@ -175,10 +176,13 @@ func TestGemm(t *testing.T) {
 	for _, p := range precs {
 		for _, sh := range shapes {
 			for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
-				for _, beta := range []float32{0, 1} {
-					name := fmt.Sprintf("%s/%dx%dx%d/tA=%v,tB=%v/beta=%g", p.kernel, sh.m, sh.n, sh.k, tr[0], tr[1], beta)
+				for _, v := range []struct {
+					beta  float32
+					split int
+				}{{0, 1}, {1, 1}, {1, 3}} {
+					name := fmt.Sprintf("%s/%dx%dx%d/tA=%v,tB=%v/beta=%g/splitK=%d", p.kernel, sh.m, sh.n, sh.k, tr[0], tr[1], v.beta, v.split)
 					t.Run(name, func(t *testing.T) {
-						testGemm(t, rng, p.kernel, p.round, p.bf, sh.m, sh.n, sh.k, tr[0], tr[1], beta)
+						testGemm(t, rng, p.kernel, p.round, p.bf, sh.m, sh.n, sh.k, tr[0], tr[1], v.beta, v.split)
 					})
 				}
 			}
@@ -186,7 +190,9 @@ func TestGemm(t *testing.T) {
 	}
 }
 
-func testGemm(t *testing.T, rng *rand.Rand, kernel string, round func(float32) float32, bf bool, m, n, k int, ta, tb bool, beta float32) {
+// testGemm checks one product; split > 1 runs it as split-K over grid.z
+// (which accumulates, so beta is 1 there).
+func testGemm(t *testing.T, rng *rand.Rand, kernel string, round func(float32) float32, bf bool, m, n, k int, ta, tb bool, beta float32, split int) {
 	// Leading dimensions wider than the matrices, as for views into
 	// larger buffers.
 	arows, acols := m, k
@@ -216,9 +222,9 @@ func testGemm(t *testing.T, rng *rand.Rand, kernel string, round func(float32) f
 	} else {
 		pc = f.f32(c)
 	}
-	grid, block := cuda.Dim3{X: (n + 63) / 64, Y: (m + 63) / 64}, cuda.Dim3{X: 128}
+	grid, block := cuda.Dim3{X: (n + 63) / 64, Y: (m + 63) / 64, Z: split}, cuda.Dim3{X: 128}
 	if round == nil {
-		grid, block = cuda.Dim3{X: (n + 15) / 16, Y: (m + 15) / 16}, cuda.Dim3{X: 16, Y: 16}
+		grid, block = cuda.Dim3{X: (n + 15) / 16, Y: (m + 15) / 16, Z: split}, cuda.Dim3{X: 16, Y: 16}
 	}
 	f.launch(kernel, grid, block, ta, tb, m, n, k, float32(1), pa, lda, pb, ldb, beta, pc, ldc)
 	got := f.read(pc, m*ldc)
@@ -277,7 +283,7 @@ func TestLSTMCellForward(t *testing.T) {
 			var low any = cuda.Ptr(0)
 			var pl cuda.Ptr
 			if sfx != "_f32" {
-				pl, _ = f.be.Alloc(2 * B * H)
+				pl = f.alloc(2 * B * H)
 				low = pl
 			}
 			f.launch1D("lstm_cell_forward"+sfx, B*H, step, B, H, f.i32(lengths), f.f32(G), f.f32(bias), cuda.Ptr(0),
@@ -286,10 +292,7 @@ func TestLSTMCellForward(t *testing.T) {
 			validate(t, "h", f.read(ph, B*H), refH, 1e-6, 8*epsF32)
 			validate(t, "acts", f.read(pa, B*4*H), refActs, 1e-6, 8*epsF32)
 			if sfx != "_f32" {
-				bits := make([]uint16, B*H)
-				if err := cuda.Download(f.be, bits, pl, 0); err != nil {
-					t.Fatal(err)
-				}
+				bits := f.readU16(pl, B*H)
 				dec, round := halfToFloat, roundHalf
 				if sfx == "_bf16" {
 					dec, round = bf16ToFloat, roundBF16
@@ -374,7 +377,7 @@ func TestLSTMCellBackward(t *testing.T) {
 				var low any = cuda.Ptr(0)
 				var pl cuda.Ptr
 				if sfx == "_f16" {
-					pl, _ = f.be.Alloc(2 * B * 4 * H)
+					pl = f.alloc(2 * B * 4 * H)
 					low = pl
 				}
 				pdc, pdh, pdg := f.f32(dc), f.garbage(B*H), f.garbage(B*4*H)
@@ -392,10 +395,7 @@ func TestLSTMCellBackward(t *testing.T) {
 					}
 				}
 				if sfx == "_f16" {
-					bits := make([]uint16, B*4*H)
-					if err := cuda.Download(f.be, bits, pl, 0); err != nil {
-						t.Fatal(err)
-					}
+					bits := f.readU16(pl, B*4*H)
 					gotLow := make([]float32, len(bits))
 					for i, v := range bits {
 						gotLow[i] = halfToFloat(v)

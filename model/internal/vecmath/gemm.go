@@ -54,28 +54,47 @@ func (p *PackedB) Pack(w []float32, ldw, k, n int, trans bool) {
 	p.ready = true
 }
 
+// tileRows is how many rows of A one pass over B's panels covers: a
+// multiple of blockRows, at least the batch of 128 rows, so that a
+// recurrent step reads B once, and small enough that the tile's chunk of A
+// (132 x 256 values, 132 KiB) stays in L2 for large products.
+const tileRows = 132
+
 // GemmPacked computes C += A*B for A m x p.K (row-major, stride lda) and
 // the packed B, C being m x p.N (row-major, stride ldc). GemmSupported(p.N)
 // must hold.
 func GemmPacked(m int, a []float32, lda int, p *PackedB, c []float32, ldc int) {
-	if m == 0 || p.K == 0 {
+	gemmPacked(m, a, lda, p, c, ldc, false)
+}
+
+// GemmPackedSet computes C = A*B like GemmPacked, ignoring C's contents.
+func GemmPackedSet(m int, a []float32, lda int, p *PackedB, c []float32, ldc int) {
+	gemmPacked(m, a, lda, p, c, ldc, true)
+}
+
+func gemmPacked(m int, a []float32, lda int, p *PackedB, c []float32, ldc int, set bool) {
+	if m == 0 {
 		return
 	}
-	if !p.ready || !GemmSupported(p.N) {
+	if !p.ready || !GemmSupported(p.N) || p.K == 0 {
 		panic("vecmath: GemmPacked on an unpacked or unsupported matrix")
 	}
 	_ = a[(m-1)*lda+p.K-1]
 	_ = c[(m-1)*ldc+p.N-1]
 	full := m - m%blockRows
-	off := 0
-	for k0 := 0; k0 < p.K; k0 += chunkK {
-		kc := min(chunkK, p.K-k0)
-		for j0 := 0; j0 < p.N; j0 += panelCols {
-			b := p.data[off : off+kc*panelCols]
-			for r := 0; r < full; r += blockRows {
-				gemm6x16(kc, a[r*lda+k0:], lda, b, c[r*ldc+j0:], ldc)
+	for m0 := 0; m0 < full; m0 += tileRows {
+		m1 := min(m0+tileRows, full)
+		off := 0
+		for k0 := 0; k0 < p.K; k0 += chunkK {
+			kc := min(chunkK, p.K-k0)
+			first := set && k0 == 0
+			for j0 := 0; j0 < p.N; j0 += panelCols {
+				b := p.data[off : off+kc*panelCols]
+				for r := m0; r < m1; r += blockRows {
+					gemm6x16(kc, a[r*lda+k0:], lda, b, c[r*ldc+j0:], ldc, first)
+				}
+				off += kc * panelCols
 			}
-			off += kc * panelCols
 		}
 	}
 	if full == m {
@@ -91,15 +110,20 @@ func GemmPacked(m int, a []float32, lda int, p *PackedB, c []float32, ldc int) {
 	for r := 0; r < rest; r++ {
 		copy(p.tmpA[r*p.K:(r+1)*p.K], a[(full+r)*lda:(full+r)*lda+p.K])
 	}
-	off = 0
+	off := 0
 	for k0 := 0; k0 < p.K; k0 += chunkK {
 		kc := min(chunkK, p.K-k0)
+		first := set && k0 == 0
 		for j0 := 0; j0 < p.N; j0 += panelCols {
-			clear(p.tmpC)
-			gemm6x16(kc, p.tmpA[k0:], p.K, p.data[off:off+kc*panelCols], p.tmpC, panelCols)
+			gemm6x16(kc, p.tmpA[k0:], p.K, p.data[off:off+kc*panelCols], p.tmpC, panelCols, true)
 			for r := 0; r < rest; r++ {
 				dst := c[(full+r)*ldc+j0 : (full+r)*ldc+j0+panelCols]
-				for t, v := range p.tmpC[r*panelCols : (r+1)*panelCols] {
+				src := p.tmpC[r*panelCols : (r+1)*panelCols]
+				if first {
+					copy(dst, src)
+					continue
+				}
+				for t, v := range src {
 					dst[t] += v
 				}
 			}

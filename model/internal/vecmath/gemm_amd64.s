@@ -17,6 +17,12 @@
 	VMOVUPS acc1, 32(DI); \
 	ADDQ R9, DI
 
+// SET(acc0, acc1): C row at DI = (acc0, acc1); DI moves to the next row.
+#define SET(acc0, acc1) \
+	VMOVUPS acc0, (DI); \
+	VMOVUPS acc1, 32(DI); \
+	ADDQ R9, DI
+
 // func gemm6x16AVX2(k int, a *float32, lda int, b *float32, c *float32, ldc int)
 // C[6x16] += A[6xk] * B[kx16]: A row-major with stride lda, B packed (16
 // consecutive values per k), C row-major with stride ldc. k >= 1.
@@ -63,5 +69,54 @@ loop:
 	STORE(Y6, Y7)
 	STORE(Y8, Y9)
 	STORE(Y10, Y11)
+	VZEROUPPER
+	RET
+
+// func gemm6x16SetAVX2(k int, a *float32, lda int, b *float32, c *float32, ldc int)
+// C[6x16] = A[6xk] * B[kx16]: A row-major with stride lda, B packed (16
+// consecutive values per k), C row-major with stride ldc. k >= 1.
+TEXT ·gemm6x16SetAVX2(SB), NOSPLIT, $0-48
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ lda+16(FP), R8
+	SHLQ $2, R8
+	MOVQ b+24(FP), BX
+	MOVQ c+32(FP), DI
+	MOVQ ldc+40(FP), R9
+	SHLQ $2, R9
+	LEAQ (AX)(R8*2), DX
+	ADDQ R8, DX // DX = row 3
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+setloop:
+	VMOVUPS (BX), Y12
+	VMOVUPS 32(BX), Y13
+	ROW(Y0, Y1, (AX), Y14)
+	ROW(Y2, Y3, (AX)(R8*1), Y15)
+	ROW(Y4, Y5, (AX)(R8*2), Y14)
+	ROW(Y6, Y7, (DX), Y15)
+	ROW(Y8, Y9, (DX)(R8*1), Y14)
+	ROW(Y10, Y11, (DX)(R8*2), Y15)
+	ADDQ $4, AX
+	ADDQ $4, DX
+	ADDQ $64, BX
+	DECQ CX
+	JNZ setloop
+	SET(Y0, Y1)
+	SET(Y2, Y3)
+	SET(Y4, Y5)
+	SET(Y6, Y7)
+	SET(Y8, Y9)
+	SET(Y10, Y11)
 	VZEROUPPER
 	RET

@@ -18,51 +18,63 @@ func TestGemmPacked(t *testing.T) {
 	}{
 		{1, 1, 16, false}, {5, 7, 32, true}, {6, 256, 1024, true}, {13, 300, 48, false},
 		{128, 1024, 256, false}, {127, 256, 1024, true}, {7, 513, 16, false},
+		{1000, 128, 64, true}, {401, 600, 32, false},
 	} {
-		t.Run(fmt.Sprintf("%dx%dx%d-trans%v", tc.m, tc.k, tc.n, tc.trans), func(t *testing.T) {
-			lda, ldc := tc.k+3, tc.n+5
-			a := make([]float32, tc.m*lda)
-			for i := range a {
-				a[i] = float32(rng.NormFloat64())
-			}
-			rowsW, colsW := tc.k, tc.n
-			if tc.trans {
-				rowsW, colsW = tc.n, tc.k
-			}
-			ldw := colsW + 1
-			w := make([]float32, rowsW*ldw)
-			for i := range w {
-				w[i] = float32(rng.NormFloat64())
-			}
-			c := make([]float32, tc.m*ldc)
-			for i := range c {
-				c[i] = float32(i % 3)
-			}
-			want := make([]float64, len(c))
-			for i := 0; i < tc.m; i++ {
-				for j := 0; j < ldc; j++ {
-					want[i*ldc+j] = float64(c[i*ldc+j])
-					if j >= tc.n {
-						continue
-					}
-					for kk := 0; kk < tc.k; kk++ {
-						bv := w[kk*ldw+j]
-						if tc.trans {
-							bv = w[j*ldw+kk]
+		for _, set := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%dx%dx%d-trans%v-set%v", tc.m, tc.k, tc.n, tc.trans, set), func(t *testing.T) {
+				lda, ldc := tc.k+3, tc.n+5
+				a := make([]float32, tc.m*lda)
+				for i := range a {
+					a[i] = float32(rng.NormFloat64())
+				}
+				rowsW, colsW := tc.k, tc.n
+				if tc.trans {
+					rowsW, colsW = tc.n, tc.k
+				}
+				ldw := colsW + 1
+				w := make([]float32, rowsW*ldw)
+				for i := range w {
+					w[i] = float32(rng.NormFloat64())
+				}
+				c := make([]float32, tc.m*ldc)
+				for i := range c {
+					c[i] = float32(i % 3)
+				}
+				want := make([]float64, len(c))
+				for i := 0; i < tc.m; i++ {
+					for j := 0; j < ldc; j++ {
+						want[i*ldc+j] = float64(c[i*ldc+j])
+						if j >= tc.n {
+							continue
 						}
-						want[i*ldc+j] += float64(a[i*lda+kk]) * float64(bv)
+						if set {
+							want[i*ldc+j] = 0
+						}
+						for kk := 0; kk < tc.k; kk++ {
+							var bv float32
+							if tc.trans {
+								bv = w[j*ldw+kk]
+							} else {
+								bv = w[kk*ldw+j]
+							}
+							want[i*ldc+j] += float64(a[i*lda+kk]) * float64(bv)
+						}
 					}
 				}
-			}
-			var p PackedB
-			p.Pack(w, ldw, tc.k, tc.n, tc.trans)
-			GemmPacked(tc.m, a, lda, &p, c, ldc)
-			for i := range c {
-				if d := math.Abs(float64(c[i]) - want[i]); d > 1e-4*(1+math.Abs(want[i]))*math.Sqrt(float64(tc.k)) {
-					t.Fatalf("C[%d][%d] = %g, want %g", i/ldc, i%ldc, c[i], want[i])
+				var p PackedB
+				p.Pack(w, ldw, tc.k, tc.n, tc.trans)
+				if set {
+					GemmPackedSet(tc.m, a, lda, &p, c, ldc)
+				} else {
+					GemmPacked(tc.m, a, lda, &p, c, ldc)
 				}
-			}
-		})
+				for i := range c {
+					if d := math.Abs(float64(c[i]) - want[i]); d > 1e-4*(1+math.Abs(want[i]))*math.Sqrt(float64(tc.k)) {
+						t.Fatalf("C[%d][%d] = %g, want %g", i/ldc, i%ldc, c[i], want[i])
+					}
+				}
+			})
+		}
 	}
 }
 

@@ -27,16 +27,20 @@ func cellBackwardVec(act, tanhC, dh, dc, cPrev []float32, hid int) int { return 
 // covers every element.
 func cellForwardVec(row, bias, cPrev, c, tanhC, h []float32, hid int) int { return 0 }
 
-// gemm6x16 is C[6x16] += A[6xk] * B (one packed panel). GemmSupported is
-// false in this build, so only tests reach it.
-func gemm6x16(k int, a []float32, lda int, b []float32, c []float32, ldc int) {
+// gemm6x16 is C[6x16] += A[6xk] * B (one packed panel), or = when set.
+// GemmSupported is false in this build, so nothing reaches it.
+func gemm6x16(k int, a []float32, lda int, b []float32, c []float32, ldc int, set bool) {
 	for r := 0; r < 6; r++ {
 		for t := 0; t < 16; t++ {
 			var s float32
 			for kk := 0; kk < k; kk++ {
 				s += a[r*lda+kk] * b[kk*16+t]
 			}
-			c[r*ldc+t] += s
+			if set {
+				c[r*ldc+t] = s
+			} else {
+				c[r*ldc+t] += s
+			}
 		}
 	}
 }
