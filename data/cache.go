@@ -241,6 +241,31 @@ func (w *cacheWriter) write(b []byte) error {
 	return err
 }
 
+// adoptTokens takes the tokens a file-backed store (see tokenStore) has
+// put in the file, from cacheHeaderSize on, as written: it checksums
+// them, releases the store's mappings, cuts the file after the last token
+// and places the next write there.
+func (w *cacheWriter) adoptTokens(s *tokenStore) error {
+	if s.file != w.f || s.base != cacheHeaderSize {
+		return errors.New("token store is not this cache file")
+	}
+	n := s.n
+	s.spans(0, n, func(t []int32) error {
+		w.crc.Write(int32Bytes(t))
+		return nil
+	})
+	s.release()
+	end := cacheHeaderSize + 4*n
+	if err := w.f.Truncate(end); err != nil {
+		return err
+	}
+	if _, err := w.f.Seek(end, io.SeekStart); err != nil {
+		return err
+	}
+	w.written = 4 * n
+	return nil
+}
+
 // finish writes the sections after the tokens (which the caller has
 // written with write), the header, syncs and renames into place.
 func (w *cacheWriter) finish(key string, vocabCRC uint32, tokens int64, offsets []int64, labels []uint8, report *Report) error {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -21,24 +22,41 @@ import (
 // dictionary private to each worker (no locks, no per-token allocation);
 // after the pass the dictionaries are merged, the vocabulary cut, and the
 // provisional ids rewritten in place with one table lookup per token. The
-// token store is the size of the final cache; everything else in flight is
-// a few chunks per worker.
+// token store is the size of the final cache, and when a cache is being
+// built it is that file, mapped (see tokenStore); everything else in
+// flight is a few chunks per worker.
 
 // slabTokens is the token store's unit of allocation (64 MiB).
 const slabTokens = 1 << 24
 
 // tokenStore is an append-only array of token ids in fixed-size slabs, so
-// that growing it never copies.
+// that growing it never copies. With a file it is the file itself: slab k
+// is a shared mapping of the file from byte base+k*4*slabTokens, so a
+// cache's tokens reach the file without being copied by write calls (which
+// cost several times more than filling the mapping).
 type tokenStore struct {
 	slabs [][]int32
 	free  []func()
 	n     int64
+	file  *os.File // nil: slabs are anonymous memory
+	base  int64    // file offset of the first token
+	err   error    // the first failure to extend or map the file
 }
 
 func (s *tokenStore) append(ids []int32) {
-	for len(ids) > 0 {
+	for len(ids) > 0 && s.err == nil {
 		if s.n == int64(len(s.slabs))*slabTokens {
-			slab, free := allocTokens(slabTokens)
+			var slab []int32
+			var free func()
+			if s.file != nil {
+				off := s.base + 4*int64(len(s.slabs))*slabTokens
+				slab, free, s.err = mapTokensRW(s.file, off, slabTokens)
+				if s.err != nil {
+					return
+				}
+			} else {
+				slab, free = allocTokens(slabTokens)
+			}
 			s.slabs = append(s.slabs, slab)
 			s.free = append(s.free, free)
 		}
@@ -79,16 +97,17 @@ func (s *tokenStore) release() {
 // word of up to 16 bytes (nearly every token) is found, verified and
 // counted with one access to one cache line; longer words are verified
 // against the word arena. The words of a review are hashed and their
-// slots touched before any is looked up, so that the cache misses of a
-// table larger than the caches overlap instead of following one another.
-// It allocates nothing per word and holds no pointers for the garbage
-// collector.
+// slots prefetched before any is looked up, so that the cache misses of a
+// table larger than the caches (100k words take 8 MiB) overlap instead of
+// following one another. It allocates nothing per word and holds no
+// pointers for the garbage collector.
 type wordDict struct {
 	slots []dictSlot
 	mask  uint64
-	arena []byte   // the words, end to end
-	ends  []uint32 // end of word id in arena
-	hs    []uint64 // the hashes of a review's words
+	arena []byte    // the words, end to end
+	ends  []uint32  // end of word id in arena
+	hs    []uint64  // the hashes of a review's words
+	keys  []dictKey // and their keys
 }
 
 type dictSlot struct {
@@ -98,8 +117,7 @@ type dictSlot struct {
 	count  int64
 }
 
-// dictKey is a word's hash and first and last 8 bytes, computed for the
-// words of a review before they are looked up.
+// dictKey is a word's hash and first and last 8 bytes.
 type dictKey struct {
 	h, prefix, suffix uint64
 }
@@ -197,19 +215,21 @@ func (d *wordDict) ids(buf []byte, spans []span, out []int32) []int32 {
 	}
 	if cap(d.hs) < n {
 		d.hs = make([]uint64, n+64)
+		d.keys = make([]dictKey, n+64)
 	}
-	hs := d.hs[:n]
+	hs, keys := d.hs[:n], d.keys[:n]
 	full := buf[:cap(buf)]
 	slots, mask := d.slots, d.mask
 	for k, s := range spans {
 		st, ln := int(s.start), int(s.end-s.start)
-		var h uint64
+		var key dictKey
 		if ln <= 16 {
-			_, _, h = shortKey(full, st, ln)
+			key.prefix, key.suffix, key.h = shortKey(full, st, ln)
 		} else {
-			h = wordKey(full, st, ln).h
+			key = wordKey(full, st, ln)
 		}
-		hs[k] = h
+		hs[k] = key.h
+		keys[k] = key
 	}
 	// The slots of a large table are mostly cache misses: ask for all of
 	// the review's at once, so that they overlap instead of following one
@@ -222,19 +242,14 @@ func (d *wordDict) ids(buf []byte, spans []span, out []int32) []int32 {
 	dst := out[base:]
 	for k, s := range spans {
 		st, ln := int(s.start), int(s.end-s.start)
-		h := hs[k]
-		if ln <= 16 {
-			prefix, suffix, _ := shortKey(full, st, ln)
-			sl := &slots[h&mask]
-			if sl.meta&^dictMetaLow == (h>>40)<<40|uint64(ln)<<32 && sl.prefix == prefix && sl.suffix == suffix {
-				sl.count++
-				dst[k] = int32(uint32(sl.meta)) - 1
-				continue
-			}
-			dst[k] = d.lookup(dictKey{h: h, prefix: prefix, suffix: suffix}, buf[st:st+ln])
-		} else {
-			dst[k] = d.lookup(wordKey(full, st, ln), buf[st:st+ln])
+		key := &keys[k]
+		sl := &slots[key.h&mask]
+		if ln <= 16 && sl.meta&^dictMetaLow == (key.h>>40)<<40|uint64(ln)<<32 && sl.prefix == key.prefix && sl.suffix == key.suffix {
+			sl.count++
+			dst[k] = int32(uint32(sl.meta)) - 1
+			continue
 		}
+		dst[k] = d.lookup(*key, buf[st:st+ln])
 		slots, mask = d.slots, d.mask // an insert may have grown the table
 	}
 	return out
@@ -354,10 +369,17 @@ type progressFunc func(done, total, reviews int64)
 // tokens are counted; with v nil they get provisional ids from per-worker
 // dictionaries (see vocabulary).
 func encodePass(ctx context.Context, r *Reader, p Preprocess, v *Vocab, workers int, progress progressFunc) (*pass, error) {
+	return encodePassTo(ctx, r, p, v, workers, progress, nil, 0)
+}
+
+// encodePassTo is encodePass with the token store in file f from byte
+// base on (see tokenStore); f nil keeps it in memory.
+func encodePassTo(ctx context.Context, r *Reader, p Preprocess, v *Vocab, workers int, progress progressFunc, f *os.File, base int64) (*pass, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	ps := &pass{offsets: make([]int64, 1, 1<<16)}
+	ps.store.file, ps.store.base = f, base
 	if v == nil {
 		ps.dicts = make([]*wordDict, workers)
 		for i := range ps.dicts {
@@ -435,6 +457,9 @@ func encodePass(ctx context.Context, r *Reader, p Preprocess, v *Vocab, workers 
 		o := <-out
 		seg := segment{lo: ps.store.n, rlo: int64(len(ps.labels)), worker: o.worker}
 		ps.store.append(o.ids)
+		if ps.store.err != nil {
+			cancel() // stop reading; the failure is returned below
+		}
 		end := ps.offsets[len(ps.offsets)-1]
 		for _, l := range o.lens {
 			end += int64(l)
@@ -458,6 +483,9 @@ func encodePass(ctx context.Context, r *Reader, p Preprocess, v *Vocab, workers 
 	ps.size = total
 	if total < 0 {
 		ps.size = done // stdin: the bytes read
+	}
+	if ps.store.err != nil {
+		readErr = ps.store.err
 	}
 	if readErr != nil {
 		ps.store.release()

@@ -3,6 +3,7 @@ package data
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -54,6 +55,49 @@ func TestWordDictMatchesMap(t *testing.T) {
 	}
 }
 
+// TestWordDictIDsMatchesID checks the per-review fast path against the
+// word-at-a-time one on tokenizer output: words of every length class,
+// both tokenizers, and a buffer without slack after its last word.
+func TestWordDictIDsMatchesID(t *testing.T) {
+	var texts []string
+	for i := 0; i < 3000; i++ {
+		var b strings.Builder
+		for j := 0; j < 1+i%37; j++ {
+			n := 1 + (i*7+j*13)%41 // 1..41 bytes
+			fmt.Fprintf(&b, "%s%d ", strings.Repeat(string(rune('a'+(i+j)%26)), n), (i*j)%97)
+			if j%9 == 0 {
+				b.WriteString("don't can't it's CANNOT ")
+			}
+		}
+		texts = append(texts, b.String())
+	}
+	for _, tb := range []string{TokenizerSplit, TokenizerTreebank} {
+		p := DefaultPreprocess()
+		p.Tokenizer = tb
+		tok := NewTokenizer(p)
+		fast, slow := newWordDict(), newWordDict()
+		var got []int32
+		for i, text := range texts {
+			buf, spans := tok.tokenSpans(text)
+			if i%5 == 0 {
+				buf = buf[:len(buf):len(buf)] // no slack: the careful path
+			}
+			got = fast.ids(buf, spans, got[:0])
+			for k, s := range spans {
+				if want := slow.id(buf[s.start:s.end:s.end]); got[k] != want {
+					t.Fatalf("%s: text %d token %d %q: id %d, want %d", tb, i, k, buf[s.start:s.end], got[k], want)
+				}
+			}
+		}
+		if !reflect.DeepEqual(fast.counts(), slow.counts()) || fast.size() != slow.size() {
+			t.Fatalf("%s: counts or sizes differ (%d and %d words)", tb, fast.size(), slow.size())
+		}
+		if fast.size() < 1000 {
+			t.Fatalf("%s: only %d distinct words; the table never grew", tb, fast.size())
+		}
+	}
+}
+
 func TestEncodeFileUsesVocabulary(t *testing.T) {
 	dir := t.TempDir()
 	in := writeFile(t, dir, "in.txt", "__label__2 Good movie: I don't like it\n__label__1 ???: !!!\n__label__1 Bad: zzz qqq\n")
@@ -73,5 +117,52 @@ func TestEncodeFileUsesVocabulary(t *testing.T) {
 	}
 	if rep.ReviewsRead != 3 || rep.Kept != 2 || rep.Dropped[DropEmpty] != 1 || rep.UnkTokens != 5 || rep.Tokens != 9 {
 		t.Fatalf("report %+v", rep)
+	}
+}
+
+// TestTokenStoreInFile fills a file-backed token store past one slab and
+// checks that the cache file then holds exactly the tokens, in order.
+func TestTokenStoreInFile(t *testing.T) {
+	w, err := newCacheWriter(filepath.Join(t.TempDir(), "x.cache"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.abort()
+	if _, free, err := mapTokensRW(w.f, cacheHeaderSize, 1024); err != nil {
+		t.Skipf("no shared file mappings here: %v", err)
+	} else {
+		free()
+	}
+	s := tokenStore{file: w.f, base: cacheHeaderSize}
+	n := slabTokens + 12345
+	chunk := make([]int32, 100003)
+	for i := 0; i < n; i += len(chunk) {
+		c := chunk[:min(len(chunk), n-i)]
+		for k := range c {
+			c[k] = int32((i + k) * 7)
+		}
+		s.append(c)
+	}
+	if s.err != nil || s.n != int64(n) || len(s.slabs) != 2 {
+		t.Fatalf("store: err %v, %d tokens in %d slabs", s.err, s.n, len(s.slabs))
+	}
+	if err := w.adoptTokens(&s); err != nil {
+		t.Fatal(err)
+	}
+	if w.written != 4*int64(n) || s.slabs != nil {
+		t.Fatalf("written %d, want %d; slabs %d", w.written, 4*n, len(s.slabs))
+	}
+	st, err := w.f.Stat()
+	if err != nil || st.Size() != cacheHeaderSize+4*int64(n) {
+		t.Fatalf("file size %v (%v), want %d", st.Size(), err, cacheHeaderSize+4*n)
+	}
+	got := make([]byte, 4*n)
+	if _, err := w.f.ReadAt(got, cacheHeaderSize); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range bytesAsInt32(got) {
+		if v != int32(i*7) {
+			t.Fatalf("token %d: %d, want %d", i, v, i*7)
+		}
 	}
 }

@@ -253,7 +253,10 @@ func (b *builder) loadTrain(path, key, vocabPath string, reuse bool) (*cacheFile
 
 // pass runs the encoding pass over one input, reporting progress, and the
 // full input digest beside it.
-func (b *builder) pass(ctx context.Context, stage, path string, v *Vocab) (*pass, string, error) {
+//
+// With w set, the tokens are stored straight into w's file (see
+// tokenStore).
+func (b *builder) pass(ctx context.Context, stage, path string, v *Vocab, w *cacheWriter) (*pass, string, error) {
 	r, err := Open(path, b.ro)
 	if err != nil {
 		return nil, "", err
@@ -263,9 +266,13 @@ func (b *builder) pass(ctx context.Context, stage, path string, v *Vocab) (*pass
 	b.emit(ProgressEvent{Stage: stage, Done: done, Total: total})
 	digest := make(chan string, 1)
 	go func() { digest <- fullDigest(path) }()
-	ps, err := encodePass(ctx, r, b.o.Preprocess, v, b.o.Workers, func(done, total, reviews int64) {
+	var f *os.File
+	if w != nil {
+		f = w.f
+	}
+	ps, err := encodePassTo(ctx, r, b.o.Preprocess, v, b.o.Workers, func(done, total, reviews int64) {
 		b.emit(ProgressEvent{Stage: stage, Done: done, Total: total, Reviews: reviews})
-	})
+	}, f, cacheHeaderSize)
 	sum := <-digest
 	if err != nil {
 		return nil, "", err
@@ -275,9 +282,42 @@ func (b *builder) pass(ctx context.Context, stage, path string, v *Vocab) (*pass
 	return ps, sum, nil
 }
 
+// newWriter starts the cache file at path. Without balance dropping
+// reviews, the encoding pass stores its tokens straight into it, where
+// shared file mappings exist.
+func (b *builder) newWriter(path string, direct bool) (*cacheWriter, bool, error) {
+	w, err := newCacheWriter(path)
+	if err != nil {
+		return nil, false, err
+	}
+	if !direct {
+		return w, false, nil
+	}
+	_, free, err := mapTokensRW(w.f, cacheHeaderSize, 1024)
+	if err != nil {
+		return w, false, nil // not supported here: write calls instead
+	}
+	free()
+	return w, true, nil
+}
+
 func (b *builder) buildTrain(ctx context.Context, path, key, vocabPath string) (*cacheFile, *Vocab, error) {
 	start := time.Now()
-	ps, sum, err := b.pass(ctx, "encode train", b.o.Train, nil)
+	w, direct, err := b.newWriter(path, !b.o.Balance)
+	if err != nil {
+		return nil, nil, err
+	}
+	done := false
+	defer func() {
+		if !done {
+			w.abort()
+		}
+	}()
+	pw := w
+	if !direct {
+		pw = nil
+	}
+	ps, sum, err := b.pass(ctx, "encode train", b.o.Train, nil, pw)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -302,30 +342,44 @@ func (b *builder) buildTrain(ctx context.Context, path, key, vocabPath string) (
 		}
 		rep.VocabPath = vocabPath
 	}
-	c, err := b.write(ps, path, key, vocabCRC, drop, &rep, start)
+	done = true // write finishes or abandons the file
+	c, err := b.write(ps, w, path, key, vocabCRC, drop, &rep, start)
 	return c, v, err
 }
 
 func (b *builder) buildTest(ctx context.Context, path, key string, v *Vocab) (*cacheFile, error) {
 	start := time.Now()
-	ps, sum, err := b.pass(ctx, "encode test", b.o.Test, v)
+	w, direct, err := b.newWriter(path, true)
 	if err != nil {
+		return nil, err
+	}
+	pw := w
+	if !direct {
+		pw = nil
+	}
+	ps, sum, err := b.pass(ctx, "encode test", b.o.Test, v, pw)
+	if err != nil {
+		w.abort()
 		return nil, err
 	}
 	defer ps.store.release()
 	rep := ps.report(b.o.Test, b.o.Preprocess)
 	rep.InputSHA256 = sum
 	rep.UnkTokens, rep.VocabSize = ps.unk, v.Size()
-	return b.write(ps, path, key, 0, nil, &rep, start)
+	return b.write(ps, w, path, key, 0, nil, &rep, start)
 }
 
 // write stores the pass's kept reviews in the cache at path and maps it.
-func (b *builder) write(ps *pass, path, key string, vocabCRC uint32, drop []bool, rep *Report, start time.Time) (*cacheFile, error) {
-	w, err := newCacheWriter(path)
-	if err != nil {
-		return nil, err
+func (b *builder) write(ps *pass, w *cacheWriter, path, key string, vocabCRC uint32, drop []bool, rep *Report, start time.Time) (*cacheFile, error) {
+	var offsets []int64
+	var labels []uint8
+	var err error
+	if ps.store.file != nil && drop == nil {
+		offsets, labels = ps.offsets, ps.labels
+		err = w.adoptTokens(&ps.store)
+	} else {
+		offsets, labels, err = ps.writeTokens(w.write, drop)
 	}
-	offsets, labels, err := ps.writeTokens(w.write, drop)
 	if err != nil {
 		w.abort()
 		return nil, fmt.Errorf("write cache %s: %w", path, err)
