@@ -295,7 +295,12 @@ func (b *builder) newWriter(path string, direct bool) (*cacheWriter, bool, error
 	}
 	_, free, err := mapTokensRW(w.f, cacheHeaderSize, 1024)
 	if err != nil {
-		return w, false, nil // not supported here: write calls instead
+		// Not supported here: write calls instead, from an empty body.
+		if err := w.f.Truncate(cacheHeaderSize); err != nil {
+			w.abort()
+			return nil, false, fmt.Errorf("create cache: %w", err)
+		}
+		return w, false, nil
 	}
 	free()
 	return w, true, nil
