@@ -14,7 +14,7 @@ TRAIN     ?=
 TEST      ?=
 RUN_ARGS  ?= --epochs 2 --cpu-workers $(shell nproc)
 
-.PHONY: all trainer test lint bench run deps ptx ptx-check cuda kernel-test gpu-check mpi mpi-test clean
+.PHONY: all trainer test lint bench bench-prep bench-train bench-matrix fuzz run deps ptx ptx-check cuda kernel-test gpu-check mpi mpi-test clean
 
 all: trainer
 
@@ -37,7 +37,7 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-run: trainer
+run: deps trainer
 	./scripts/run.sh "$(TRAIN)" "$(TEST)" $(RUN_ARGS)
 
 # ptx compiles every kernels/*.cu once per architecture into
@@ -76,6 +76,25 @@ gpu-check:
 
 mpi:
 	$(GO) build -tags mpi -ldflags '$(LDFLAGS)' -o $(BIN)/trainer-mpi ./cmd/trainer
+
+mpi-test:
+	./scripts/mpi-test.sh
+
+# Side-by-side benchmarks against the reference peers (../shared/peers).
+bench-prep: trainer
+	./scripts/bench-prep.sh
+
+bench-train: trainer
+	./scripts/bench-train.sh
+
+bench-matrix: mpi
+	./scripts/bench-matrix.sh
+
+FUZZTIME ?= 20s
+fuzz:
+	for f in FuzzFastTextReader FuzzCSVReader FuzzTokenizer; do \
+		$(GO) test ./data -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
 
 clean:
 	rm -rf $(BIN) dist

@@ -22,23 +22,23 @@
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;    \
          i < (long long)(n); i += (long long)blockDim.x * gridDim.x)
 
-static __device__ __forceinline__ float sigmoid_f(float x) {
+__device__ __forceinline__ float sigmoid_f(float x) {
     return 1.0f / (1.0f + expf(-x));
 }
 
 // Storage-type conversions, so one template serves fp32, fp16 and bf16.
-template <typename T> static __device__ __forceinline__ float to_f32(T v);
+template <typename T> __device__ __forceinline__ float to_f32(T v);
 template <> __device__ __forceinline__ float to_f32<float>(float v) { return v; }
 template <> __device__ __forceinline__ float to_f32<__half>(__half v) { return __half2float(v); }
 template <> __device__ __forceinline__ float to_f32<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
 
-template <typename T> static __device__ __forceinline__ T from_f32(float v);
+template <typename T> __device__ __forceinline__ T from_f32(float v);
 template <> __device__ __forceinline__ float from_f32<float>(float v) { return v; }
 template <> __device__ __forceinline__ __half from_f32<__half>(float v) { return __float2half_rn(v); }
 template <> __device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
 
 // warp_sum returns the sum of v over the 32 lanes of the warp to every lane.
-static __device__ __forceinline__ float warp_sum(float v) {
+__device__ __forceinline__ float warp_sum(float v) {
     for (int off = WARP_SIZE / 2; off > 0; off >>= 1) {
         v += __shfl_xor_sync(0xffffffffu, v, off);
     }
@@ -47,7 +47,7 @@ static __device__ __forceinline__ float warp_sum(float v) {
 
 // block_sum returns the sum of v over a one-dimensional block to every
 // thread. blockDim.x must be a multiple of 32 and every thread must call it.
-static __device__ __forceinline__ float block_sum(float v) {
+__device__ __forceinline__ float block_sum(float v) {
     __shared__ float partial[WARP_SIZE];
     const int lane = threadIdx.x % WARP_SIZE;
     const int warp = threadIdx.x / WARP_SIZE;

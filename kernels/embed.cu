@@ -5,7 +5,7 @@
 #include "common.cuh"
 
 template <typename T>
-static __device__ void embed_forward(const int* __restrict__ tokens, const float* __restrict__ table,
+inline __device__ void embed_forward(const int* __restrict__ tokens, const float* __restrict__ table,
                                      T* __restrict__ out, int B, int T_, int ldt, int E, int V) {
     GRID_STRIDE(i, (long long)T_ * B * E) {
         const int e = (int)(i % E);

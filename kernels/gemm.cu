@@ -17,7 +17,7 @@
 #define F32_TILE 16
 
 // k_slice is block z's part [*k_begin, *k_end) of K, in multiples of tile.
-static __device__ __forceinline__ void k_slice(int K, int tile, int* k_begin, int* k_end) {
+__device__ __forceinline__ void k_slice(int K, int tile, int* k_begin, int* k_end) {
     const int per = ((K + gridDim.z - 1) / gridDim.z + tile - 1) / tile * tile;
     *k_begin = blockIdx.z * per;
     *k_end = min(K, *k_begin + per);
@@ -85,7 +85,7 @@ extern "C" __global__ void gemm_f32(int transA, int transB, int M, int N, int K,
 #define WM_THREADS 128
 
 template <typename T>
-static __device__ void gemm_wmma(int transA, int transB, int M, int N, int K, float alpha,
+inline __device__ void gemm_wmma(int transA, int transB, int M, int N, int K, float alpha,
                                  const T* __restrict__ A, int lda, const T* __restrict__ B, int ldb,
                                  float beta, float* __restrict__ C, int ldc) {
     using namespace nvcuda;

@@ -13,7 +13,7 @@
 #include "common.cuh"
 
 template <typename Low>
-static __device__ void lstm_cell_forward(int t, int B, int H, const int* __restrict__ lengths,
+inline __device__ void lstm_cell_forward(int t, int B, int H, const int* __restrict__ lengths,
                                          const float* __restrict__ G, const float* __restrict__ b_ih,
                                          const float* __restrict__ b_hh, const float* __restrict__ c_prev,
                                          const float* __restrict__ h_prev, float* __restrict__ c_out,
@@ -89,7 +89,7 @@ extern "C" __global__ void lstm_cell_forward_bf16(int t, int B, int H, const int
 }
 
 template <typename Low>
-static __device__ void lstm_cell_backward(int t, int B, int H, const int* __restrict__ lengths,
+inline __device__ void lstm_cell_backward(int t, int B, int H, const int* __restrict__ lengths,
                                           const float* __restrict__ acts, const float* __restrict__ c_prev,
                                           const float* __restrict__ c_cur, const float* __restrict__ dh_in,
                                           const float* __restrict__ dpool, const float* __restrict__ dh_ext,

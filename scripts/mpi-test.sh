@@ -69,4 +69,22 @@ set -e
 if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ]; then cat "$dir/mismatch.log"; echo "mpi-test: FAIL (status $rc with mismatched settings)"; exit 1; fi
 [ "$(grep -c 'different settings than rank 0' "$dir/mismatch.log")" -eq 2 ] || { cat "$dir/mismatch.log"; echo "mpi-test: FAIL (both ranks must name the mismatch)"; exit 1; }
 grep 'different settings' "$dir/mismatch.log" | sed 's/^/  /'
+echo "== trainer train under MPI: $NP ranks x 1 worker score like one process x $NP workers; only rank 0 writes"
+tt=(train --train "$dir/train.ft.txt" --test "$dir/test.ft.txt" --epochs 2 --embed-dim 8 --hidden 8 --batch-size 32 --seed 3 --log-format json)
+timeout 120 "${MPIRUN[@]}" "$dir/trainer" "${tt[@]}" --cpu-workers 1 --out "$dir/ranks" > "$dir/ranks.log" 2>&1 \
+	|| { cat "$dir/ranks.log"; echo "mpi-test: FAIL (train with $NP ranks)"; exit 1; }
+[ "$(grep -c "x $NP ranks" "$dir/ranks.log")" -eq 1 ] || { cat "$dir/ranks.log"; echo "mpi-test: FAIL (one summary, from rank 0, expected)"; exit 1; }
+[ "$(wc -l < "$dir/ranks/metrics.jsonl")" -eq 2 ] || { cat "$dir/ranks/metrics.jsonl"; echo "mpi-test: FAIL (metrics.jsonl needs one line per epoch)"; exit 1; }
+"$dir/trainer" "${tt[@]}" --cpu-workers "$NP" --out "$dir/single" > "$dir/single.log" 2>&1 || { cat "$dir/single.log"; echo "mpi-test: FAIL (single process)"; exit 1; }
+"$dir/trainer" eval --model "$dir/ranks/model.bin" --test "$dir/test.ft.txt" > "$dir/ranks.eval"
+"$dir/trainer" eval --model "$dir/single/model.bin" --test "$dir/test.ft.txt" > "$dir/single.eval"
+cmp -s "$dir/ranks.eval" "$dir/single.eval" || { diff "$dir/ranks.eval" "$dir/single.eval"; echo "mpi-test: FAIL ($NP ranks and one process score differently)"; exit 1; }
+grep -E '^(CPUs used|[0-9])' "$dir/ranks.log" | sed 's/^/  /'
+set +e
+timeout 60 "${MPIRUN[@]}" "$dir/trainer" "${tt[@]}" --cpu-workers 1 --out "$dir/bad" --metrics /nonexistent/metrics.jsonl > "$dir/bad.log" 2>&1
+rc=$?
+set -e
+if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ]; then cat "$dir/bad.log"; echo "mpi-test: FAIL (status $rc when rank 0 cannot write)"; exit 1; fi
+grep -q 'rank 0: train: metrics log' "$dir/bad.log" || { cat "$dir/bad.log"; echo "mpi-test: FAIL (rank 0's error not reported)"; exit 1; }
+grep 'rank 0: train' "$dir/bad.log" | sed 's/^/  /'
 echo "mpi-test: PASS"

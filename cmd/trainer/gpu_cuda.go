@@ -11,16 +11,17 @@ import (
 	"trainer/train"
 )
 
-// Defaults of the GPU replicas while the command line has no --amp and
-// --streams of its own: fp32, one stream.
-const (
-	gpuDefaultPrecision = cuda.FP32
-	gpuDefaultStreams   = 1
-)
-
 func init() {
+	newGPUReplicasWith = func(c model.Config, device int, amp string, streams int) ([]train.Replica, []train.Forwarder, error) {
+		prec, err := cuda.ParsePrecision(amp)
+		if err != nil {
+			return nil, nil, usagef("train: --amp: %v", err)
+		}
+		return gpuReplicasFor(c, device, prec, streams)
+	}
+	// Callers that do not choose a precision get fp32 on one stream.
 	newGPUReplicas = func(c model.Config, device int) ([]train.Replica, []train.Forwarder, error) {
-		return gpuReplicasFor(c, device, gpuDefaultPrecision, gpuDefaultStreams)
+		return gpuReplicasFor(c, device, cuda.FP32, 1)
 	}
 }
 
@@ -40,10 +41,11 @@ func gpuReplicasFor(c model.Config, device int, prec cuda.Precision, streams int
 		if err != nil {
 			return nil, nil, fmt.Errorf("train: %w", err)
 		}
+		g := gpuReplica{r: r}
 		if prec.NeedsLossScaling() {
-			r.SetScaler(train.NewLossScaler())
+			g.scaler = train.NewLossScaler()
+			r.SetScaler(g.scaler)
 		}
-		g := gpuReplica{r}
 		reps = append(reps, g)
 		fws = append(fws, g)
 	}
@@ -51,7 +53,14 @@ func gpuReplicasFor(c model.Config, device int, prec cuda.Precision, streams int
 }
 
 // gpuReplica adapts a cuda.Replica to train.Replica.
-type gpuReplica struct{ r *cuda.Replica }
+type gpuReplica struct {
+	r      *cuda.Replica
+	scaler *train.LossScaler // fp16 only: the replica's dynamic loss scale
+}
+
+// LossScaler is the replica's dynamic loss scaler, nil outside fp16; the
+// metrics report its scale and overflows.
+func (g gpuReplica) LossScaler() *train.LossScaler { return g.scaler }
 
 func (g gpuReplica) Name() string { return g.r.Name() }
 

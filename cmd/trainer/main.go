@@ -43,7 +43,7 @@ func main() {
 // directly.
 func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
-	err := app.Run(args)
+	err := app.Run(expandBareAMP(args))
 	if err == nil {
 		return exitOK
 	}

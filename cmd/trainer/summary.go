@@ -25,16 +25,47 @@ type runSummary struct {
 	ModelPath  string
 }
 
+// runShape is how a run uses its devices, for its approach label.
+type runShape struct {
+	Device   string // cpu or cuda:N
+	Workers  int    // CPU replicas per rank (0: the GPU alone)
+	AMP      string // off, fp16 or bf16
+	Streams  int    // GPU streams
+	Schedule string // even or hybrid
+	Ranks    int    // MPI ranks (1: a single process)
+}
+
 // approachName describes how a run used its devices, in the reference's
-// words.
-func approachName(device string, workers int) string {
-	if device == "" || device == "cpu" {
-		if workers == 1 {
-			return "single worker (CPU)"
+// words: "DDP x2 (CPU)", "AMP fp16 cuda:0 + 2 CPU (hybrid)",
+// "DDP x2 (CPU) x 2 ranks".
+func approachName(s runShape) string {
+	var name string
+	switch {
+	case s.Device == "" || s.Device == "cpu":
+		switch {
+		case s.Schedule == scheduleHybrid:
+			name = fmt.Sprintf("DDP x%d (CPU, hybrid)", s.Workers)
+		case s.Workers == 1:
+			name = "single worker (CPU)"
+		default:
+			name = fmt.Sprintf("DDP x%d (CPU)", s.Workers)
 		}
-		return fmt.Sprintf("DDP x%d (CPU)", workers)
+	default:
+		name = s.Device
+		if s.AMP != "" && s.AMP != ampOff {
+			name = "AMP " + s.AMP + " " + name
+		}
+		if s.Streams > 1 {
+			name += fmt.Sprintf(" x%d streams", s.Streams)
+		}
+		if s.Workers > 0 {
+			name += fmt.Sprintf(" + %d CPU (hybrid)", s.Workers)
+		}
 	}
-	return fmt.Sprintf("DDP x%d (%s)", workers, device)
+	if s.Ranks > 1 {
+		name += fmt.Sprintf(" x %d ranks", s.Ranks)
+	}
+	return name
 }
 
 // write prints the summary as an aligned table.

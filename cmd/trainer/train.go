@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -39,13 +40,35 @@ const (
 	defaultPatience  = 2
 )
 
-// gpuReplicas builds the replicas and evaluation workers of one GPU for
-// --device cuda:N. A file built with the cuda tag sets it from an init
-// function; in a CPU-only build it stays nil and --device cuda:N is refused.
+// Values of --amp and --schedule.
+const (
+	ampOff         = "off"
+	ampFP16        = "fp16"
+	ampBF16        = "bf16"
+	scheduleEven   = "even"
+	scheduleHybrid = "hybrid"
+)
+
+// gpuReplicas builds the replicas and evaluation workers of one GPU in fp32
+// on one stream. A file built with the cuda tag sets it from an init
+// function; in a CPU-only build it stays nil.
 type gpuReplicas func(c model.Config, device int) ([]train.Replica, []train.Forwarder, error)
 
-// newGPUReplicas is the CUDA backend's hook (see gpuReplicas).
-var newGPUReplicas gpuReplicas
+// gpuReplicasWith builds the replicas (one per stream) and evaluation
+// workers of GPU device for --device cuda:N, in the arithmetic of an --amp
+// value (off, fp16 or bf16). Set by the cuda build like gpuReplicas; while
+// it is nil, --device cuda:N is refused.
+type gpuReplicasWith func(c model.Config, device int, amp string, streams int) ([]train.Replica, []train.Forwarder, error)
+
+// newGPUReplicas and newGPUReplicasWith are the CUDA backend's hooks.
+var (
+	newGPUReplicas     gpuReplicas
+	newGPUReplicasWith gpuReplicasWith
+)
+
+// mpiTimeout bounds every collective of a multi-process run: far above
+// the slowest step or evaluation, so it fires only on a lost rank.
+const mpiTimeout = 10 * time.Minute
 
 func trainCommand() *cli.Command {
 	return &cli.Command{
@@ -82,8 +105,11 @@ func trainFlags() []cli.Flag {
 		&cli.StringFlag{Name: "test", Usage: "test file, evaluated after every epoch"},
 		&cli.StringFlag{Name: "dev", Usage: "dev file for model selection and early stopping (default: --dev-fraction of --train)"},
 		&cli.Float64Flag{Name: "dev-fraction", Value: defaultDevFrac, Usage: "share of --train held out as dev set when --dev is not given"},
-		&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cpu, or cuda:N in a binary built with `make cuda`"},
-		&cli.IntFlag{Name: "cpu-workers", Value: runtime.NumCPU(), Usage: "data-parallel CPU workers (one core each)"},
+		&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cpu, or cuda:N in a binary built with make cuda"},
+		&cli.IntFlag{Name: "cpu-workers", Value: runtime.NumCPU(), Usage: "data-parallel CPU workers (one core each); with --device cuda:N they join the GPU under the hybrid scheduler (default there: 0, the GPU alone)"},
+		&cli.StringFlag{Name: "amp", Value: ampOff, Usage: "mixed precision on the GPU: fp16 (dynamic loss scaling; a bare --amp means fp16), bf16 or off"},
+		&cli.IntFlag{Name: "streams", Value: 1, Usage: "GPU streams, one replica each"},
+		&cli.StringFlag{Name: "schedule", Value: scheduleEven, Usage: "split of every batch over the CPU workers: even (by tokens) or hybrid (by measured throughput); GPU + CPU runs are always hybrid"},
 		&cli.IntFlag{Name: "epochs", Value: defaultEpochs},
 		&cli.StringFlag{Name: "out", Usage: "output directory (model.bin, metrics.jsonl, checkpoint.bin)"},
 		&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "fixes initialisation, dev split and batch order: same seed and workers, same weights"},
@@ -122,7 +148,10 @@ type trainOptions struct {
 	DevFraction      float64
 	Device           string
 	GPU              int // device number when Device is cuda:N
-	Workers          int
+	Workers          int // CPU replicas (per rank); 0 with a GPU: the GPU alone
+	AMP              string
+	Streams          int
+	Split            string // --schedule: even or hybrid
 	Epochs           int
 	Out              string
 	Seed             uint64
@@ -170,6 +199,8 @@ type runSettings struct {
 	MinCount         int
 	LabelMap         string
 	Bucket           bool
+	AMP              string `json:",omitempty"` // "" for fp32, so older checkpoints still match
+	Schedule         string `json:",omitempty"` // "" for the even split
 }
 
 func trainOptionsFrom(c *cli.Context) (*trainOptions, error) {
@@ -182,6 +213,7 @@ func trainOptionsFrom(c *cli.Context) (*trainOptions, error) {
 		Metrics: c.String("metrics"), CacheDir: c.String("cache-dir"), DataWorkers: c.Int("workers"),
 		VocabSize: c.Int("vocab-size"), MinCount: c.Int("min-count"), SkipBad: c.Bool("skip-bad"),
 		LabelMapSpec: c.String("label-map"), Bucket: !c.Bool("no-bucket"), Overwrite: c.Bool("overwrite"),
+		AMP: c.String("amp"), Streams: c.Int("streams"), Split: c.String("schedule"),
 	}
 	o.Model = model.Config{VocabSize: max(o.VocabSize, 3), EmbedDim: c.Int("embed-dim"), Hidden: c.Int("hidden"),
 		Layers: c.Int("layers"), Bidirectional: c.Bool("bidirectional"), Pool: c.String("pool")}
@@ -198,8 +230,8 @@ func trainOptionsFrom(c *cli.Context) (*trainOptions, error) {
 		return nil, usagef("train: --out DIR is required")
 	case o.Epochs < 1:
 		return nil, usagef("train: --epochs must be at least 1, got %d", o.Epochs)
-	case o.Workers < 1:
-		return nil, usagef("train: --cpu-workers must be at least 1, got %d", o.Workers)
+	case o.Workers < 0 || (o.Workers == 0 && o.Device == "cpu"):
+		return nil, usagef("train: --cpu-workers must be at least 1 (0 only beside a GPU), got %d", o.Workers)
 	case o.BatchSize < 1:
 		return nil, usagef("train: --batch-size must be at least 1, got %d", o.BatchSize)
 	case o.MaxLen < 1:
@@ -236,28 +268,79 @@ func trainOptionsFrom(c *cli.Context) (*trainOptions, error) {
 		}
 		o.LabelMap = m
 	}
+	if err := o.checkDevice(c.IsSet("cpu-workers"), c.IsSet("schedule")); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// checkDevice validates --device with the flags that depend on it: --amp
+// and --streams need a GPU, and a GPU with CPU workers is always scheduled
+// by throughput. workersSet and scheduleSet say whether the user gave
+// --cpu-workers and --schedule.
+func (o *trainOptions) checkDevice(workersSet, scheduleSet bool) error {
+	switch o.AMP {
+	case ampOff, ampFP16, ampBF16:
+	default:
+		return usagef("train: --amp %q: want fp16, bf16 or off", o.AMP)
+	}
+	switch o.Split {
+	case scheduleEven, scheduleHybrid:
+	default:
+		return usagef("train: --schedule %q: want even or hybrid", o.Split)
+	}
+	if o.Streams < 1 {
+		return usagef("train: --streams must be at least 1, got %d", o.Streams)
+	}
 	switch {
 	case o.Device == "cpu":
+		if o.AMP != ampOff {
+			return usagef("train: --amp %s needs a GPU (--device cuda:N): CPU math is fp32", o.AMP)
+		}
+		if o.Streams != 1 {
+			return usagef("train: --streams %d needs a GPU (--device cuda:N)", o.Streams)
+		}
 	case strings.HasPrefix(o.Device, "cuda:"):
 		n, err := strconv.Atoi(strings.TrimPrefix(o.Device, "cuda:"))
 		if err != nil || n < 0 {
-			return nil, usagef("train: --device %q: want cpu or cuda:N", o.Device)
+			return usagef("train: --device %q: want cpu or cuda:N", o.Device)
 		}
-		if newGPUReplicas == nil {
-			return nil, usagef("train: --device %s: this trainer binary has no CUDA support; build it with `make cuda`", o.Device)
+		if newGPUReplicasWith == nil {
+			return usagef("train: --device %s: this trainer binary has no CUDA support; build it with make cuda", o.Device)
 		}
 		o.GPU = n
+		if !workersSet {
+			o.Workers = 0 // the GPU alone unless CPU workers are asked for
+		}
+		if o.Workers > 0 {
+			if scheduleSet && o.Split == scheduleEven {
+				return usagef("train: --schedule even: a GPU and %d CPU workers differ too much in speed; GPU + CPU runs use --schedule hybrid", o.Workers)
+			}
+			o.Split = scheduleHybrid
+		} else {
+			o.Split = scheduleEven
+		}
 	default:
-		return nil, usagef("train: --device %q: want cpu or cuda:N", o.Device)
+		return usagef("train: --device %q: want cpu or cuda:N", o.Device)
 	}
-	return o, nil
+	return nil
 }
 
 func (o *trainOptions) settings() runSettings {
 	return runSettings{Train: o.Train, Test: o.Test, Dev: o.Dev, DevFraction: o.DevFraction, Seed: o.Seed,
 		Workers: o.Workers, Model: o.Model, MaxLen: o.MaxLen, BatchSize: o.BatchSize, Optim: o.Optim,
 		LR: o.Schedule.Base, Warmup: o.Schedule.Warmup, Decay: o.Schedule.Decay, Clip: o.Clip,
-		VocabSize: o.VocabSize, MinCount: o.MinCount, LabelMap: o.LabelMapSpec, Bucket: o.Bucket}
+		VocabSize: o.VocabSize, MinCount: o.MinCount, LabelMap: o.LabelMapSpec, Bucket: o.Bucket,
+		AMP: omitDefault(o.AMP, ampOff), Schedule: omitDefault(o.Split, scheduleEven)}
+}
+
+// omitDefault is "" for a setting at its default, so that runs that do not
+// use a newer setting keep the settings older checkpoints stored.
+func omitDefault(v, def string) string {
+	if v == def {
+		return ""
+	}
+	return v
 }
 
 // diffSettings names the settings that differ between a checkpoint's run
@@ -270,7 +353,9 @@ func diffSettings(stored json.RawMessage, now runSettings) ([]string, error) {
 	nb, _ := json.Marshal(now)
 	json.Unmarshal(nb, &b)
 	var diff []string
-	for _, k := range slices.Sorted(maps.Keys(b)) {
+	keys := maps.Clone(b)
+	maps.Copy(keys, a)
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
 		sv, _ := json.Marshal(b[k])
 		av, _ := json.Marshal(a[k])
 		if string(sv) != string(av) {
@@ -321,8 +406,6 @@ func runTrain(ctx context.Context, o *trainOptions, log *logger, stdout io.Write
 		return usagef("train: %v", err)
 	}
 	settings := o.settings()
-	runJSON, _ := json.Marshal(settings)
-	modelJSON, _ := json.Marshal(o.Model)
 	if resume != nil {
 		diff, err := diffSettings(resume.Run, settings)
 		if err != nil {
@@ -332,13 +415,73 @@ func runTrain(ctx context.Context, o *trainOptions, log *logger, stdout io.Write
 			return usagef("train --resume %s: settings differ from the interrupted run: %s", o.Out, strings.Join(diff, "; "))
 		}
 	}
+	lines, err := settingsLines(settings)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	// Under mpirun every rank has read the same data by now; the start-up
+	// check compares binaries and settings before any rank trains.
+	dist, err := startDistributed(false, lines, td.train.Len(), mpiTimeout)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	defer dist.Close()
+	err = trainRank(ctx, o, log, stdout, td, settings, resume, dist)
+	if err != nil && !errors.Is(err, train.ErrInterrupted) {
+		// Every rank stops with this rank's error rather than waiting in
+		// a collective it will never enter.
+		return dist.Fail(err)
+	}
+	return err
+}
+
+// trainRank trains this process's part of the run: all of it in a single
+// process, its share of every global batch under mpirun. Only rank 0 writes
+// the model, metrics, checkpoints and progress.
+func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writer, td *trainingData,
+	settings runSettings, resume *train.Checkpoint, dist *distributed) error {
+	runJSON, _ := json.Marshal(settings)
+	modelJSON, _ := json.Marshal(o.Model)
+	root := dist.Root()
+	dir, metricsPath := o.Out, o.Metrics
+	if !root {
+		// The loop always checkpoints and logs; the other ranks do it in a
+		// scratch directory that goes away with them.
+		tmp, err := os.MkdirTemp("", "trainer-rank")
+		if err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		dir, metricsPath = tmp, ""
+		log, stdout = &logger{w: io.Discard}, io.Discard
+	}
+	if metricsPath == "" {
+		metricsPath = filepath.Join(dir, "metrics.jsonl")
+	}
 
 	layout := model.NewLayout(o.Model)
 	params := make([]float32, layout.Size())
 	model.InitParams(o.Model, params, o.Seed)
-	replicas, evalers, err := buildReplicas(o)
+	rset, err := buildReplicas(o)
 	if err != nil {
 		return err
+	}
+	defer rset.Close()
+	replicas := rset.train
+	if dist.Size() > 1 {
+		// A rank is one replica of the job: its local replicas become one
+		// scheduler under the MPI wrapper, which takes the rank's share of
+		// every global batch and sums gradients over ranks.
+		if len(replicas) > 1 {
+			h, err := train.NewHybrid(replicas, train.HybridOptions{})
+			if err != nil {
+				return fmt.Errorf("train: %w", err)
+			}
+			defer h.Close()
+			rset.hybrid = h
+			replicas = []train.Replica{h}
+		}
+		replicas = []train.Replica{dist.Wrap(replicas[0])}
 	}
 	opt, err := train.NewOptimizer(o.Optim, len(params))
 	if err != nil {
@@ -362,30 +505,78 @@ func runTrain(ctx context.Context, o *trainOptions, log *logger, stdout io.Write
 		return data.NewBatcher(d, data.BatchOptions{BatchSize: o.BatchSize, MaxLen: o.MaxLen, Bucket: true}).Epoch(0)
 	}
 	modelPath := filepath.Join(o.Out, "model.bin")
-	approach := approachName(o.Device, o.Workers)
+	approach := approachName(runShape{Device: o.Device, Workers: o.Workers, AMP: o.AMP, Streams: o.Streams,
+		Schedule: o.Split, Ranks: dist.Size()})
 	file := &model.File{Version: model.FileVersion, Config: o.Model, Vocab: td.vocab.Words(), Preprocess: o.preprocess(),
 		MaxLen: o.MaxLen, Extra: map[string]string{"approach": approach, "train": o.Train, "seed": strconv.FormatUint(o.Seed, 10)}}
 	prog := newEpochProgress(log, o.Epochs, batcher.NumBatches())
+	tracker := newScheduleTracker(rset.hybrid)
+
+	// Under mpirun a signal reaches the ranks at different steps; rank 0
+	// decides after every step, so all ranks stop after the same one.
+	loopCtx := ctx
+	var stopErr error
+	stopAll := func() {}
+	if dist.Size() > 1 {
+		var cancel context.CancelFunc
+		loopCtx, cancel = context.WithCancel(context.Background())
+		defer cancel()
+		stopAll = func() {
+			stop, err := dist.RootDecides(ctx.Err() != nil)
+			if err != nil && stopErr == nil {
+				stopErr = err
+			}
+			if stop || err != nil {
+				cancel()
+			}
+		}
+	}
+	var extrasErr error
 	hooks := train.LoopHooks{
-		Train: batcher, Dev: evalBatches(td.dev), Test: evalBatches(td.test), Eval: evalers,
+		Train: batcher, Dev: evalBatches(td.dev), Test: evalBatches(td.test), Eval: rset.eval,
 		SaveBest: func(p []float32, rec train.EpochRecord) error {
+			if !root {
+				return nil
+			}
 			file.Params = p
 			file.Metrics = recordMetrics(rec)
 			file.Extra["epoch"] = strconv.Itoa(rec.Epoch)
 			return model.Save(modelPath, file)
 		},
 		OnStep: func(epoch, batch, batches int, st train.StepStats) {
+			tracker.step()
 			prog.step(epoch, batch, batches, st)
 			if o.afterStep != nil {
 				o.afterStep()
 			}
+			stopAll()
 		},
-		OnEpoch: prog.epoch,
+		OnEpoch: func(rec train.EpochRecord) {
+			prog.epoch(rec)
+			extra := tracker.epoch()
+			addLossScale(extra, rset.scalers)
+			if rset.local != engine.Workers() || dist.Size() > 1 {
+				// The engine sees one replica (a scheduler or a rank); the
+				// log names the workers behind it.
+				extra["workers"] = rset.local
+				extra["ranks"] = dist.Size()
+			}
+			if s, ok := extra["schedule"].(epochSchedule); ok {
+				log.Infof("epoch %d schedule: %s", rec.Epoch, s)
+			}
+			if len(extra) > 0 && root && extrasErr == nil {
+				extrasErr = mergeLastLine(metricsPath, extra)
+			}
+		},
 	}
 	cfg := train.LoopConfig{Epochs: o.Epochs, Seed: o.Seed, Patience: o.Patience, CheckpointEvery: o.CheckpointEvery,
-		Dir: o.Out, Schedule: sched, MetricsPath: o.Metrics, Model: modelJSON, Run: runJSON}
+		Dir: dir, Schedule: sched, MetricsPath: metricsPath, Model: modelJSON, Run: runJSON}
 	loop, err := train.NewLoop(engine, cfg, hooks, resume)
 	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	// Rank 0's weights, fresh or resumed, are every rank's starting point.
+	if err := dist.SyncParams(engine.Params()); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	if resume != nil {
@@ -393,15 +584,24 @@ func runTrain(ctx context.Context, o *trainOptions, log *logger, stdout io.Write
 	}
 	log.Infof("training %s: %d reviews (%d dev, %d test), vocabulary %d, %d parameters, %s, batch %d",
 		o.Train, td.train.Len(), lenOf(td.dev), lenOf(td.test), td.vocab.Size(), len(params), approach, o.BatchSize)
-	sum, err := loop.Run(ctx)
+	sum, err := loop.Run(loopCtx)
 	prog.stop()
+	if err == nil && stopErr != nil {
+		err = stopErr
+	}
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
+	}
+	if extrasErr != nil {
+		return fmt.Errorf("train: %w", extrasErr)
+	}
+	if !root {
+		return nil
 	}
 	if sum.EarlyStopped {
 		log.Infof("early stopping: no better dev accuracy for %d epochs", o.Patience)
 	}
-	rs := runSummary{CPUs: o.Workers, Approach: approach, Training: time.Duration(sum.Seconds * float64(time.Second)),
+	rs := runSummary{CPUs: o.Workers * dist.Size(), Approach: approach, Training: time.Duration(sum.Seconds * float64(time.Second)),
 		Epochs: sum.Epochs, BestEpoch: sum.BestEpoch, ModelPath: modelPath, TokensPerS: sum.Last.TokensPerS}
 	// The best epoch may predate a resume; the model file remembers it.
 	best, err := model.Load(modelPath)
@@ -493,15 +693,89 @@ func recordMetrics(rec train.EpochRecord) map[string]float64 {
 	return m
 }
 
+// replicaSet is what a run trains and evaluates with on this process.
+type replicaSet struct {
+	train   []train.Replica
+	eval    []train.Forwarder
+	hybrid  *train.Hybrid       // the scheduler, when batches are split by throughput
+	scalers []*train.LossScaler // the GPU replicas' dynamic loss scalers (fp16)
+	local   int                 // GPU streams plus CPU workers of this process
+}
+
+// lossScaled is a replica that scales its loss dynamically (a GPU replica
+// under fp16).
+type lossScaled interface {
+	LossScaler() *train.LossScaler
+}
+
 // buildReplicas makes the training replicas and evaluation workers for the
-// chosen device.
-func buildReplicas(o *trainOptions) ([]train.Replica, []train.Forwarder, error) {
+// chosen device: the GPU's streams, then the CPU workers, under the hybrid
+// scheduler when --schedule is hybrid (always with a GPU and CPU workers).
+func buildReplicas(o *trainOptions) (*replicaSet, error) {
+	rs := &replicaSet{}
 	if o.Device != "cpu" {
-		return newGPUReplicas(o.Model, o.GPU)
+		gpu, fw, err := newGPUReplicasWith(o.Model, o.GPU, o.AMP, o.Streams)
+		if err != nil {
+			return nil, err
+		}
+		// The GPU evaluates alone: mixing its fp16 logits with the CPU's
+		// fp32 ones would make the scores depend on who took which batch.
+		rs.train, rs.eval = gpu, fw
+		for _, r := range gpu {
+			if ls, ok := r.(lossScaled); ok && ls.LossScaler() != nil {
+				rs.scalers = append(rs.scalers, ls.LossScaler())
+			}
+		}
 	}
-	cpu, err := train.NewCPUReplicas(o.Model, o.Workers)
-	if err != nil {
-		return nil, nil, usagef("train: %v", err)
+	if o.Workers > 0 {
+		cpu, err := train.NewCPUReplicas(o.Model, o.Workers)
+		if err != nil {
+			return nil, usagef("train: %v", err)
+		}
+		rs.train = append(rs.train, train.Replicas(cpu)...)
+		if rs.eval == nil {
+			rs.eval = train.Forwarders(cpu)
+		}
 	}
-	return train.Replicas(cpu), train.Forwarders(cpu), nil
+	rs.local = len(rs.train)
+	if o.Split == scheduleHybrid {
+		h, err := train.NewHybrid(rs.train, train.HybridOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+		rs.hybrid = h
+		rs.train = []train.Replica{h}
+	}
+	return rs, nil
+}
+
+// Close stops the scheduler's goroutines.
+func (rs *replicaSet) Close() {
+	if rs.hybrid != nil {
+		rs.hybrid.Close()
+	}
+}
+
+// expandBareAMP lets --amp stand alone, as in `train --device cuda:0 --amp`:
+// the command-line parser has no flags with optional values, so a --amp
+// followed by another flag or by nothing gets fp16. Arguments after "--" are left
+// alone.
+func expandBareAMP(args []string) []string {
+	out := make([]string, 0, len(args)+1)
+	for i := 0; i < len(args); i++ {
+		out = append(out, args[i])
+		if args[i] == "--" {
+			return append(out, args[i+1:]...)
+		}
+		if args[i] != "--amp" && args[i] != "-amp" {
+			continue
+		}
+		// A following word that is not a flag is the value, right or wrong,
+		// so that --amp fp8 is refused by name.
+		if i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+			continue
+		}
+		out = append(out, ampFP16)
+	}
+	return out
 }
