@@ -73,6 +73,7 @@ func BenchmarkForward(b *testing.B) {
 	b.ReportMetric(float64(batch.Size)*float64(b.N)/sec, "reviews/s")
 	b.ReportMetric(float64(batch.Size)*float64(b.N)/(cpuTime()-cpu0).Seconds(), "reviews/cpu-s")
 	b.ReportMetric(float64(batch.RealTokens())*float64(b.N)/sec, "tokens/s")
+	b.ReportMetric(float64(batch.RealTokens())*float64(b.N)/(cpuTime()-cpu0).Seconds(), "tokens/cpu-s")
 }
 
 // BenchmarkPredict measures prediction throughput (one goroutine, one
@@ -100,4 +101,5 @@ func BenchmarkPredict(b *testing.B) {
 	b.ReportMetric(float64(batch.Size)*float64(b.N)/sec, "reviews/s")
 	b.ReportMetric(float64(batch.Size)*float64(b.N)/(cpuTime()-cpu0).Seconds(), "reviews/cpu-s")
 	b.ReportMetric(float64(batch.RealTokens())*float64(b.N)/sec, "tokens/s")
+	b.ReportMetric(float64(batch.RealTokens())*float64(b.N)/(cpuTime()-cpu0).Seconds(), "tokens/cpu-s")
 }

@@ -16,6 +16,10 @@ type LSTMActs struct {
 	// The recurrent weights packed once per batch for the per-step
 	// products (see vecmath.GemmPacked): W_hh^T forward, W_hh backward.
 	whhT, whh vecmath.PackedB
+	// W_ih packed the same way for the input projection (W_ih^T) and the
+	// input gradient (W_ih): the kernel skips the BLAS's repacking of the
+	// large operand, which is most of the BLAS's overhead on these shapes.
+	wihT, wih vecmath.PackedB
 	blasOnly  bool // tests: use the BLAS for every product
 }
 
@@ -36,7 +40,12 @@ func (a *LSTMActs) grow(n, hid int) {
 func LSTMForward(w LSTMWeights, x []float32, st Steps, a *LSTMActs) {
 	hid, in, n := w.Hidden, w.In, st.N()
 	a.grow(n, hid)
-	sgemm(false, true, n, 4*hid, in, 1, x, in, w.Wih, in, 0, a.Gates, 4*hid)
+	if !a.blasOnly && vecmath.GemmSupported(4*hid) && in > 0 {
+		a.wihT.Pack(w.Wih, in, in, 4*hid, true)
+		vecmath.GemmPackedSet(n, x, in, &a.wihT, a.Gates, 4*hid)
+	} else {
+		sgemm(false, true, n, 4*hid, in, 1, x, in, w.Wih, in, 0, a.Gates, 4*hid)
+	}
 	lstmSteps(w, st, a)
 }
 
@@ -129,6 +138,11 @@ func LSTMBackward(w, dw LSTMWeights, x []float32, st Steps, a *LSTMActs, dH, dx 
 	}
 	sgemvT(n, g4, a.Gates, g4, a.ones[:n], dw.B)
 	if dx != nil {
-		sgemm(false, false, n, in, g4, 1, a.Gates, g4, w.Wih, in, 0, dx, in)
+		if !a.blasOnly && vecmath.GemmSupported(in) {
+			a.wih.Pack(w.Wih, in, g4, in, false)
+			vecmath.GemmPackedSet(n, a.Gates, g4, &a.wih, dx, in)
+		} else {
+			sgemm(false, false, n, in, g4, 1, a.Gates, g4, w.Wih, in, 0, dx, in)
+		}
 	}
 }

@@ -45,7 +45,7 @@ func approachName(s runShape) string {
 		switch {
 		case s.Schedule == scheduleHybrid:
 			name = fmt.Sprintf("DDP x%d (CPU, hybrid)", s.Workers)
-		case s.Workers == 1:
+		case s.Workers == 1 && s.Ranks <= 1:
 			name = "single worker (CPU)"
 		default:
 			name = fmt.Sprintf("DDP x%d (CPU)", s.Workers)

@@ -73,12 +73,18 @@ const mpiTimeout = 10 * time.Minute
 func trainCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "train",
-		Usage: "train a sentiment model, data-parallel over CPU workers",
+		Usage: "train a sentiment model, data-parallel over CPU workers, a GPU or both",
 		Description: "Reads --train (fastText or CSV, plain, .gz or .bz2), holds out --dev-fraction of it as a dev set\n" +
 			"unless --dev is given, trains for --epochs and keeps the model with the best dev accuracy as\n" +
 			"OUT/model.bin. One JSON object per epoch goes to OUT/metrics.jsonl; OUT/checkpoint.bin is written\n" +
 			"every --checkpoint-every steps, at every epoch end and on SIGINT/SIGTERM, and --resume OUT continues\n" +
-			"a run exactly where it stopped.",
+			"a run exactly where it stopped.\n\n" +
+			"--device cuda:N trains on a GPU (a binary built with make cuda); --amp fp16 (or a bare --amp) adds\n" +
+			"mixed precision with dynamic loss scaling, --amp bf16 needs no scaling. With --cpu-workers K the K\n" +
+			"CPU workers join the GPU and every batch is split by measured throughput (--schedule hybrid, which\n" +
+			"CPU-only runs may use too); metrics.jsonl then shows each replica's share and idle time, and the loss\n" +
+			"scale under fp16. Under mpirun -np R (a binary built with make mpi) every rank trains its part of\n" +
+			"each global batch and rank 0 alone writes OUT.",
 		Flags: append(trainFlags(), logFormatFlag()),
 		Action: func(c *cli.Context) error {
 			if err := requireNoArgs(c); err != nil {

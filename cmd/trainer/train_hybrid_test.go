@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"trainer/data"
 	"trainer/model"
 	"trainer/train"
 )
@@ -45,6 +44,7 @@ func TestApproachName(t *testing.T) {
 		{runShape{Device: "cpu", Workers: 12, Schedule: scheduleEven, Ranks: 1}, "DDP x12 (CPU)"},
 		{runShape{Device: "cpu", Workers: 2, Schedule: scheduleHybrid, Ranks: 1}, "DDP x2 (CPU, hybrid)"},
 		{runShape{Device: "cpu", Workers: 2, Schedule: scheduleEven, Ranks: 4}, "DDP x2 (CPU) x 4 ranks"},
+		{runShape{Device: "cpu", Workers: 1, Schedule: scheduleEven, Ranks: 2}, "DDP x1 (CPU) x 2 ranks"},
 		{runShape{Device: "cuda:0", Workers: 0, AMP: ampOff, Streams: 1, Ranks: 1}, "cuda:0"},
 		{runShape{Device: "cuda:0", Workers: 12, AMP: ampFP16, Streams: 1, Schedule: scheduleHybrid, Ranks: 1}, "AMP fp16 cuda:0 + 12 CPU (hybrid)"},
 		{runShape{Device: "cuda:1", Workers: 0, AMP: ampBF16, Streams: 4, Ranks: 2}, "AMP bf16 cuda:1 x4 streams x 2 ranks"},
@@ -214,9 +214,6 @@ type fakeGPU struct {
 
 func (f fakeGPU) Name() string                  { return "fakegpu" }
 func (f fakeGPU) LossScaler() *train.LossScaler { return f.scaler }
-func (f fakeGPU) Compute(p []float32, b data.Batch, g []float32) (train.Result, error) {
-	return f.CPUReplica.Compute(p, b, g)
-}
 
 // TestTrainGPUHybridWiring runs --device cuda:0 with the CUDA hook
 // replaced by a CPU stand-in, so that the GPU + CPU wiring (hybrid
@@ -260,7 +257,7 @@ func TestTrainGPUHybridWiring(t *testing.T) {
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			out := filepath.Join(dir, "run", string(rune('a'+i)))
-			args := slices.DeleteFunc(tinyTrain(corpus, out, cache, c.extra...), func(string) bool { return false })
+			args := tinyTrain(corpus, out, cache, c.extra...)
 			// tinyTrain sets --cpu-workers 2; the GPU-alone case must not.
 			if c.names == nil {
 				k := slices.Index(args, "--cpu-workers")
@@ -314,5 +311,68 @@ func TestMergeLastLine(t *testing.T) {
 	os.WriteFile(path, []byte("not json\n"), 0o644)
 	if err := mergeLastLine(path, map[string]any{"a": 1}); err == nil || !strings.Contains(err.Error(), "last line") {
 		t.Fatalf("a broken line gave %v", err)
+	}
+}
+
+func TestCheckDevice(t *testing.T) {
+	saved := newGPUReplicasWith
+	t.Cleanup(func() { newGPUReplicasWith = saved })
+	newGPUReplicasWith = func(model.Config, int, string, int) ([]train.Replica, []train.Forwarder, error) {
+		return nil, nil, nil
+	}
+	cases := []struct {
+		name                    string
+		o                       trainOptions
+		workersSet, scheduleSet bool
+		workers, gpu            int
+		split, err              string
+	}{
+		{"cpu even", trainOptions{Device: "cpu", Workers: 2, AMP: ampOff, Streams: 1, Split: scheduleEven}, true, false, 2, 0, scheduleEven, ""},
+		{"cpu hybrid", trainOptions{Device: "cpu", Workers: 2, AMP: ampOff, Streams: 1, Split: scheduleHybrid}, true, true, 2, 0, scheduleHybrid, ""},
+		{"gpu alone by default", trainOptions{Device: "cuda:1", Workers: 12, AMP: ampFP16, Streams: 2, Split: scheduleEven}, false, false, 0, 1, scheduleEven, ""},
+		{"gpu + cpu is hybrid", trainOptions{Device: "cuda:0", Workers: 3, AMP: ampBF16, Streams: 1, Split: scheduleEven}, true, false, 3, 0, scheduleHybrid, ""},
+		{"gpu + cpu even refused", trainOptions{Device: "cuda:0", Workers: 3, AMP: ampOff, Streams: 1, Split: scheduleEven}, true, true, 0, 0, "", "GPU + CPU runs use --schedule hybrid"},
+		{"gpu + 0 cpu", trainOptions{Device: "cuda:0", Workers: 0, AMP: ampOff, Streams: 1, Split: scheduleHybrid}, true, true, 0, 0, scheduleEven, ""},
+		{"bad ordinal", trainOptions{Device: "cuda:x", Workers: 1, AMP: ampOff, Streams: 1, Split: scheduleEven}, false, false, 0, 0, "", "want cpu or cuda:N"},
+		{"amp on cpu", trainOptions{Device: "cpu", Workers: 1, AMP: ampBF16, Streams: 1, Split: scheduleEven}, false, false, 0, 0, "", "--amp bf16 needs a GPU"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := c.o
+			err := o.checkDevice(c.workersSet, c.scheduleSet)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("error %v, want %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Workers != c.workers || o.GPU != c.gpu || o.Split != c.split {
+				t.Fatalf("workers %d, gpu %d, split %s; want %d, %d, %s", o.Workers, o.GPU, o.Split, c.workers, c.gpu, c.split)
+			}
+		})
+	}
+}
+
+func TestDiffSettingsNewFields(t *testing.T) {
+	old := runSettings{Seed: 1, Workers: 2}
+	stored, _ := json.Marshal(old)
+	if d, err := diffSettings(stored, old); err != nil || len(d) != 0 {
+		t.Fatalf("same settings differ: %v %v", d, err)
+	}
+	// A setting at its default is left out, so checkpoints written before
+	// it existed still match; one in either run alone is a difference.
+	withAMP := old
+	withAMP.AMP = ampFP16
+	d, _ := diffSettings(stored, withAMP)
+	if len(d) != 1 || !strings.HasPrefix(d[0], "AMP") {
+		t.Fatalf("diff %q, want AMP", d)
+	}
+	storedAMP, _ := json.Marshal(withAMP)
+	d, _ = diffSettings(storedAMP, old)
+	if len(d) != 1 || !strings.HasPrefix(d[0], "AMP") {
+		t.Fatalf("diff %q, want AMP (stored only)", d)
 	}
 }

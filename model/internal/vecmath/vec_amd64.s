@@ -236,9 +236,12 @@ tanhdone:
 	RET
 
 // func cellForwardAVX2(row, bias, cPrev, c, tanhC, h *float32, hid, n int)
-// One row of the fused LSTM cell forward for the first n (a multiple of 8,
-// at least 8) elements of each gate block; see CellForward.
-TEXT ·cellForwardAVX2(SB), NOSPLIT, $8-64
+// CellForward's vector kernel for the first n (a multiple of 8, at least
+// 8) elements of each gate block, as five short loops, one per gate and one
+// for the cell state, instead of one long one: each loop's iterations are
+// independent and short, so the out-of-order core overlaps several of them
+// and hides the latency of the exp and the division.
+TEXT ·cellForwardAVX2(SB), NOSPLIT, $0-64
 	MOVQ row+0(FP), AX
 	MOVQ bias+8(FP), R8
 	MOVQ cPrev+16(FP), R12
@@ -247,59 +250,79 @@ TEXT ·cellForwardAVX2(SB), NOSPLIT, $8-64
 	MOVQ h+40(FP), CX
 	MOVQ hid+48(FP), R10
 	SHLQ $2, R10
-	LEAQ (AX)(R10*1), BX // f block
-	LEAQ (BX)(R10*1), DX // g block
-	LEAQ (DX)(R10*1), SI // o block
-	LEAQ (R8)(R10*1), R9
-	LEAQ (R9)(R10*1), R10
-	LEAQ (R10)(R10*1), R11
-	SUBQ R9, R11         // R11 = bias o block = 2*bg - bf
 	MOVQ n+56(FP), R14
 	SHLQ $2, R14
-	ADDQ AX, R14
-	MOVQ R14, end-8(SP)  // the i block's end
 	VMOVUPS one<>(SB), Y13
-cellloop:
-	VMOVUPS (AX), Y0
-	VADDPS (R8), Y0, Y0
+	XORQ BX, BX
+cellI:
+	VMOVUPS (AX)(BX*1), Y0
+	VADDPS (R8)(BX*1), Y0, Y0
 	SIGMOID
-	VMOVUPS Y0, (AX)
-	VMOVUPS (BX), Y0
-	VADDPS (R9), Y0, Y0
-	SIGMOID
-	VMOVUPS Y0, (BX)
-	VMOVUPS (SI), Y0
-	VADDPS (R11), Y0, Y0
-	SIGMOID
-	VMOVUPS Y0, (SI)
-	VMOVUPS (DX), Y9
-	VADDPS (R10), Y9, Y9
-	TANH
-	VMOVUPS Y0, (DX)
-	VMULPS (AX), Y0, Y9 // i g
-	TESTQ R12, R12
-	JZ noprev
-	VMOVUPS (BX), Y1
-	VFMADD231PS (R12), Y1, Y9 // + f c_prev
-	ADDQ $32, R12
-noprev:
-	VMOVUPS Y9, (R13)
-	TANH
-	VMOVUPS Y0, (DI)
-	VMULPS (SI), Y0, Y0
-	VMOVUPS Y0, (CX)
-	ADDQ $32, AX
+	VMOVUPS Y0, (AX)(BX*1)
 	ADDQ $32, BX
-	ADDQ $32, DX
-	ADDQ $32, SI
-	ADDQ $32, R8
-	ADDQ $32, R9
-	ADDQ $32, R10
-	ADDQ $32, R11
-	ADDQ $32, R13
-	ADDQ $32, DI
-	ADDQ $32, CX
-	CMPQ AX, end-8(SP)
-	JLT cellloop
+	CMPQ BX, R14
+	JLT cellI
+	LEAQ (AX)(R10*1), SI // f block
+	LEAQ (R8)(R10*1), R9 // its bias
+	XORQ BX, BX
+cellF:
+	VMOVUPS (SI)(BX*1), Y0
+	VADDPS (R9)(BX*1), Y0, Y0
+	SIGMOID
+	VMOVUPS Y0, (SI)(BX*1)
+	ADDQ $32, BX
+	CMPQ BX, R14
+	JLT cellF
+	LEAQ (SI)(R10*1), DX // g block
+	ADDQ R10, R9
+	XORQ BX, BX
+cellG:
+	VMOVUPS (DX)(BX*1), Y9
+	VADDPS (R9)(BX*1), Y9, Y9
+	TANH
+	VMOVUPS Y0, (DX)(BX*1)
+	ADDQ $32, BX
+	CMPQ BX, R14
+	JLT cellG
+	LEAQ (DX)(R10*1), R11 // o block
+	ADDQ R10, R9
+	XORQ BX, BX
+cellO:
+	VMOVUPS (R11)(BX*1), Y0
+	VADDPS (R9)(BX*1), Y0, Y0
+	SIGMOID
+	VMOVUPS Y0, (R11)(BX*1)
+	ADDQ $32, BX
+	CMPQ BX, R14
+	JLT cellO
+	XORQ BX, BX
+	TESTQ R12, R12
+	JZ cellC0
+cellC:
+	VMOVUPS (AX)(BX*1), Y9
+	VMULPS (DX)(BX*1), Y9, Y9 // i g
+	VMOVUPS (SI)(BX*1), Y1
+	VFMADD231PS (R12)(BX*1), Y1, Y9 // + f c_prev
+	VMOVUPS Y9, (R13)(BX*1)
+	TANH
+	VMOVUPS Y0, (DI)(BX*1)
+	VMULPS (R11)(BX*1), Y0, Y0
+	VMOVUPS Y0, (CX)(BX*1)
+	ADDQ $32, BX
+	CMPQ BX, R14
+	JLT cellC
+	VZEROUPPER
+	RET
+cellC0:
+	VMOVUPS (AX)(BX*1), Y9
+	VMULPS (DX)(BX*1), Y9, Y9 // i g
+	VMOVUPS Y9, (R13)(BX*1)
+	TANH
+	VMOVUPS Y0, (DI)(BX*1)
+	VMULPS (R11)(BX*1), Y0, Y0
+	VMOVUPS Y0, (CX)(BX*1)
+	ADDQ $32, BX
+	CMPQ BX, R14
+	JLT cellC0
 	VZEROUPPER
 	RET
