@@ -18,7 +18,7 @@ import (
 // Defaults of PrepOptions.
 const (
 	DefaultCacheDir  = ".cache/trainer"
-	DefaultVocabSize = 50000
+	DefaultVocabSize = 20000
 	DefaultMinCount  = 2
 )
 

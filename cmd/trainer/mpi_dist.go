@@ -118,7 +118,8 @@ func (d *distributed) abort(err error) {
 // all; in a single process it returns err for the usual exit path.
 func (d *distributed) Fail(err error) error {
 	if d.comm != nil && d.comm.Size() > 1 {
-		d.abort(fmt.Errorf("rank %d: %w", d.comm.Rank(), err))
+		// Abort prefixes the rank itself.
+		d.abort(err)
 	}
 	return err
 }

@@ -33,8 +33,8 @@ const (
 	defaultBatch     = 128
 	defaultLR        = 2e-3
 	defaultMaxLen    = 256
-	defaultVocabSize = 20000
-	defaultMinCount  = 2
+	defaultVocabSize = data.DefaultVocabSize
+	defaultMinCount  = data.DefaultMinCount
 	defaultClip      = 5
 	defaultDevFrac   = 0.1
 	defaultPatience  = 2
@@ -138,7 +138,7 @@ func trainFlags() []cli.Flag {
 		&cli.StringFlag{Name: "resume", Usage: "continue the interrupted run in this directory"},
 		&cli.BoolFlag{Name: "overwrite", Usage: "replace a run already in --out (default: refuse)"},
 		&cli.StringFlag{Name: "metrics", Usage: "JSON lines metrics log (default OUT/metrics.jsonl)"},
-		&cli.StringFlag{Name: "cache-dir", Usage: "cache of encoded datasets (default: none)"},
+		&cli.StringFlag{Name: "cache-dir", Value: data.DefaultCacheDir, Usage: "cache of encoded datasets, shared with prep"},
 		&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "goroutines for reading and encoding data"},
 		&cli.IntFlag{Name: "vocab-size", Value: defaultVocabSize, Usage: "vocabulary size including pad and unknown"},
 		&cli.IntFlag{Name: "min-count", Value: defaultMinCount, Usage: "fewest occurrences for a word to enter the vocabulary"},
