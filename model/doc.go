@@ -46,10 +46,16 @@
 // the rows still active and one fused element-wise pass; the backward pass
 // mirrors it and computes the W_ih, W_hh and bias gradients as one product
 // each over all steps. The gate math uses float32 exp/sigmoid/tanh in AVX2
-// assembly (internal/vecmath), and the per-step products use W_hh packed
-// once per batch with a register-blocked kernel there, which beats a
-// general BLAS that repacks W_hh on every step. Inference tabulates the
-// first layer's input projection per vocabulary word for prediction.
+// assembly (internal/vecmath), one short loop per gate so that the core
+// overlaps their latencies. The per-step products, the input projection
+// and the input gradient use the weights packed once per batch with a
+// register-blocked kernel there, which beats a general BLAS that repacks
+// the weights on every call; the weight gradients, whose operands are all
+// large, stay with the BLAS. Forward and Predict keep no activations for a
+// backward pass: each step's gates live in a one-step scratch that stays in
+// cache. Inference tabulates the first layer's input projection plus bias
+// per vocabulary word for prediction, and the cell reads a token's row of
+// the table as its bias.
 //
 // # BLAS
 //

@@ -20,7 +20,10 @@ type LSTMActs struct {
 	// input gradient (W_ih): the kernel skips the BLAS's repacking of the
 	// large operand, which is most of the BLAS's overhead on these shapes.
 	wihT, wih vecmath.PackedB
-	blasOnly  bool // tests: use the BLAS for every product
+	// Prediction's one-step scratch for the gates ([Sizes[0], 4H]) and
+	// tanh(c) ([Sizes[0], H]), which it does not keep.
+	stepGates, stepTanhC []float32
+	blasOnly             bool // tests: use the BLAS for every product
 }
 
 func (a *LSTMActs) grow(n, hid int) {
@@ -35,8 +38,8 @@ func (a *LSTMActs) grow(n, hid int) {
 // saves the activations in a (grown as needed); a.H is the output. The input
 // projection of every step is one matrix product, then each step adds its
 // recurrent product h_{s-1}*W_hh^T for its active rows and applies the
-// fused cell. The recurrent products use W_hh packed once per call where
-// the vector kernels support the shape, the BLAS otherwise.
+// fused cell. The products use the weights packed once per call where the
+// vector kernels support the shape, the BLAS otherwise.
 func LSTMForward(w LSTMWeights, x []float32, st Steps, a *LSTMActs) {
 	hid, in, n := w.Hidden, w.In, st.N()
 	a.grow(n, hid)
@@ -143,6 +146,46 @@ func LSTMBackward(w, dw LSTMWeights, x []float32, st Steps, a *LSTMActs, dH, dx 
 			vecmath.GemmPackedSet(n, a.Gates, g4, &a.wih, dx, in)
 		} else {
 			sgemm(false, false, n, in, g4, 1, a.Gates, g4, w.Wih, in, 0, dx, in)
+		}
+	}
+}
+
+// lstmForwardNoSave is LSTMForward for a pass with no backward pass after
+// it: only a.C and a.H are kept. Each step makes its input projection and
+// recurrent product in a one-step scratch that stays in cache instead of
+// going through the [N, 4H] gate buffer in memory, which the backward pass
+// would need.
+func lstmForwardNoSave(w LSTMWeights, x []float32, st Steps, a *LSTMActs) {
+	hid, in, n := w.Hidden, w.In, st.N()
+	g4 := 4 * hid
+	if a.blasOnly || !vecmath.GemmSupported(g4) || in == 0 || st.T() == 0 {
+		LSTMForward(w, x, st, a)
+		return
+	}
+	a.C = grow(a.C, n*hid)
+	a.H = grow(a.H, n*hid)
+	a.wihT.Pack(w.Wih, in, in, g4, true)
+	a.whhT.Pack(w.Whh, hid, hid, g4, true)
+	a.stepGates = grow(a.stepGates, st.Sizes[0]*g4)
+	a.stepTanhC = grow(a.stepTanhC, st.Sizes[0]*hid)
+	for s, rows := range st.Sizes {
+		o := st.Offsets[s]
+		gates := a.stepGates[:rows*g4]
+		vecmath.GemmPackedSet(rows, x[o*in:(o+rows)*in], in, &a.wihT, gates, g4)
+		var cPrev []float32
+		if s > 0 {
+			po := st.Offsets[s-1]
+			vecmath.GemmPacked(rows, a.H[po*hid:(po+rows)*hid], hid, &a.whhT, gates, g4)
+			cPrev = a.C[po*hid : (po+rows)*hid]
+		}
+		for r := 0; r < rows; r++ {
+			j := o + r
+			var cp []float32
+			if cPrev != nil {
+				cp = cPrev[r*hid : (r+1)*hid]
+			}
+			vecmath.CellForward(gates[r*g4:(r+1)*g4], w.B, cp,
+				a.C[j*hid:(j+1)*hid], a.stepTanhC[r*hid:(r+1)*hid], a.H[j*hid:(j+1)*hid], hid)
 		}
 	}
 }

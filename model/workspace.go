@@ -21,6 +21,7 @@ type Workspace struct {
 	argmax          []int32   // [rows, D] for PoolMax
 	logits, labels  []float32 // [rows], sorted order
 	dlogits         []float32
+	ids             []int32 // Predict: the table row of every packed token
 }
 
 // layerState is one LSTM layer's saved activations and gradients.
@@ -71,12 +72,18 @@ func (w *Workspace) checkParams(params []float32) {
 // hi-1's output, owned by the workspace and valid until its next call; for
 // hi == Layers it runs the head and returns nil (see Logits).
 func (w *Workspace) StageForward(params []float32, b data.Batch, lo, hi int, in []float32) []float32 {
-	return w.forward(params, b, lo, hi, in, nil)
+	return w.forward(params, b, lo, hi, in, nil, false)
 }
 
 // forward is StageForward; with tab, layer 0's input projections come
-// from tab's table instead of the embedding and a matrix product.
-func (w *Workspace) forward(params []float32, b data.Batch, lo, hi int, in []float32, tab *Inference) []float32 {
+// from tab's table instead of the embedding and a matrix product. With
+// noSave no backward pass follows, and the layers keep only what the next
+// layer and the head read.
+func (w *Workspace) forward(params []float32, b data.Batch, lo, hi int, in []float32, tab *Inference, noSave bool) []float32 {
+	lstmFwd := LSTMForward
+	if noSave {
+		lstmFwd = lstmForwardNoSave
+	}
 	w.checkParams(params)
 	w.checkStage(lo, hi)
 	c := w.cfg
@@ -107,7 +114,7 @@ func (w *Workspace) forward(params []float32, b data.Batch, lo, hi int, in []flo
 		if l == 0 && tab != nil {
 			tab.project(w, b)
 		} else {
-			LSTMForward(w.layout.LSTM(params, l, 0), in, w.pack.Steps, &ls.acts[0])
+			lstmFwd(w.layout.LSTM(params, l, 0), in, w.pack.Steps, &ls.acts[0])
 		}
 		if dirs == 1 {
 			ls.out = ls.acts[0].H
@@ -115,7 +122,7 @@ func (w *Workspace) forward(params []float32, b data.Batch, lo, hi int, in []flo
 			if l > 0 || tab == nil {
 				ls.inRev = grow(ls.inRev, n*inDim)
 				gatherRows(ls.inRev, in, w.pack.Rev, inDim)
-				LSTMForward(w.layout.LSTM(params, l, 1), ls.inRev, w.pack.Steps, &ls.acts[1])
+				lstmFwd(w.layout.LSTM(params, l, 1), ls.inRev, w.pack.Steps, &ls.acts[1])
 			}
 			ls.out = grow(ls.out, n*2*hid)
 			hf, hr := ls.acts[0].H, ls.acts[1].H
@@ -253,7 +260,7 @@ func (w *Workspace) Forward(params []float32, b data.Batch, logits []float32) {
 	if b.Size == 0 {
 		return
 	}
-	w.StageForward(params, b, 0, w.cfg.Layers, nil)
+	w.forward(params, b, 0, w.cfg.Layers, nil, nil, true)
 	w.Logits(logits)
 }
 
