@@ -14,8 +14,14 @@ if [ -z "$train" ]; then
 	test=runs/synthetic/test.ft.txt
 	echo "No TRAIN file given: generating a small SYNTHETIC corpus (20000 train / 4000 test reviews)."
 	echo "Accuracy on synthetic reviews says nothing about real ones; pass TRAIN=... TEST=... for real data."
-	[ -f "$train" ] || $bin synth --n 20000 --seed 1 --out "$train"
-	[ -f "$test" ] || $bin synth --n 4000 --seed 2 --out "$test"
+	if [ ! -f "$train" ] || [ ! -f "$test" ]; then
+		# One corpus, split: a seed also picks the made-up vocabulary and its
+		# polar words, so train and test must come from the same seed.
+		$bin synth --n 24000 --seed 1 --out runs/synthetic/all.ft.txt
+		head -n 20000 runs/synthetic/all.ft.txt >"$train"
+		tail -n 4000 runs/synthetic/all.ft.txt >"$test"
+		rm -f runs/synthetic/all.ft.txt
+	fi
 fi
 args=(train --train "$train" --device cpu --out "$out")
 [ -n "$test" ] && args+=(--test "$test")

@@ -33,6 +33,7 @@ type runShape struct {
 	Streams  int    // GPU streams
 	Schedule string // even or hybrid
 	Ranks    int    // MPI ranks (1: a single process)
+	Stages   int    // pipeline stages per replica (1: no model parallelism)
 }
 
 // approachName describes how a run used its devices, in the reference's
@@ -43,6 +44,8 @@ func approachName(s runShape) string {
 	switch {
 	case s.Device == "" || s.Device == "cpu":
 		switch {
+		case s.Stages > 1:
+			name = fmt.Sprintf("DDP x%d + model parallel, %d stages (CPU)", s.Workers/s.Stages, s.Stages)
 		case s.Schedule == scheduleHybrid:
 			name = fmt.Sprintf("DDP x%d (CPU, hybrid)", s.Workers)
 		case s.Workers == 1 && s.Ranks <= 1:

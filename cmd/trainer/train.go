@@ -115,6 +115,8 @@ func trainFlags() []cli.Flag {
 		&cli.IntFlag{Name: "cpu-workers", Value: runtime.NumCPU(), Usage: "data-parallel CPU workers (one core each); with --device cuda:N they join the GPU under the hybrid scheduler (default there: 0, the GPU alone)"},
 		&cli.StringFlag{Name: "amp", Value: ampOff, Usage: "mixed precision on the GPU: fp16 (dynamic loss scaling; a bare --amp means fp16), bf16 or off"},
 		&cli.IntFlag{Name: "streams", Value: 1, Usage: "GPU streams, one replica each"},
+		&cli.IntFlag{Name: "pipeline-stages", Value: 1, Usage: "split the model's layers into this many pipeline stages, each on its own CPU worker; --cpu-workers/K pipelines run data-parallel (DDP + model parallel)"},
+		&cli.IntFlag{Name: "micro-batches", Usage: "micro-batches per pipeline step (0: 4 per stage)"},
 		&cli.StringFlag{Name: "schedule", Value: scheduleEven, Usage: "split of every batch over the CPU workers: even (by tokens) or hybrid (by measured throughput); GPU + CPU runs are always hybrid"},
 		&cli.IntFlag{Name: "epochs", Value: defaultEpochs},
 		&cli.StringFlag{Name: "out", Usage: "output directory (model.bin, metrics.jsonl, checkpoint.bin)"},
@@ -158,6 +160,8 @@ type trainOptions struct {
 	AMP              string
 	Streams          int
 	Split            string // --schedule: even or hybrid
+	Stages           int    // --pipeline-stages: 1 = no model parallelism
+	MicroBatches     int    // --micro-batches per pipeline step
 	Epochs           int
 	Out              string
 	Seed             uint64
@@ -220,6 +224,7 @@ func trainOptionsFrom(c *cli.Context) (*trainOptions, error) {
 		VocabSize: c.Int("vocab-size"), MinCount: c.Int("min-count"), SkipBad: c.Bool("skip-bad"),
 		LabelMapSpec: c.String("label-map"), Bucket: !c.Bool("no-bucket"), Overwrite: c.Bool("overwrite"),
 		AMP: c.String("amp"), Streams: c.Int("streams"), Split: c.String("schedule"),
+		Stages: c.Int("pipeline-stages"), MicroBatches: c.Int("micro-batches"),
 	}
 	o.Model = model.Config{VocabSize: max(o.VocabSize, 3), EmbedDim: c.Int("embed-dim"), Hidden: c.Int("hidden"),
 		Layers: c.Int("layers"), Bidirectional: c.Bool("bidirectional"), Pool: c.String("pool")}
@@ -277,7 +282,34 @@ func trainOptionsFrom(c *cli.Context) (*trainOptions, error) {
 	if err := o.checkDevice(c.IsSet("cpu-workers"), c.IsSet("schedule")); err != nil {
 		return nil, err
 	}
+	if err := o.checkPipeline(); err != nil {
+		return nil, err
+	}
 	return o, nil
+}
+
+// checkPipeline validates --pipeline-stages against the model and the
+// workers that must hold whole pipelines.
+func (o *trainOptions) checkPipeline() error {
+	switch {
+	case o.Stages < 1:
+		return usagef("train: --pipeline-stages must be at least 1, got %d", o.Stages)
+	case o.Stages == 1:
+		return nil
+	case o.Stages > o.Model.Layers+1:
+		return usagef("train: --pipeline-stages %d: a model of %d LSTM layers splits into at most %d stages (the layers and the head)",
+			o.Stages, o.Model.Layers, o.Model.Layers+1)
+	case o.Device != "cpu":
+		return usagef("train: --pipeline-stages runs on CPU workers; it does not combine with --device %s", o.Device)
+	case o.Split == scheduleHybrid:
+		return usagef("train: --pipeline-stages does not combine with --schedule hybrid")
+	case o.Workers < o.Stages || o.Workers%o.Stages != 0:
+		return usagef("train: --cpu-workers %d must be a multiple of --pipeline-stages %d (each pipeline needs one worker per stage)",
+			o.Workers, o.Stages)
+	case o.MicroBatches < 0:
+		return usagef("train: --micro-batches must not be negative, got %d", o.MicroBatches)
+	}
+	return nil
 }
 
 // checkDevice validates --device with the flags that depend on it: --amp
@@ -511,7 +543,7 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 		return data.NewBatcher(d, data.BatchOptions{BatchSize: o.BatchSize, MaxLen: o.MaxLen, Bucket: true}).Epoch(0)
 	}
 	modelPath := filepath.Join(o.Out, "model.bin")
-	approach := approachName(runShape{Device: o.Device, Workers: o.Workers, AMP: o.AMP, Streams: o.Streams,
+	approach := approachName(runShape{Device: o.Device, Workers: o.Workers, AMP: o.AMP, Streams: o.Streams, Stages: o.Stages,
 		Schedule: o.Split, Ranks: dist.Size()})
 	file := &model.File{Version: model.FileVersion, Config: o.Model, Vocab: td.vocab.Words(), Preprocess: o.preprocess(),
 		MaxLen: o.MaxLen, Extra: map[string]string{"approach": approach, "train": o.Train, "seed": strconv.FormatUint(o.Seed, 10)}}
@@ -538,6 +570,7 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 		}
 	}
 	var extrasErr error
+	pipes := &pipelineTracker{ps: rset.pipelines}
 	hooks := train.LoopHooks{
 		Train: batcher, Dev: evalBatches(td.dev), Test: evalBatches(td.test), Eval: rset.eval,
 		SaveBest: func(p []float32, rec train.EpochRecord) error {
@@ -551,6 +584,7 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 		},
 		OnStep: func(epoch, batch, batches int, st train.StepStats) {
 			tracker.step()
+			pipes.step()
 			prog.step(epoch, batch, batches, st)
 			if o.afterStep != nil {
 				o.afterStep()
@@ -560,6 +594,7 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 		OnEpoch: func(rec train.EpochRecord) {
 			prog.epoch(rec)
 			extra := tracker.epoch()
+			pipes.epoch(extra)
 			addLossScale(extra, rset.scalers)
 			if rset.local != engine.Workers() || dist.Size() > 1 {
 				// The engine sees one replica (a scheduler or a rank); the
@@ -701,11 +736,12 @@ func recordMetrics(rec train.EpochRecord) map[string]float64 {
 
 // replicaSet is what a run trains and evaluates with on this process.
 type replicaSet struct {
-	train   []train.Replica
-	eval    []train.Forwarder
-	hybrid  *train.Hybrid       // the scheduler, when batches are split by throughput
-	scalers []*train.LossScaler // the GPU replicas' dynamic loss scalers (fp16)
-	local   int                 // GPU streams plus CPU workers of this process
+	train     []train.Replica
+	eval      []train.Forwarder
+	hybrid    *train.Hybrid       // the scheduler, when batches are split by throughput
+	scalers   []*train.LossScaler // the GPU replicas' dynamic loss scalers (fp16)
+	pipelines []*train.Pipeline   // model-parallel replicas, with --pipeline-stages
+	local     int                 // GPU streams plus CPU workers of this process
 }
 
 // lossScaled is a replica that scales its loss dynamically (a GPU replica
@@ -738,7 +774,18 @@ func buildReplicas(o *trainOptions) (*replicaSet, error) {
 		if err != nil {
 			return nil, usagef("train: %v", err)
 		}
-		rs.train = append(rs.train, train.Replicas(cpu)...)
+		if o.Stages > 1 {
+			ps, err := train.NewPipelines(o.Model, o.Workers, train.PipelineOptions{Stages: o.Stages, MicroBatches: o.MicroBatches})
+			if err != nil {
+				return nil, usagef("train: %v", err)
+			}
+			rs.pipelines = ps
+			for _, p := range ps {
+				rs.train = append(rs.train, p)
+			}
+		} else {
+			rs.train = append(rs.train, train.Replicas(cpu)...)
+		}
 		if rs.eval == nil {
 			rs.eval = train.Forwarders(cpu)
 		}
