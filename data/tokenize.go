@@ -1,6 +1,7 @@
 package data
 
 import (
+	"bytes"
 	"unicode"
 	"unicode/utf8"
 )
@@ -87,23 +88,74 @@ func (t *Tokenizer) tokenSpans(text string) ([]byte, []span) {
 	}
 	spans := t.words
 	if t.treebank {
-		// Cleaned ASCII tokens hold only letters, digits and apostrophes;
-		// one without an apostrophe is a single word that only the
-		// five- and six-letter CONTRACTIONS2 words can split.
-		simple := ok && t.c.special
-		t.spans = t.spans[:0]
-		for _, w := range t.words {
-			if simple && (!apos || !hasApostrophe(t.buf[w.start:w.end])) {
-				if n := w.end - w.start; n != 5 && n != 6 {
-					t.spans = append(t.spans, w)
-					continue
-				}
+		if ok && t.c.special {
+			spans = t.treebankASCII(apos)
+		} else {
+			t.spans = t.spans[:0]
+			for _, w := range t.words {
+				t.spans = treebankSplit(t.spans, t.buf, int(w.start), int(w.end))
 			}
-			t.spans = treebankSplit(t.spans, t.buf, int(w.start), int(w.end))
+			spans = t.spans
 		}
-		spans = t.spans
 	}
 	return t.buf, spans
+}
+
+// treebankASCII splits the cleaned ASCII words in t.words. Such words hold
+// only letters, digits and apostrophes, so one without an apostrophe is a
+// single word that only the five- and six-letter CONTRACTIONS2 words can
+// split. Most reviews have no word to split: then t.words is returned as
+// it is, and t.spans is filled only from the first word that splits.
+func (t *Tokenizer) treebankASCII(apos bool) []span {
+	buf, words := t.buf, t.words
+	// nextApos is the first apostrophe at or after the current word's
+	// start, or len(buf); apostrophes in cleaned text lie inside words.
+	nextApos := len(buf)
+	if apos {
+		nextApos = aposFrom(buf, 0)
+	}
+	copied := false
+	for i, w := range words {
+		s, e := int(w.start), int(w.end)
+		if nextApos < s {
+			nextApos = aposFrom(buf, s)
+		}
+		// One test, rarely true, screens out the words that cannot
+		// split: no apostrophe, and not five or six characters starting
+		// with c, g, l or w (some digits pass too; contraction2 decides).
+		if nextApos >= e && c2Len>>(uint(e-s)&63)&(c2First>>(uint(buf[s]|0x20)&63))&1 == 0 {
+			if copied {
+				t.spans = append(t.spans, w)
+			}
+			continue
+		}
+		if !copied {
+			t.spans = append(t.spans[:0], words[:i]...)
+			copied = true
+		}
+		t.spans = treebankSplit(t.spans, buf, s, e)
+	}
+	if !copied {
+		return words
+	}
+	return t.spans
+}
+
+// Bit sets over a word's length and over its first byte (as byte|0x20,
+// modulo 64) for the CONTRACTIONS2 words "cannot", "gimme", "gonna",
+// "gotta", "lemme" and "wanna".
+const (
+	c2Len   = 1<<5 | 1<<6
+	c2First = 1<<('c'&63) | 1<<('g'&63) | 1<<('l'&63) | 1<<('w'&63)
+)
+
+// aposFrom returns the index of the first apostrophe in buf[from:], or
+// len(buf) when there is none.
+func aposFrom(buf []byte, from int) int {
+	if k := bytes.IndexByte(buf[from:], '\''); k >= 0 {
+		return from + k
+	}
+	return len(buf)
 }
 
 // Clean returns text after the cleaning steps alone, before any tokenizer
@@ -141,13 +193,7 @@ func (t *Tokenizer) Clean(text string) string {
 // treebankSplit appends the Treebank pieces of token buf[s:e] to out.
 func treebankSplit(out []span, buf []byte, s, e int) []span {
 	if isAlnumASCII(buf[s:e]) {
-		// No apostrophe, one word: only the CONTRACTIONS2 words apply.
-		if n := e - s; n == 5 || n == 6 {
-			if split, cut := contraction2(buf, s, e, e); split >= 0 {
-				return append(out, span{int32(s), int32(split)}, span{int32(split), int32(cut)})
-			}
-		}
-		return append(out, span{int32(s), int32(e)})
+		return wordSplit(out, buf, s, e)
 	}
 	// ENDING_QUOTES rule 1: ([^' ])('[sS]|'[mM]|'[dD]|') followed by space.
 	end1 := e
@@ -162,7 +208,12 @@ func treebankSplit(out []span, buf []byte, s, e int) []span {
 	if end1-s >= 4 && buf[end1-4] != '\'' && isRule2Suffix(buf[end1-3:end1]) {
 		end2 = end1 - 3
 	}
-	out = contractions(out, buf, s, end2)
+	if s < end2 && isAlnumASCII(buf[s:end2]) {
+		// The usual case: one plain word is left before the endings.
+		out = wordSplit(out, buf, s, end2)
+	} else {
+		out = contractions(out, buf, s, end2)
+	}
 	if end2 < end1 {
 		out = append(out, span{int32(end2), int32(end1)})
 	}
@@ -172,13 +223,15 @@ func treebankSplit(out []span, buf []byte, s, e int) []span {
 	return out
 }
 
-func hasApostrophe(b []byte) bool {
-	for _, c := range b {
-		if c == '\'' {
-			return true
+// wordSplit appends the pieces of buf[s:e], a piece that is one ASCII word
+// (no apostrophe): only the CONTRACTIONS2 words apply to it.
+func wordSplit(out []span, buf []byte, s, e int) []span {
+	if n := e - s; n == 5 || n == 6 {
+		if split, cut := contraction2(buf, s, e, e); split >= 0 {
+			return append(out, span{int32(s), int32(split)}, span{int32(split), int32(cut)})
 		}
 	}
-	return false
+	return append(out, span{int32(s), int32(e)})
 }
 
 // isAlnumASCII reports whether b holds only ASCII letters and digits.
