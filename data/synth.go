@@ -1,16 +1,14 @@
 package data
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"runtime"
 	"sync"
+	"trainer/internal/atomicfile"
 )
 
 // The synthetic corpus imitates the Amazon Review Polarity set closely
@@ -310,31 +308,14 @@ func WriteSynth(ctx context.Context, w io.Writer, o SynthOptions) (SynthStats, e
 // SynthFile writes a synthetic corpus to path atomically: it streams to a
 // temporary file beside path and renames it when complete.
 func SynthFile(ctx context.Context, path string, o SynthOptions) (SynthStats, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	var st SynthStats
+	err := atomicfile.Write(path, func(w io.Writer) error {
+		var err error
+		st, err = WriteSynth(ctx, w, o)
+		return err
+	})
 	if err != nil {
 		return SynthStats{}, fmt.Errorf("synth: %w", err)
-	}
-	tmp := f.Name()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	st, err := WriteSynth(ctx, bw, o)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return SynthStats{}, fmt.Errorf("synth %s: %w", path, err)
 	}
 	return st, nil
 }

@@ -5,10 +5,10 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"trainer/internal/atomicfile"
 )
 
 // Names of the two reserved vocabulary entries, as they appear in Words and
@@ -161,7 +161,7 @@ func (v *Vocab) Save(path string) error {
 		b.WriteString(strconv.FormatInt(v.counts[i], 10))
 		b.WriteByte('\n')
 	}
-	return writeFileAtomic(path, b.Bytes())
+	return atomicfile.WriteBytes(path, b.Bytes())
 }
 
 // LoadVocab reads a file written by Save.
@@ -208,29 +208,4 @@ func LoadVocab(path string) (*Vocab, error) {
 		return nil, fmt.Errorf("%s: vocabulary has %d entries, want at least the 2 reserved ones", path, len(v.words))
 	}
 	return v, nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path, syncs it and
-// renames it over path, so that a crash never leaves a partial file.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

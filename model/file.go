@@ -9,10 +9,10 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 
 	"trainer/data"
+	"trainer/internal/atomicfile"
 )
 
 // FileVersion is the model file format this build writes and reads.
@@ -124,45 +124,10 @@ func Save(path string, f *File) error {
 	binary.LittleEndian.PutUint32(head[8:], FileVersion)
 	binary.LittleEndian.PutUint64(head[16:], uint64(len(body)))
 	copy(head[24:], sum[:])
-	if err := writeAtomic(path, head[:], body); err != nil {
-		return fmt.Errorf("save model %s: %w", path, err)
+	if err := atomicfile.WriteBytes(path, head[:], body); err != nil {
+		return fmt.Errorf("save model: %w", err)
 	}
 	return nil
-}
-
-// writeAtomic writes parts to path through a synced temporary file.
-func writeAtomic(path string, parts ...[]byte) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	for _, p := range parts {
-		if _, err = tmp.Write(p); err != nil {
-			return err
-		}
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Load reads and verifies a model file written by Save. A file that is

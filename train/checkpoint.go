@@ -1,7 +1,6 @@
 package train
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
@@ -11,7 +10,7 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
+	"trainer/internal/atomicfile"
 )
 
 // checkpointMagic opens every checkpoint file; checkpointVersion changes
@@ -60,50 +59,7 @@ type LoopState struct {
 // directory, fsynced, renamed over path, and the directory fsynced, so that a
 // crash at any moment leaves either the old checkpoint or the new one.
 func SaveCheckpoint(path string, c *Checkpoint) error {
-	return WriteFileAtomic(path, func(w io.Writer) error { return encodeCheckpoint(w, c) })
-}
-
-// WriteFileAtomic writes a file through write, then replaces path with it
-// only once it is complete and on disk.
-func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	// CreateTemp makes the file private; the result is an ordinary file.
-	if err = f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err = write(bw); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("rename into %s: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync() // best effort: some filesystems refuse directory fsync
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(path, func(w io.Writer) error { return encodeCheckpoint(w, c) })
 }
 
 // crcWriter checksums everything written through it.

@@ -2,8 +2,6 @@ package train
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -87,24 +85,5 @@ func TestCheckpointRejectsDamage(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), p) {
 			t.Errorf("%s: error %v, want one naming the file and %q", c.name, err, c.want)
 		}
-	}
-}
-
-func TestWriteFileAtomicKeepsOldOnFailure(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "model.bin")
-	os.WriteFile(path, []byte("good"), 0o644)
-	err := WriteFileAtomic(path, func(w io.Writer) error {
-		io.WriteString(w, "half a fil")
-		return errors.New("disk full")
-	})
-	if err == nil || !strings.Contains(err.Error(), "disk full") {
-		t.Fatalf("error %v", err)
-	}
-	if b, _ := os.ReadFile(path); string(b) != "good" {
-		t.Fatalf("old file replaced by %q", b)
-	}
-	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
-		t.Fatalf("temporary file left: %d entries", len(ents))
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"trainer/data"
+	"trainer/internal/atomicfile"
 )
 
 type loopRun struct {
@@ -65,7 +66,7 @@ func runLoop(t *testing.T, dir string, r loopRun, resume *Checkpoint) ([]float32
 		Train: data.NewBatcher(trainSet, data.BatchOptions{BatchSize: 13, Seed: 5, Shuffle: true, Bucket: true}),
 		Dev:   devB, Test: devB[:2], Eval: fw,
 		SaveBest: func(p []float32, rec EpochRecord) error {
-			return WriteFileAtomic(filepath.Join(dir, "model.bin"), func(w io.Writer) error {
+			return atomicfile.Write(filepath.Join(dir, "model.bin"), func(w io.Writer) error {
 				return writeFloats(w, p)
 			})
 		},

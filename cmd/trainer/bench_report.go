@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"text/tabwriter"
 	"time"
+	"trainer/internal/atomicfile"
 )
 
 // writeBenchTable prints the reference's columns, then tokens/s and speedup;
@@ -53,41 +53,26 @@ func writeBenchFiles(o *benchOptions, env *benchEnv, rs []benchResult) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(o.Out, "bench.json"), append(b, '\n')); err != nil {
-		return err
+	if err := atomicfile.WriteBytes(filepath.Join(o.Out, "bench.json"), b, []byte("\n")); err != nil {
+		return fmt.Errorf("bench: %w", err)
 	}
 	return writeBenchPlots(o.Out, rs)
 }
 
 func writeBenchCSV(path string, rs []benchResult) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".bench-*.csv")
+	err := atomicfile.Write(path, func(f io.Writer) error {
+		w := csv.NewWriter(f)
+		w.Write([]string{"cpus", "ranks", "approach", "name", "accuracy", "loss", "training_s", "steps", "tokens", "tokens_per_s", "speedup", "bubble", "skipped", "error"})
+		ff := func(x float64) string { return strconv.FormatFloat(x, 'g', 6, 64) }
+		for _, r := range rs {
+			w.Write([]string{strconv.Itoa(r.CPUs), strconv.Itoa(r.Ranks), r.Approach, r.Name, ff(r.Accuracy), ff(r.Loss), ff(r.Seconds),
+				strconv.FormatInt(r.Steps, 10), strconv.FormatInt(r.Tokens, 10), ff(r.TokensPerS), ff(r.Speedup), ff(r.Bubble), r.Skipped, r.Error})
+		}
+		w.Flush()
+		return w.Error()
+	})
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	defer os.Remove(f.Name())
-	w := csv.NewWriter(f)
-	w.Write([]string{"cpus", "ranks", "approach", "name", "accuracy", "loss", "training_s", "steps", "tokens", "tokens_per_s", "speedup", "bubble", "skipped", "error"})
-	ff := func(x float64) string { return strconv.FormatFloat(x, 'g', 6, 64) }
-	for _, r := range rs {
-		w.Write([]string{strconv.Itoa(r.CPUs), strconv.Itoa(r.Ranks), r.Approach, r.Name, ff(r.Accuracy), ff(r.Loss), ff(r.Seconds),
-			strconv.FormatInt(r.Steps, 10), strconv.FormatInt(r.Tokens, 10), ff(r.TokensPerS), ff(r.Speedup), ff(r.Bubble), r.Skipped, r.Error})
-	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		f.Close()
-		return fmt.Errorf("bench: %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("bench: %s: %w", path, err)
-	}
-	return os.Rename(f.Name(), path)
-}
-
-// writeFileAtomic replaces path with b, so a reader never sees half a file.
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return fmt.Errorf("bench: %w", err)
-	}
-	return os.Rename(tmp, path)
+	return nil
 }
