@@ -32,7 +32,7 @@ func benchBatch(rows int) ([]int, int) {
 // BenchmarkLossGrad measures one worker's training throughput (forward and
 // backward, one BLAS thread) in real tokens per second on the default model.
 func BenchmarkLossGrad(b *testing.B) {
-	for _, c := range []Config{DefaultConfig(20000)} {
+	for _, c := range []Config{ReferenceConfig(20000)} {
 		rng := rand.New(rand.NewPCG(1, 2))
 		lengths, maxLen := benchBatch(128)
 		batch := randomBatch(rng, c.VocabSize, lengths, maxLen, 0)
@@ -55,7 +55,7 @@ func BenchmarkLossGrad(b *testing.B) {
 // BenchmarkForward measures inference throughput (one goroutine, one BLAS
 // thread) in reviews per second on the default model.
 func BenchmarkForward(b *testing.B) {
-	c := DefaultConfig(20000)
+	c := ReferenceConfig(20000)
 	rng := rand.New(rand.NewPCG(1, 2))
 	lengths, maxLen := benchBatch(256)
 	batch := randomBatch(rng, c.VocabSize, lengths, maxLen, 0)
@@ -79,7 +79,7 @@ func BenchmarkForward(b *testing.B) {
 // BenchmarkPredict measures prediction throughput (one goroutine, one
 // BLAS thread) with the tabulated first-layer projections.
 func BenchmarkPredict(b *testing.B) {
-	c := DefaultConfig(20000)
+	c := ReferenceConfig(20000)
 	rng := rand.New(rand.NewPCG(1, 2))
 	lengths, maxLen := benchBatch(256)
 	batch := randomBatch(rng, c.VocabSize, lengths, maxLen, 0)

@@ -7,7 +7,7 @@ import (
 )
 
 func TestConfigValidate(t *testing.T) {
-	ok := DefaultConfig(20000)
+	ok := ReferenceConfig(20000)
 	tests := []struct {
 		name string
 		edit func(*Config)

@@ -3,6 +3,8 @@ package model
 import (
 	"fmt"
 	"math"
+
+	"trainer/model/internal/vecmath"
 )
 
 // PoolForward pools the top layer's outputs over time into pooled
@@ -27,10 +29,7 @@ func PoolForward(pool string, hs [][]float32, hid int, p *Packing, pooled []floa
 				clear(dst)
 				for s := 0; s < length; s++ {
 					j := p.Offsets[s] + k
-					src := h[j*hid : (j+1)*hid]
-					for i := range dst {
-						dst[i] += src[i]
-					}
+					vecmath.Add(dst, h[j*hid:(j+1)*hid])
 				}
 				inv := 1 / float32(length)
 				for i := range dst {

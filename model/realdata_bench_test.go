@@ -107,7 +107,7 @@ func amazonBatches(b *testing.B) (batches []data.Batch, vocab int) {
 // batches of 128, the PyTorch reference's --bucket setting, on one worker.
 func BenchmarkLossGradAmazon(b *testing.B) {
 	batches, vocab := amazonBatches(b)
-	c := DefaultConfig(vocab)
+	c := ReferenceConfig(vocab)
 	params := make([]float32, NewLayout(c).Size())
 	InitParams(c, params, 1)
 	ws := NewWorkspace(c)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"trainer/data"
+	"trainer/model/internal/vecmath"
 )
 
 // Workspace is one replica's scratch memory for the forward and backward
@@ -14,7 +15,8 @@ type Workspace struct {
 	cfg    Config
 	layout Layout
 	pack   Packing
-	x0     []float32 // embedding output [N, E], packed
+	tok    TokenRows // the batch's distinct tokens, layer 0's input rows
+	x0     []float32 // stage input: embeddings of tok.IDs [U, E], or the previous stage's output [N, In]
 	layers []layerState
 
 	pooled, dPooled []float32 // [rows, D], sorted order
@@ -80,9 +82,14 @@ func (w *Workspace) StageForward(params []float32, b data.Batch, lo, hi int, in 
 // noSave no backward pass follows, and the layers keep only what the next
 // layer and the head read.
 func (w *Workspace) forward(params []float32, b data.Batch, lo, hi int, in []float32, tab *Inference, noSave bool) []float32 {
-	lstmFwd := LSTMForward
-	if noSave {
-		lstmFwd = lstmForwardNoSave
+	save := !noSave
+	lstmFwd := func(l, d int, x []float32) {
+		a := &w.layers[l].acts[d]
+		if save {
+			LSTMForward(w.layout.LSTM(params, l, d), x, w.pack.Steps, a)
+		} else {
+			lstmForwardNoSave(w.layout.LSTM(params, l, d), x, w.pack.Steps, a, tab.recurrent8(l, d))
+		}
 	}
 	w.checkParams(params)
 	w.checkStage(lo, hi)
@@ -96,8 +103,9 @@ func (w *Workspace) forward(params []float32, b data.Batch, lo, hi int, in []flo
 	case tab != nil:
 		in = nil
 	case lo == 0:
-		w.x0 = grow(w.x0, n*c.EmbedDim)
-		EmbeddingForward(w.layout.View("embed").Slice(params), c.EmbedDim, &w.pack, b, w.x0)
+		w.tok.Build(&w.pack, b, c.VocabSize)
+		w.x0 = grow(w.x0, len(w.tok.IDs)*c.EmbedDim)
+		w.tok.Gather(w.layout.View("embed").Slice(params), c.EmbedDim, w.x0)
 		in = w.x0
 	default:
 		if len(in) != n*c.InDim(lo) {
@@ -111,19 +119,25 @@ func (w *Workspace) forward(params []float32, b data.Batch, lo, hi int, in []flo
 		ls := &w.layers[l]
 		inDim := c.InDim(l)
 		ls.in = in
-		if l == 0 && tab != nil {
+		switch {
+		case l == 0 && tab != nil:
 			tab.project(w, b)
-		} else {
-			lstmFwd(w.layout.LSTM(params, l, 0), in, w.pack.Steps, &ls.acts[0])
+		case l == 0:
+			lstmForwardRows(w.layout.LSTM(params, 0, 0), in, w.tok.Rows, w.pack.Steps, &ls.acts[0], save)
+			if dirs == 2 {
+				lstmForwardRows(w.layout.LSTM(params, 0, 1), in, w.tok.RevRows, w.pack.Steps, &ls.acts[1], save)
+			}
+		default:
+			lstmFwd(l, 0, in)
+			if dirs == 2 {
+				ls.inRev = grow(ls.inRev, n*inDim)
+				gatherRows(ls.inRev, in, w.pack.Rev, inDim)
+				lstmFwd(l, 1, ls.inRev)
+			}
 		}
 		if dirs == 1 {
 			ls.out = ls.acts[0].H
 		} else {
-			if l > 0 || tab == nil {
-				ls.inRev = grow(ls.inRev, n*inDim)
-				gatherRows(ls.inRev, in, w.pack.Rev, inDim)
-				lstmFwd(w.layout.LSTM(params, l, 1), ls.inRev, w.pack.Steps, &ls.acts[1])
-			}
 			ls.out = grow(ls.out, n*2*hid)
 			hf, hr := ls.acts[0].H, ls.acts[1].H
 			for j, jr := range w.pack.Rev {
@@ -200,6 +214,18 @@ func (w *Workspace) StageBackward(params []float32, b data.Batch, lo, hi int, dO
 	for l := hi - 1; l >= lo; l-- {
 		ls := &w.layers[l]
 		inDim := c.InDim(l)
+		if l == 0 {
+			// The embedding layer's input is the batch's distinct tokens.
+			u := len(w.tok.IDs)
+			ls.dIn = grow(ls.dIn, u*inDim)
+			LSTMBackwardRows(w.layout.LSTM(params, 0, 0), w.layout.LSTM(grad, 0, 0), ls.in, w.tok.Rows, p.Steps, &ls.acts[0], ls.dH[0], ls.dIn)
+			if dirs == 2 {
+				ls.dInRev = grow(ls.dInRev, u*inDim)
+				LSTMBackwardRows(w.layout.LSTM(params, 0, 1), w.layout.LSTM(grad, 0, 1), ls.in, w.tok.RevRows, p.Steps, &ls.acts[1], ls.dH[1], ls.dInRev)
+				vecmath.Add(ls.dIn, ls.dInRev)
+			}
+			break
+		}
 		ls.dIn = grow(ls.dIn, n*inDim)
 		LSTMBackward(w.layout.LSTM(params, l, 0), w.layout.LSTM(grad, l, 0), ls.in, p.Steps, &ls.acts[0], ls.dH[0], ls.dIn)
 		if dirs == 2 {
@@ -227,7 +253,7 @@ func (w *Workspace) StageBackward(params []float32, b data.Batch, lo, hi int, dO
 	if lo > 0 {
 		return w.layers[lo].dIn, lossSum, correct
 	}
-	EmbeddingBackward(w.layout.View("embed").Slice(grad), c.EmbedDim, p, b, w.layers[0].dIn)
+	w.tok.ScatterAdd(w.layout.View("embed").Slice(grad), c.EmbedDim, w.layers[0].dIn)
 	return nil, lossSum, correct
 }
 

@@ -19,7 +19,8 @@ import (
 type microState struct {
 	b      data.Batch
 	pack   model.Packing
-	x0     []float32
+	tok    model.TokenRows // layer 0's input rows: the distinct tokens
+	x0     []float32       // their embeddings
 	layers []unitLayer
 
 	pooled, dPooled []float32
@@ -63,8 +64,9 @@ func (r *unitRunner) forward(u int, m *microState, params, grad []float32) {
 		if c.Bidirectional {
 			m.pack.BuildRev()
 		}
-		m.x0 = grow32(m.x0, m.pack.N()*c.EmbedDim)
-		model.EmbeddingForward(r.lay.View("embed").Slice(params), c.EmbedDim, &m.pack, m.b, m.x0)
+		m.tok.Build(&m.pack, m.b, c.VocabSize)
+		m.x0 = grow32(m.x0, len(m.tok.IDs)*c.EmbedDim)
+		m.tok.Gather(r.lay.View("embed").Slice(params), c.EmbedDim, m.x0)
 	}
 	if u < c.Layers {
 		in := m.x0
@@ -83,17 +85,27 @@ func (r *unitRunner) layerForward(l int, m *microState, params, in []float32) {
 	n, hid := p.N(), c.Hidden
 	ls := &m.layers[l]
 	ls.in = in
-	model.LSTMForward(r.lay.LSTM(params, l, 0), in, p.Steps, &ls.acts[0])
+	switch {
+	case l == 0:
+		model.LSTMForwardRows(r.lay.LSTM(params, 0, 0), in, m.tok.Rows, p.Steps, &ls.acts[0])
+		if c.Dirs() == 2 {
+			model.LSTMForwardRows(r.lay.LSTM(params, 0, 1), in, m.tok.RevRows, p.Steps, &ls.acts[1])
+		}
+	default:
+		model.LSTMForward(r.lay.LSTM(params, l, 0), in, p.Steps, &ls.acts[0])
+		if c.Dirs() == 2 {
+			inDim := c.InDim(l)
+			ls.inRev = grow32(ls.inRev, n*inDim)
+			for i, j := range p.Rev {
+				copy(ls.inRev[i*inDim:(i+1)*inDim], in[int(j)*inDim:(int(j)+1)*inDim])
+			}
+			model.LSTMForward(r.lay.LSTM(params, l, 1), ls.inRev, p.Steps, &ls.acts[1])
+		}
+	}
 	if c.Dirs() == 1 {
 		ls.out = ls.acts[0].H
 		return
 	}
-	inDim := c.InDim(l)
-	ls.inRev = grow32(ls.inRev, n*inDim)
-	for i, j := range p.Rev {
-		copy(ls.inRev[i*inDim:(i+1)*inDim], in[int(j)*inDim:(int(j)+1)*inDim])
-	}
-	model.LSTMForward(r.lay.LSTM(params, l, 1), ls.inRev, p.Steps, &ls.acts[1])
 	ls.out = grow32(ls.out, n*2*hid)
 	hf, hr := ls.acts[0].H, ls.acts[1].H
 	for j, jr := range p.Rev {
@@ -151,6 +163,21 @@ func (r *unitRunner) backward(u int, m *microState, params, grad []float32) {
 	p := &m.pack
 	n, hid, dirs, inDim := p.N(), c.Hidden, c.Dirs(), c.InDim(u)
 	ls := &m.layers[u]
+	if u == 0 {
+		// Layer 0's input is the distinct tokens' embeddings.
+		k := len(m.tok.IDs) * inDim
+		ls.dIn = grow32(ls.dIn, k)
+		model.LSTMBackwardRows(r.lay.LSTM(params, 0, 0), r.lay.LSTM(grad, 0, 0), ls.in, m.tok.Rows, p.Steps, &ls.acts[0], ls.dH[0], ls.dIn)
+		if dirs == 2 {
+			ls.dInRev = grow32(ls.dInRev, k)
+			model.LSTMBackwardRows(r.lay.LSTM(params, 0, 1), r.lay.LSTM(grad, 0, 1), ls.in, m.tok.RevRows, p.Steps, &ls.acts[1], ls.dH[1], ls.dInRev)
+			for i, v := range ls.dInRev {
+				ls.dIn[i] += v
+			}
+		}
+		m.tok.ScatterAdd(r.lay.View("embed").Slice(grad), c.EmbedDim, ls.dIn)
+		return
+	}
 	ls.dIn = grow32(ls.dIn, n*inDim)
 	model.LSTMBackward(r.lay.LSTM(params, u, 0), r.lay.LSTM(grad, u, 0), ls.in, p.Steps, &ls.acts[0], ls.dH[0], ls.dIn)
 	if dirs == 2 {
@@ -163,10 +190,6 @@ func (r *unitRunner) backward(u int, m *microState, params, grad []float32) {
 				dst[i] += v
 			}
 		}
-	}
-	if u == 0 {
-		model.EmbeddingBackward(r.lay.View("embed").Slice(grad), c.EmbedDim, p, m.b, ls.dIn)
-		return
 	}
 	lower := &m.layers[u-1]
 	if dirs == 1 {

@@ -88,3 +88,56 @@ func gemm6x16(k int, a []float32, lda int, b []float32, c []float32, ldc int, se
 	}
 	gemm6x16AVX2(k, &a[0], lda, &b[0], &c[0], ldc)
 }
+
+//go:noescape
+func addAVX2(dst, src *float32, n int)
+
+// addVec runs Add's vector kernel on the first multiple of 32 elements and
+// returns how many it did.
+func addVec(dst, src []float32) int {
+	n := len(dst) &^ 31
+	if !Vector || n == 0 {
+		return 0
+	}
+	addAVX2(&dst[0], &src[0], n)
+	return n
+}
+
+// VNNI reports whether the 8-bit kernels (AVX-512 VNNI) can run here.
+var VNNI = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VNNI
+
+//go:noescape
+func gemm8x6x64VNNI(kq int, a *int8, lda int, init *int32, b *uint8, scale *float32, c *float32, ldc int)
+
+//go:noescape
+func quantizeAVX512(x *float32, q *int8, n int) int32
+
+func gemm8x6x64(kq int, a []int8, lda int, init []int32, b []uint8, scale []float32, c []float32, ldc int) {
+	gemm8x6x64VNNI(kq, &a[0], lda, &init[0], &b[0], &scale[0], &c[0], ldc)
+}
+
+// quantizeRow is one row of QuantizeRows; its length is a multiple of 16
+// wherever Int8Supported holds.
+func quantizeRow(x []float32, q []int8) int32 {
+	if VNNI && len(x)%16 == 0 && len(x) > 0 {
+		return quantizeAVX512(&x[0], &q[0], len(x))
+	}
+	return quantizeRowRef(x, q)
+}
+
+//go:noescape
+func prefetchRowsAsm(base *float32, ids *int32, n int, rowBytes int)
+
+// PrefetchRows asks the memory system for rows ids of tab (rows of width
+// floats) ahead of their use: prediction's table rows are random reads
+// from a table larger than the caches, and a step's recurrent product
+// gives them time to arrive. It only hints; it reads nothing.
+func PrefetchRows(tab []float32, ids []int32, width int) {
+	if !Vector || len(ids) == 0 || width%16 != 0 || width == 0 {
+		return
+	}
+	for _, id := range ids {
+		_ = tab[(int(id)+1)*width-1] // every row must be inside tab
+	}
+	prefetchRowsAsm(&tab[0], &ids[0], len(ids), width*4)
+}

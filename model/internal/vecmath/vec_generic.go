@@ -44,3 +44,21 @@ func gemm6x16(k int, a []float32, lda int, b []float32, c []float32, ldc int, se
 		}
 	}
 }
+
+// addVec does nothing in this build: Add's scalar loop covers every
+// element.
+func addVec(dst, src []float32) int { return 0 }
+
+// VNNI is false: this build has no 8-bit kernels.
+const VNNI = false
+
+// gemm8x6x64 is the reference kernel; Int8Supported is false in this
+// build, so only tests reach it.
+func gemm8x6x64(kq int, a []int8, lda int, init []int32, b []uint8, scale []float32, c []float32, ldc int) {
+	gemm8x6x64Ref(kq, a, lda, init, b, scale, c, ldc)
+}
+
+func quantizeRow(x []float32, q []int8) int32 { return quantizeRowRef(x, q) }
+
+// PrefetchRows does nothing in this build.
+func PrefetchRows(tab []float32, ids []int32, width int) {}
