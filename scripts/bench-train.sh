@@ -1,7 +1,8 @@
 #!/bin/bash
 # Training throughput of trainer against the PyTorch reference, side by side
 # on the same machine, data and model size (E=128, H=256, one layer, batch
-# 128, length-bucketed batches of real Amazon polarity reviews).
+# 128, length-bucketed batches of real Amazon polarity reviews), with
+# trainer's embedding step lazy (its default) and dense (PyTorch's).
 #
 # Usage: scripts/bench-train.sh [TRAIN] [TEST] [EPOCHS]
 #        scripts/bench-train.sh accuracy TRAIN DEV [EPOCHS=5]
@@ -43,14 +44,19 @@ go test ./train -run '^$' -bench 'Engine' -benchtime 40x | grep -E 'Benchmark|ok
 tokps() { python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; print(round(sum(x["tokens"] for x in r)/sum(x["seconds"] for x in r)))' "$1"; }
 rss() { awk -F': ' '/Maximum resident/ {print int($2/1024) " MB"}' "$1"; }
 
+# The reference's model: E=128, H=256, one layer, its last-step pooling.
+ref=(--embed-dim 128 --hidden 256 --pool last)
 declare -A tp
-for w in 1 2; do
-  /usr/bin/time -v "$out/trainer" train --train "$train" --dev "$test" --epochs "$epochs" --cpu-workers "$w" \
-    --out "$out/w$w" --cache-dir "$out/cache" --patience 0 --log-format json >/dev/null 2>"$out/w$w.err"
-  tp[$w]=$(tokps "$out/w$w/metrics.jsonl")
-  echo "trainer --cpu-workers $w: ${tp[$w]} tokens/s, peak RSS $(rss "$out/w$w.err")"
+for u in lazy dense; do
+  for w in 1 2; do
+    /usr/bin/time -v "$out/trainer" train --train "$train" --dev "$test" --epochs "$epochs" --cpu-workers "$w" \
+      "${ref[@]}" --embed-update "$u" --out "$out/w$w$u" --cache-dir "$out/cache" --patience 0 --log-format json \
+      >/dev/null 2>"$out/w$w$u.err"
+    tp[$w$u]=$(tokps "$out/w$w$u/metrics.jsonl")
+    echo "trainer --cpu-workers $w --embed-update $u: ${tp[$w$u]} tokens/s, peak RSS $(rss "$out/w$w$u.err")"
+  done
+  python3 -c "print('trainer scaling 1 -> 2 workers, $u: %.2fx' % (${tp[2$u]} / ${tp[1$u]}))"
 done
-python3 -c "print('trainer scaling 1 -> 2 workers: %.2fx' % (${tp[2]} / ${tp[1]}))"
 
 peer=../shared/peers/torch_lstm.py
 /usr/bin/time -v /usr/bin/python3 "$peer" --train "$train" --test "$test" --epochs "$epochs" --threads 1 --bucket \

@@ -60,13 +60,24 @@ func realReviews(tb testing.TB, path string, n, vocabSize int) (*data.Dataset, i
 
 // BenchmarkEngine measures real (non-padding) training tokens/s of the
 // reference-sized model (E=128, H=256, one layer) on bucketed batches of
-// 128 real Amazon reviews, with 1 and 2 CPU workers.
+// 128 real Amazon reviews, with 1 and 2 CPU workers, and the embedding's
+// optimizer step dense or lazy. Steps cycle through the epoch's batches,
+// so runs of at least one epoch (-benchtime 40x and more) see the same
+// mix of lengths.
 func BenchmarkEngine(b *testing.B) {
 	d, vocab := realReviews(b, "../../shared/data/amazon_polarity/train.ft.txt", 5099, 20000)
 	batches := data.NewBatcher(d, data.BatchOptions{BatchSize: 128, MaxLen: 256, Seed: 1, Bucket: true, Shuffle: true}).Epoch(0)
-	cfg := model.DefaultConfig(vocab)
-	for _, workers := range []int{1, 2} {
-		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+	cfg := model.ReferenceConfig(vocab)
+	for _, run := range []struct {
+		workers int
+		lazy    bool
+	}{{1, false}, {2, false}, {1, true}, {2, true}} {
+		workers := run.workers
+		name := fmt.Sprintf("workers=%d/embed=dense", workers)
+		if run.lazy {
+			name = fmt.Sprintf("workers=%d/embed=lazy", workers)
+		}
+		b.Run(name, func(b *testing.B) {
 			params := make([]float32, model.NewLayout(cfg).Size())
 			model.InitParams(cfg, params, 1)
 			reps, err := NewCPUReplicas(cfg, workers)
@@ -79,13 +90,16 @@ func BenchmarkEngine(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer e.Close()
+			if err := e.SetSparsity(EmbeddingRows(cfg), run.lazy); err != nil {
+				b.Fatal(err)
+			}
 			e.Step(batches[0], 1e-3) // grow workspaces outside the timing
 			tokens := 0
 			var reduce, compute float64
 			b.ResetTimer()
 			start := time.Now()
 			for i := 0; i < b.N; i++ {
-				bt := batches[(i+1)%len(batches)]
+				bt := batches[i%len(batches)]
 				st, err := e.Step(bt, 1e-3)
 				if err != nil {
 					b.Fatal(err)

@@ -50,6 +50,16 @@ type Engine struct {
 	wg       sync.WaitGroup
 	closed   bool
 
+	// sparse marks the embedding rows; with lazy, rows a batch does not
+	// touch are left out of the optimizer step (see SetSparsity).
+	sparse RowSparsity
+	lazy   bool
+	// support[flip] is this step's gradient support, the other one the
+	// previous step's, which is what the buffers still hold.
+	support [2]Support
+	flip    int
+	parts   [][]span // per worker: its share of this step's support
+
 	// per-step scratch, written by worker i only at index i
 	results []Result
 	errs    []error
@@ -72,6 +82,7 @@ func NewEngine(params []float32, replicas []Replica, opt Optimizer, clip float64
 		params: params, replicas: replicas, opt: opt, clip: clip,
 		grads: make([][]float32, n), workers: make([]chan func(), n),
 		results: make([]Result, n), errs: make([]error, n), secs: make([]float64, n), sumsq: make([]float64, n),
+		parts: make([][]span, n),
 	}
 	for i := range replicas {
 		e.grads[i] = make([]float32, len(params))
@@ -89,6 +100,21 @@ func NewEngine(params []float32, replicas []Replica, opt Optimizer, clip float64
 		}()
 	}
 	return e, nil
+}
+
+// SetSparsity tells the engine which block of the parameters is the
+// embedding table (see RowSparsity), so that every step clears and sums
+// only the gradient rows of the batch's tokens. With lazy, the optimizer
+// step also skips the other rows, as TensorFlow's LazyAdam and PyTorch's
+// SparseAdam do: a row's weights and moments change only in steps whose
+// batch contains its token. Without lazy the update is exactly the dense
+// one. The replicas must write no gradient outside the support.
+func (e *Engine) SetSparsity(sp RowSparsity, lazy bool) error {
+	if err := sp.check(len(e.params)); err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	e.sparse, e.lazy = sp, lazy && sp.Dim > 0
+	return nil
 }
 
 // Workers is the number of replicas.
@@ -121,9 +147,16 @@ func (e *Engine) Step(b data.Batch, lr float64) (StepStats, error) {
 	t0 := time.Now()
 	n := len(e.replicas)
 	bounds := balancedBounds(b, n)
+	prev := &e.support[e.flip]
+	e.flip = 1 - e.flip
+	sup := &e.support[e.flip]
+	sup.Set(e.sparse, b, len(e.params))
+	for i := range e.parts {
+		e.parts[i] = sup.part(i, n, e.parts[i][:0])
+	}
 	e.parallel(func(i int) {
 		t := time.Now()
-		clear(e.grads[i])
+		prev.Clear(e.grads[i])
 		e.results[i], e.errs[i] = e.replicas[i].Compute(e.params, b.Rows(bounds[i], bounds[i+1]), e.grads[i])
 		e.secs[i] = time.Since(t).Seconds()
 	})
@@ -137,8 +170,11 @@ func (e *Engine) Step(b data.Batch, lr float64) (StepStats, error) {
 	t1 := time.Now()
 	inv := float32(1 / float64(b.Size))
 	e.parallel(func(i int) {
-		lo, hi := reduceSlice(len(e.params), i, n)
-		e.sumsq[i] = reduceRange(e.grads, lo, hi, inv)
+		sq := 0.0
+		for _, r := range e.parts[i] {
+			sq += reduceRange(e.grads, r.lo, r.hi, inv)
+		}
+		e.sumsq[i] = sq
 	})
 	var sq float64
 	for _, s := range e.sumsq {
@@ -153,6 +189,17 @@ func (e *Engine) Step(b data.Batch, lr float64) (StepStats, error) {
 	g := e.grads[0]
 	scale := float32(st.ClipScale)
 	e.parallel(func(i int) {
+		if e.lazy {
+			for _, r := range e.parts[i] {
+				if scale != 1 {
+					scaleRange(g[r.lo:r.hi], scale)
+				}
+				e.opt.Update(e.params, g, lr, r.lo, r.hi)
+			}
+			return
+		}
+		// Outside the support g is zero, and the dense step still moves
+		// those weights by their moments.
 		lo, hi := reduceSlice(len(e.params), i, n)
 		if scale != 1 {
 			scaleRange(g[lo:hi], scale)

@@ -22,6 +22,10 @@ type HybridOptions struct {
 	// unknown), so that a GPU known to be much faster than a CPU worker
 	// does not spend the first step waiting on an even split.
 	Prior []float64
+	// Sparsity, when set, is the embedding block of the parameters: the
+	// replicas' buffers are then cleared and summed over the batch's
+	// support only (see RowSparsity).
+	Sparsity RowSparsity
 }
 
 // HybridShare is one replica's part of one scheduled step.
@@ -72,6 +76,9 @@ type Hybrid struct {
 	rate     []float64 // moving average of rows/s; 0 until measured
 	alpha    float64
 	bufs     [][]float32
+	sparse   RowSparsity
+	support  [2]Support // this step's and the previous step's: what bufs may hold
+	flip     int
 	step     int
 	last     HybridSchedule
 	work     []chan func() // one locked goroutine per replica, started on first use
@@ -98,6 +105,7 @@ func NewHybrid(replicas []Replica, opt HybridOptions) (*Hybrid, error) {
 		rate:     make([]float64, len(replicas)),
 		alpha:    alpha,
 		bufs:     make([][]float32, len(replicas)),
+		sparse:   opt.Sparsity,
 	}
 	for i, p := range opt.Prior {
 		if p < 0 || math.IsNaN(p) || math.IsInf(p, 0) {
@@ -142,6 +150,23 @@ func (h *Hybrid) Step(params []float32, b data.Batch, grad []float32) (Result, H
 		err error
 	}
 	outs := make([]outcome, len(h.replicas))
+	if err := h.sparse.check(len(grad)); err != nil {
+		return Result{}, sched, fmt.Errorf("hybrid scheduler: %w", err)
+	}
+	// Every buffer is zero outside the previous step's support, so
+	// clearing that zeroes it whole, written this step or not.
+	prev := &h.support[h.flip]
+	h.flip = 1 - h.flip
+	sup := &h.support[h.flip]
+	sup.Set(h.sparse, b, len(grad))
+	for i := range h.bufs {
+		switch {
+		case len(h.bufs[i]) == len(grad):
+			prev.Clear(h.bufs[i])
+		case rows[i] > 0:
+			h.bufs[i] = make([]float32, len(grad))
+		}
+	}
 	h.start()
 	start := time.Now()
 	lo := 0
@@ -152,11 +177,6 @@ func (h *Hybrid) Step(params []float32, b data.Batch, grad []float32) (Result, H
 		}
 		part := b.Rows(lo, lo+n)
 		lo += n
-		if len(h.bufs[i]) != len(grad) {
-			h.bufs[i] = make([]float32, len(grad))
-		} else {
-			clear(h.bufs[i])
-		}
 		h.wg.Add(1)
 		h.work[i] <- func() {
 			t0 := time.Now()
@@ -178,7 +198,7 @@ func (h *Hybrid) Step(params []float32, b data.Batch, grad []float32) (Result, H
 		if rows[i] > 0 {
 			o := outs[i]
 			total.Add(o.res)
-			hybridAdd(grad, h.bufs[i])
+			sup.Add(grad, h.bufs[i])
 			sh.Seconds = o.dur.Seconds()
 			sh.Idle = math.Max(0, wall-sh.Seconds)
 			if wall > 0 {
@@ -233,14 +253,6 @@ func (h *Hybrid) observe(i, rows int, d time.Duration) {
 		return
 	}
 	h.rate[i] = h.alpha*r + (1-h.alpha)*h.rate[i]
-}
-
-// hybridAdd adds src to dst element-wise in fp32.
-func hybridAdd(dst, src []float32) {
-	src = src[:len(dst)]
-	for j := range dst {
-		dst[j] += src[j]
-	}
 }
 
 // splitRows divides n rows by rate. Unmeasured replicas (rate 0) are

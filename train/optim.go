@@ -13,6 +13,10 @@ type OptimConfig struct {
 	Eps         float64 `json:"eps"`          // Adam denominator floor (1e-8)
 	WeightDecay float64 `json:"weight_decay"` // decoupled decay; 0 makes AdamW plain Adam
 	Momentum    float64 `json:"momentum"`     // SGD momentum (0.9)
+	// LazyEmbedding leaves the embedding rows of tokens absent from a
+	// batch out of its step (see Engine.SetSparsity); false is the dense
+	// update of every parameter.
+	LazyEmbedding bool `json:"lazy_embedding,omitempty"`
 }
 
 // DefaultOptimConfig is AdamW with PyTorch's default moments and no decay.

@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"trainer/model"
+	"trainer/train"
 )
 
 // Approaches the bench knows, in the reference's words.
@@ -74,6 +75,7 @@ func benchFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-len", Value: defaultMaxLen},
 		&cli.IntFlag{Name: "batch-size", Value: defaultBatch, Usage: "global batch, split over all workers and ranks"},
 		&cli.Float64Flag{Name: "lr", Value: defaultLR},
+		&cli.StringFlag{Name: "embed-update", Value: embedDense, Usage: "dense or lazy, as for train"},
 		&cli.IntFlag{Name: "vocab-size", Value: defaultVocabSize},
 		&cli.IntFlag{Name: "min-count", Value: defaultMinCount},
 		&cli.StringFlag{Name: "mpirun", Value: "mpirun --allow-run-as-root --oversubscribe", Usage: "launcher for --ranks above 1"},
@@ -96,6 +98,7 @@ type benchOptions struct {
 	MaxLen         int
 	BatchSize      int
 	LR             float64
+	Optim          train.OptimConfig
 	VocabSize      int
 	MinCount       int
 	MPIRun         []string
@@ -153,6 +156,10 @@ func benchOptionsFrom(c *cli.Context) (*benchOptions, error) {
 	if err := o.Model.Validate(); err != nil {
 		return nil, usagef("bench: %v", err)
 	}
+	o.Optim = train.DefaultOptimConfig()
+	if o.Optim.LazyEmbedding, err = lazyEmbedding("bench", c.String("embed-update")); err != nil {
+		return nil, err
+	}
 	o.args = benchChildArgs(c)
 	return o, nil
 }
@@ -176,7 +183,7 @@ func benchChildArgs(c *cli.Context) []string {
 	var args []string
 	for _, name := range []string{"train", "test", "budget", "steps", "evals", "eval-max", "pipeline-stages",
 		"micro-batches", "seed", "embed-dim", "hidden", "layers", "bidirectional", "max-len", "batch-size",
-		"lr", "vocab-size", "min-count"} {
+		"lr", "embed-update", "vocab-size", "min-count"} {
 		if c.IsSet(name) {
 			v := c.Value(name)
 			if d, ok := v.(time.Duration); ok {

@@ -262,7 +262,7 @@ func benchTrain(ctx context.Context, o *benchOptions, env *benchEnv, c benchConf
 		if err != nil {
 			return err
 		}
-		hybrid, err = train.NewHybrid(append(gpu, train.Replicas(cpu)...), train.HybridOptions{})
+		hybrid, err = train.NewHybrid(append(gpu, train.Replicas(cpu)...), train.HybridOptions{Sparsity: train.EmbeddingRows(cfg)})
 		if err != nil {
 			return err
 		}
@@ -273,20 +273,16 @@ func benchTrain(ctx context.Context, o *benchOptions, env *benchEnv, c benchConf
 		// One rank is one replica of the job: its local replicas become one
 		// scheduler (equal speeds give equal shares) under the MPI wrapper.
 		if len(replicas) > 1 {
-			h, err := train.NewHybrid(replicas, train.HybridOptions{})
+			h, err := train.NewHybrid(replicas, train.HybridOptions{Sparsity: train.EmbeddingRows(cfg)})
 			if err != nil {
 				return err
 			}
 			defer h.Close()
 			replicas = []train.Replica{h}
 		}
-		replicas = []train.Replica{dist.Wrap(replicas[0])}
+		replicas = []train.Replica{dist.Wrap(replicas[0], train.EmbeddingRows(cfg))}
 	}
-	opt, err := train.NewOptimizer(train.DefaultOptimConfig(), len(params))
-	if err != nil {
-		return err
-	}
-	engine, err := train.NewEngine(params, replicas, opt, defaultClip)
+	engine, err := newEngine(cfg, params, replicas, o.Optim, defaultClip)
 	if err != nil {
 		return err
 	}

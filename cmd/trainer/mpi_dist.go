@@ -75,11 +75,11 @@ func (d *distributed) Root() bool { return d.comm == nil || d.comm.Rank() == 0 }
 // Wrap turns this rank's local replica (one worker, or a scheduler over
 // several) into the job's replica: each global batch is split by rank and
 // gradients are summed over ranks. In a single process it is local itself.
-func (d *distributed) Wrap(local train.Replica) train.Replica {
+func (d *distributed) Wrap(local train.Replica, sparse train.RowSparsity) train.Replica {
 	if d.comm == nil {
 		return local
 	}
-	return mpi.NewReplica(d.comm, local)
+	return mpi.NewReplica(d.comm, local, sparse)
 }
 
 // SyncParams gives every rank rank 0's weights (fresh or resumed), so all

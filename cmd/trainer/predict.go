@@ -40,6 +40,7 @@ func predictCommand() *cli.Command {
 			&cli.BoolFlag{Name: "json", Usage: "JSON lines instead of TSV"},
 			&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "parallel workers"},
 			&cli.IntFlag{Name: "batch-size", Value: 256, Usage: "reviews per forward batch"},
+			precisionFlag(precInt8),
 		},
 		Action: func(c *cli.Context) error {
 			if c.String("model") == "" {
@@ -69,7 +70,11 @@ func predictCommand() *cli.Command {
 			case len(args) == 0:
 				return usagef("predict: no reviews: give TEXT arguments, --file FILE or - for stdin")
 			}
-			lm, err := loadModel(c.String("model"), c.Int("workers"))
+			q8, err := int8Precision("predict", c.String("precision"))
+			if err != nil {
+				return err
+			}
+			lm, err := loadModel(c.String("model"), c.Int("workers"), q8)
 			if err != nil {
 				return fmt.Errorf("predict: %w", err)
 			}

@@ -105,7 +105,10 @@ func BenchmarkPredict(b *testing.B) {
 		}
 	}
 	v := data.BuildVocab(counts, 20000, 2)
-	cfg := model.DefaultConfig(v.Size())
+	cfg := model.Config{VocabSize: v.Size(), EmbedDim: 256, Hidden: 128, Layers: 1, Pool: model.PoolMean}
+	if os.Getenv("REF") != "" {
+		cfg = model.ReferenceConfig(v.Size())
+	}
 	f := &model.File{Version: model.FileVersion, Config: cfg, Params: make([]float32, model.NewLayout(cfg).Size()),
 		Vocab: v.Words(), Preprocess: data.DefaultPreprocess(), MaxLen: 256}
 	model.InitParams(cfg, f.Params, 1)
@@ -120,11 +123,15 @@ func BenchmarkPredict(b *testing.B) {
 	for _, set := range []struct {
 		name  string
 		texts []string
-	}{{"reviews", texts}, {"titles", short}} {
+		int8  bool
+	}{{"reviews/fp32", texts, false}, {"reviews/int8", texts, true}, {"titles/fp32", short, false}, {"titles/int8", short, true}} {
 		b.Run(set.name, func(b *testing.B) {
-			lm, err := loadModel(mp, 2)
+			lm, err := loadModel(mp, 2, set.int8)
 			if err != nil {
 				b.Fatal(err)
+			}
+			if lm.int8 != set.int8 {
+				b.Skip("no AVX-512 VNNI on this CPU: no int8 path")
 			}
 			p := &predictor{lm: lm, batch: 256}
 			b.ResetTimer()

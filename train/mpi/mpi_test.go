@@ -240,7 +240,7 @@ func TestDistributedEqualsSingleProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	single := append([]float32(nil), params...)
-	dist, err := trainSGD(NewReplica(world, logReg{}), params, steps, batch)
+	dist, err := trainSGD(NewReplica(world, logReg{}, train.RowSparsity{}), params, steps, batch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func (f failOnRank) Compute(p []float32, b data.Batch, g []float32) (train.Resul
 // TestLocalFailureStopsEveryRank: a replica error on the last rank must give
 // every rank an error instead of leaving the others in the all-reduce.
 func TestLocalFailureStopsEveryRank(t *testing.T) {
-	rep := NewReplica(world, failOnRank{logReg{}, world.Size() - 1})
+	rep := NewReplica(world, failOnRank{logReg{}, world.Size() - 1}, train.RowSparsity{})
 	params := make([]float32, 9)
 	rng := rand.New(rand.NewPCG(1, 1))
 	_, err := rep.Compute(params, syntheticBatch(rng, 10, 8), make([]float32, 9))
@@ -341,10 +341,13 @@ func TestRankDies(t *testing.T) {
 // TestDistributedEngineEqualsSingleProcess runs the real model through the
 // training engine with AdamW: every rank's engine has one replica, this
 // rank's MPI replica over a CPU worker, and the weights after the run must
-// match one process training on the whole global batch.
+// match one process training on the whole global batch. The ranks exchange
+// only the embedding rows of each batch's tokens; the update is dense, or
+// lazy (on both sides) for the embedding rows.
 func TestDistributedEngineEqualsSingleProcess(t *testing.T) {
 	cfg := model.Config{VocabSize: 64, EmbedDim: 8, Hidden: 8, Layers: 2, Pool: model.PoolMean}
-	run := func(wrap bool) []float32 {
+	rows := train.EmbeddingRows(cfg)
+	run := func(wrap, lazy bool) []float32 {
 		params := make([]float32, model.NewLayout(cfg).Size())
 		model.InitParams(cfg, params, 5)
 		cpu, err := train.NewCPUReplica(cfg, 0)
@@ -353,7 +356,7 @@ func TestDistributedEngineEqualsSingleProcess(t *testing.T) {
 		}
 		var rep train.Replica = cpu
 		if wrap {
-			rep = NewReplica(world, cpu)
+			rep = NewReplica(world, cpu, rows)
 		}
 		opt, err := train.NewOptimizer(train.DefaultOptimConfig(), len(params))
 		if err != nil {
@@ -364,6 +367,11 @@ func TestDistributedEngineEqualsSingleProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer e.Close()
+		if lazy {
+			if err := e.SetSparsity(rows, true); err != nil {
+				t.Fatal(err)
+			}
+		}
 		rng := rand.New(rand.NewPCG(9, 9))
 		for s := 0; s < 12; s++ {
 			if _, err := e.Step(syntheticBatch(rng, 29, 64), 0.01); err != nil {
@@ -372,17 +380,19 @@ func TestDistributedEngineEqualsSingleProcess(t *testing.T) {
 		}
 		return params
 	}
-	dist := run(true)
-	single := run(false)
-	maxDiff := 0.0
-	for j := range dist {
-		d := math.Abs(float64(dist[j] - single[j]))
-		if d > 1e-4+1e-4*math.Abs(float64(single[j])) {
-			t.Fatalf("rank %d: weight %d = %v distributed, %v single process", world.Rank(), j, dist[j], single[j])
+	for _, lazy := range []bool{false, true} {
+		dist := run(true, lazy)
+		single := run(false, lazy)
+		maxDiff := 0.0
+		for j := range dist {
+			d := math.Abs(float64(dist[j] - single[j]))
+			if d > 1e-4+1e-4*math.Abs(float64(single[j])) {
+				t.Fatalf("rank %d, lazy %v: weight %d = %v distributed, %v single process", world.Rank(), lazy, j, dist[j], single[j])
+			}
+			maxDiff = math.Max(maxDiff, d)
 		}
-		maxDiff = math.Max(maxDiff, d)
+		t.Logf("rank %d/%d: engine + AdamW (lazy rows %v), 12 steps, max |distributed - single| = %.3g", world.Rank(), world.Size(), lazy, maxDiff)
 	}
-	t.Logf("rank %d/%d: engine + AdamW, 12 steps, max |distributed - single| = %.3g", world.Rank(), world.Size(), maxDiff)
 }
 
 // TestGoPanicsSurviveMPI: a nil dereference must stay a Go panic that a

@@ -16,14 +16,22 @@ import (
 // the whole global batch, so identical optimizer steps keep the weights
 // identical on every rank without a further broadcast.
 type Replica struct {
-	comm  *Comm
-	local train.Replica
-	buf   []float32
+	comm    *Comm
+	local   train.Replica
+	sparse  train.RowSparsity
+	buf     []float32
+	packed  []float32        // the support of buf, contiguous, for the all-reduce
+	support [2]train.Support // this step's and the previous step's
+	flip    int
 }
 
-// NewReplica wraps the local replica of this rank.
-func NewReplica(c *Comm, local train.Replica) *Replica {
-	return &Replica{comm: c, local: local}
+// NewReplica wraps the local replica of this rank. With a RowSparsity
+// (the embedding block; the zero value for none) only the part of the
+// gradient the global batch can touch is exchanged: every rank derives
+// the same support from the same global batch, so the packed buffers
+// line up without sending the rows' ids.
+func NewReplica(c *Comm, local train.Replica, sparse train.RowSparsity) *Replica {
+	return &Replica{comm: c, local: local, sparse: sparse}
 }
 
 // Name identifies the rank in logs.
@@ -38,10 +46,14 @@ func (r *Replica) Name() string {
 // and every rank returns an error when any rank failed.
 func (r *Replica) Compute(params []float32, b data.Batch, grad []float32) (train.Result, error) {
 	lo, hi := data.ShardRange(b.Size, r.comm.Rank(), r.comm.Size())
+	prev := &r.support[r.flip]
+	r.flip = 1 - r.flip
+	sup := &r.support[r.flip]
+	sup.Set(r.sparse, b, len(grad))
 	if len(r.buf) != len(grad) {
 		r.buf = make([]float32, len(grad))
 	} else {
-		clear(r.buf)
+		prev.Clear(r.buf)
 	}
 	res, lerr := r.local.Compute(params, b.Rows(lo, hi), r.buf)
 	stats := []float64{res.Loss, float64(res.Correct), float64(res.Rows), float64(res.Tokens), 0}
@@ -57,12 +69,11 @@ func (r *Replica) Compute(params []float32, b data.Batch, grad []float32) (train
 	if stats[4] > 0 {
 		return train.Result{}, fmt.Errorf("rank %d: %d other rank(s) failed this step; see their messages", r.comm.Rank(), int(stats[4]))
 	}
-	if err := r.comm.AllreduceFloat32(r.buf); err != nil {
+	r.packed = sup.Gather(r.packed, r.buf)
+	if err := r.comm.AllreduceFloat32(r.packed); err != nil {
 		return train.Result{}, err
 	}
-	for j := range grad {
-		grad[j] += r.buf[j]
-	}
+	sup.ScatterAdd(grad, r.packed)
 	return train.Result{Loss: stats[0], Correct: int(stats[1]), Rows: int(stats[2]), Tokens: int(stats[3])}, nil
 }
 
