@@ -26,6 +26,9 @@ type cleaner struct {
 	// the output byte and the fastWord flag, for ASCII bytes (256 entries
 	// so that indexing by a byte needs no bounds check).
 	fast [256]uint16
+	// wide says spansASCII may classify whole 64-byte blocks with AVX-512
+	// (hasClassify); tests turn it off to compare the two paths.
+	wide bool
 }
 
 // Codes in cleaner.tab.
@@ -38,7 +41,7 @@ const (
 )
 
 func newCleaner(p Preprocess) cleaner {
-	c := cleaner{lower: p.Lowercase, special: p.RemoveSpecial, collapse: p.CollapseSpace}
+	c := cleaner{lower: p.Lowercase, special: p.RemoveSpecial, collapse: p.CollapseSpace, wide: hasClassify}
 	for b := 0; b < 256; b++ {
 		switch {
 		case b >= utf8.RuneSelf:

@@ -51,23 +51,35 @@ func scalarTokens(c *cleaner, text string) []string {
 	return out
 }
 
-// checkFastPath compares the 64-byte fast path with the scalar cleaner.
+// checkFastPath compares the 64-byte fast path, with and without its
+// AVX-512 blocks, with the scalar cleaner.
 func checkFastPath(t *testing.T, p Preprocess, text string) {
 	t.Helper()
-	c := newCleaner(p)
-	buf, spans, _, ok, apos := c.spansASCII(nil, nil, nil, text)
-	if !ok {
-		if isASCII(text) {
-			t.Fatalf("fast path refused ASCII text %q", text)
+	for _, wide := range []bool{false, true} {
+		if wide && !hasClassify {
+			continue
 		}
+		c := newCleaner(p)
+		c.wide = wide
+		checkFastPathWith(t, &c, p, text)
+	}
+}
+
+func checkFastPathWith(t *testing.T, c *cleaner, p Preprocess, text string) {
+	t.Helper()
+	buf, spans, _, ok, apos := c.spansASCII(nil, nil, nil, text)
+	if ok != isASCII(text) {
+		t.Fatalf("wide %v: fast path took text %q: %v, ASCII: %v", c.wide, text, ok, isASCII(text))
+	}
+	if !ok {
 		return
 	}
 	got := make([]string, len(spans))
 	for i, s := range spans {
 		got[i] = string(buf[s.start:s.end])
 	}
-	if want := scalarTokens(&c, text); !equalStrings(got, want) {
-		t.Fatalf("%s: fast path %q, scalar %q on %q", p.Key(), got, want, text)
+	if want := scalarTokens(c, text); !equalStrings(got, want) {
+		t.Fatalf("%s, wide %v: fast path %q, scalar %q on %q", p.Key(), c.wide, got, want, text)
 	}
 	if p.RemoveSpecial && apos != strings.Contains(strings.Join(got, " "), "'") {
 		t.Fatalf("%s: apostrophe flag %v for tokens %q", p.Key(), apos, got)
@@ -76,11 +88,14 @@ func checkFastPath(t *testing.T, p Preprocess, text string) {
 
 func TestFastPathMatchesScalar(t *testing.T) {
 	rng := rand.New(rand.NewSource(5))
-	alphabet := "aZ09'' ,.!\t\n\r\x00\x01\x7f-_\"dn't"
+	alphabet := "aZ09'' ,.!\t\n\r\x00\x01\x7f-_\"dn't@[`{AzQ"
 	for i := 0; i < 3000; i++ {
-		b := make([]byte, rng.Intn(200))
+		b := make([]byte, rng.Intn(300))
 		for k := range b {
 			b[k] = alphabet[rng.Intn(len(alphabet))]
+		}
+		if i%10 == 0 && len(b) > 0 {
+			b[rng.Intn(len(b))] = 0xc3 // a byte of a non-ASCII character, anywhere
 		}
 		for _, p := range allSettings(TokenizerSplit) {
 			checkFastPath(t, p, string(b))

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"time"
+
+	"github.com/zeebo/xxh3"
 )
 
 // Defaults of PrepOptions.
@@ -77,9 +79,10 @@ func (p *Prepared) Close() error {
 // size, modification time and first and last MiB. That catches every
 // ordinary change (a rewrite, an append, a different file at the same
 // path); an edit inside the middle that keeps the size and restores the
-// modification time would go unnoticed. The full SHA-256 of the input is
-// computed during the build and recorded in the report, so it can be
-// compared when in doubt. The key also covers the preprocessing settings,
+// modification time would go unnoticed. A digest of the whole input
+// (xxh3-128, about 20 times the speed of SHA-256, which cost 8% of a
+// build's CPU) is computed during the build and recorded in the report,
+// so it can be compared when in doubt. The key also covers the preprocessing settings,
 // vocabulary size and minimum count, the label map, skip-bad, balance and
 // its seed, and the cache format version.
 func Prepare(ctx context.Context, o PrepOptions) (*Prepared, error) {
@@ -328,7 +331,7 @@ func (b *builder) buildTrain(ctx context.Context, path, key, vocabPath string) (
 	}
 	defer ps.store.release()
 	rep := ps.report(b.o.Train, b.o.Preprocess)
-	rep.InputSHA256 = sum
+	rep.InputDigest = sum
 	var drop []bool
 	if b.o.Balance {
 		var n int64
@@ -369,7 +372,7 @@ func (b *builder) buildTest(ctx context.Context, path, key string, v *Vocab) (*c
 	}
 	defer ps.store.release()
 	rep := ps.report(b.o.Test, b.o.Preprocess)
-	rep.InputSHA256 = sum
+	rep.InputDigest = sum
 	rep.UnkTokens, rep.VocabSize = ps.unk, v.Size()
 	return b.write(ps, w, path, key, 0, nil, &rep, start)
 }
@@ -439,8 +442,9 @@ func inputID(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// fullDigest is the SHA-256 of a whole regular file, or "" when it cannot
-// be taken (stdin, a read error, which the reader reports itself).
+// fullDigest is "xxh3-128:" and the hex xxh3-128 of a whole regular file,
+// or "" when it cannot be taken (stdin, a read error, which the reader
+// reports itself).
 func fullDigest(path string) string {
 	if path == "-" {
 		return ""
@@ -450,9 +454,10 @@ func fullDigest(path string) string {
 		return ""
 	}
 	defer f.Close()
-	h := sha256.New()
+	h := xxh3.New128()
 	if _, err := io.CopyBuffer(h, f, make([]byte, 1<<20)); err != nil {
 		return ""
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	sum := h.Sum128().Bytes()
+	return "xxh3-128:" + hex.EncodeToString(sum[:])
 }

@@ -87,8 +87,8 @@ func TestPrepareRealData(t *testing.T) {
 	if r.Test == nil || r.Test.Kept != r.Kept || !reflect.DeepEqual(p.Test.Tokens, p.Train.Tokens) {
 		t.Fatal("the same file as test set must encode identically")
 	}
-	if len(r.InputSHA256) != 64 {
-		t.Fatalf("input digest %q", r.InputSHA256)
+	if !strings.HasPrefix(r.InputDigest, "xxh3-128:") || len(r.InputDigest) != len("xxh3-128:")+32 {
+		t.Fatalf("input digest %q", r.InputDigest)
 	}
 	checkConsistent(t, realTrain, p, DefaultPreprocess())
 }

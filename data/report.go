@@ -27,7 +27,7 @@ type LabelCounts struct {
 type Report struct {
 	Input         string           `json:"input"`
 	InputBytes    int64            `json:"input_bytes"`
-	InputSHA256   string           `json:"input_sha256,omitempty"` // digest of the whole input, taken while reading
+	InputDigest   string           `json:"input_digest,omitempty"` // "xxh3-128:" and the hex digest of the whole input file
 	Format        string           `json:"format"`
 	Compression   string           `json:"compression"`
 	ReviewsRead   int64            `json:"reviews_read"` // records, good or bad, blank lines not included
