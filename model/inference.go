@@ -131,6 +131,6 @@ func (inf *Inference) project(w *Workspace, b data.Batch) {
 		}
 		a := &ls.acts[d]
 		a.grow(n, inf.cfg.Hidden, false)
-		lstmSteps(w.layout.LSTM(inf.params, 0, d), p.Steps, a, stepInput{tab: inf.table[d], ids: w.ids, whh8: inf.recurrent8(0, d)}, false)
+		a.stepsNoSave(w.layout.LSTM(inf.params, 0, d), p.Steps, stepInput{tab: inf.table[d], ids: w.ids, whh8: inf.recurrent8(0, d)})
 	}
 }

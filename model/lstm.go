@@ -4,6 +4,13 @@ import "trainer/model/internal/vecmath"
 
 // LSTMActs holds what one LSTM layer direction saves in the forward pass
 // for the backward pass, all packed as Steps describes.
+//
+// A pass can run in step ranges: ForwardBegin, then ForwardRange over
+// consecutive ranges that cover the steps in order; BackwardBegin, then
+// BackwardRange over consecutive ranges from the last step down, then
+// BackwardEnd for the weight gradients. A pipeline stage hands each range
+// of a layer's output (or of its input gradient) on to the next stage as
+// soon as it is done; LSTMForward and LSTMBackward are the one-range case.
 type LSTMActs struct {
 	Gates []float32 // [N, 4H]: gate activations i, f, g, o; the backward pass overwrites them with gate gradients
 	C     []float32 // [N, H]: cell states
@@ -11,12 +18,15 @@ type LSTMActs struct {
 	H     []float32 // [N, H]: hidden states, the layer's output
 	hPrev []float32 // [N, H]: backward scratch, h of the previous step per packed row
 	dc    []float32 // [Sizes[0], H]: backward scratch, gradient flowing through the cell state
+	dhRec []float32 // [Sizes[0], H]: backward scratch, the recurrent gradient a step passes to the one before
 	ones  []float32 // [N]: all ones, for the bias gradient's column sums
 
 	// proj is, for an input given as distinct rows (LSTMForwardRows), the
-	// input projection plus bias of every distinct row, [U, 4H]; the
-	// backward pass reuses it for the gradients of those projections.
-	proj []float32
+	// input projection plus bias of every distinct row, [U, 4H], of which
+	// the first projected are done; the backward pass reuses it for the
+	// gradients of those projections.
+	proj      []float32
+	projected int
 
 	// The recurrent weights packed once per batch for the per-step
 	// products (see vecmath.GemmPacked): W_hh^T forward, W_hh backward.
@@ -44,10 +54,8 @@ type LSTMActs struct {
 // fused cell. The products use the weights packed once per call where the
 // vector kernels support the shape, the BLAS otherwise.
 func LSTMForward(w LSTMWeights, x []float32, st Steps, a *LSTMActs) {
-	n := st.N()
-	a.grow(n, w.Hidden, true)
-	a.project(w, x, n, a.Gates, false)
-	lstmSteps(w, st, a, stepInput{}, true)
+	a.ForwardBegin(w, st)
+	a.ForwardRange(w, x, nil, st, 0, st.T())
 }
 
 // LSTMForwardRows is LSTMForward for an input given as distinct rows:
@@ -57,16 +65,105 @@ func LSTMForward(w LSTMWeights, x []float32, st Steps, a *LSTMActs) {
 // reviews), so the input projection is computed once per distinct row, and
 // each step's cell takes its rows' projections as their biases.
 func LSTMForwardRows(w LSTMWeights, x []float32, rows []int32, st Steps, a *LSTMActs) {
-	lstmForwardRows(w, x, rows, st, a, true)
+	a.ForwardBegin(w, st)
+	a.ForwardRange(w, x, rows, st, 0, st.T())
 }
 
+// ForwardBegin starts a forward pass of layer w over st that saves what a
+// backward pass needs.
+func (a *LSTMActs) ForwardBegin(w LSTMWeights, st Steps) {
+	a.grow(st.N(), w.Hidden, true)
+	a.projected = 0
+	if a.vec(w) {
+		a.whhT.Pack(w.Whh, w.Hidden, w.Hidden, 4*w.Hidden, true)
+		if w.In > 0 {
+			a.wihT.Pack(w.Wih, w.In, w.In, 4*w.Hidden, true)
+		}
+	}
+}
+
+// ForwardRange runs steps [s0, s1) of the pass ForwardBegin started, the
+// steps before s0 being done. With rows nil, x ([N, In]) is the layer's
+// input and the rows of these steps are projected first; with rows, x
+// ([U, In]) holds distinct rows, packed row j's input being x[rows[j]],
+// and the rows first used here are projected first. rows lists distinct
+// rows in order of first use (see TokenRows), so those are a contiguous
+// block after the ones already projected.
+func (a *LSTMActs) ForwardRange(w LSTMWeights, x []float32, rows []int32, st Steps, s0, s1 int) {
+	if s0 >= s1 {
+		return
+	}
+	g4 := 4 * w.Hidden
+	lo, hi := st.Offsets[s0], st.Offsets[s1]
+	if rows == nil {
+		a.product(a.vec(w), &a.wihT, hi-lo, x[lo*w.In:hi*w.In], w.In, w.Wih, a.Gates[lo*g4:hi*g4], g4, false)
+		lstmSteps(w, st, s0, s1, a, stepInput{}, true)
+		return
+	}
+	u := a.projected
+	for _, r := range rows[lo:hi] {
+		u = max(u, int(r)+1)
+	}
+	if u > a.projected {
+		a.proj = growKeep(a.proj, u*g4)
+		p := a.projected
+		a.project(w, x[p*w.In:u*w.In], u-p, a.proj[p*g4:u*g4])
+		a.projected = u
+	}
+	lstmSteps(w, st, s0, s1, a, stepInput{tab: a.proj, ids: rows}, true)
+}
+
+// ProjectBegin packs W_ih^T for ProjectRange.
+func (a *LSTMActs) ProjectBegin(w LSTMWeights) {
+	if a.vec(w) && w.In > 0 {
+		a.wihT.Pack(w.Wih, w.In, w.In, 4*w.Hidden, true)
+	}
+}
+
+// ProjectRange sets the rows of steps [s0, s1) of pre ([N, 4H]) to the
+// input projection plus bias of the same rows of x ([N, In]): the table
+// StepsRange reads. A pipeline runs it as a unit of its own, so that the
+// projection of a layer can sit in the stage before its recurrence.
+func (a *LSTMActs) ProjectRange(w LSTMWeights, x []float32, st Steps, s0, s1 int, pre []float32) {
+	if s0 >= s1 {
+		return
+	}
+	g4 := 4 * w.Hidden
+	lo, hi := st.Offsets[s0], st.Offsets[s1]
+	a.project(w, x[lo*w.In:hi*w.In], hi-lo, pre[lo*g4:hi*g4])
+}
+
+// StepsBegin starts a forward pass, saving for a backward pass, whose
+// input projections come from a table (StepsRange).
+func (a *LSTMActs) StepsBegin(w LSTMWeights, st Steps) {
+	a.grow(st.N(), w.Hidden, true)
+	if a.vec(w) {
+		a.whhT.Pack(w.Whh, w.Hidden, w.Hidden, 4*w.Hidden, true)
+	}
+}
+
+// StepsRange runs steps [s0, s1), the steps before s0 being done, with
+// packed row j's input projection plus bias in row ids[j] of tab ([U,
+// 4H]); ids is the identity for a table made by ProjectRange.
+func (a *LSTMActs) StepsRange(w LSTMWeights, tab []float32, ids []int32, st Steps, s0, s1 int) {
+	lstmSteps(w, st, s0, s1, a, stepInput{tab: tab, ids: ids}, true)
+}
+
+// lstmForwardRows is LSTMForwardRows for a pass with no backward pass after
+// it (save false) or with one.
 func lstmForwardRows(w LSTMWeights, x []float32, rows []int32, st Steps, a *LSTMActs, save bool) {
-	hid, in := w.Hidden, w.In
-	u := len(x) / max(in, 1)
-	a.grow(st.N(), hid, save)
-	a.proj = grow(a.proj, u*4*hid)
-	a.project(w, x, u, a.proj, true)
-	lstmSteps(w, st, a, stepInput{tab: a.proj, ids: rows}, save)
+	if save {
+		LSTMForwardRows(w, x, rows, st, a)
+		return
+	}
+	u := len(x) / max(w.In, 1)
+	a.grow(st.N(), w.Hidden, false)
+	a.proj = grow(a.proj, u*4*w.Hidden)
+	if a.vec(w) && w.In > 0 {
+		a.wihT.Pack(w.Wih, w.In, w.In, 4*w.Hidden, true)
+	}
+	a.project(w, x, u, a.proj)
+	a.stepsNoSave(w, st, stepInput{tab: a.proj, ids: rows})
 }
 
 // lstmForwardNoSave is LSTMForward for a pass with no backward pass after
@@ -74,7 +171,23 @@ func lstmForwardRows(w LSTMWeights, x []float32, rows []int32, st Steps, a *LSTM
 // in the one-step scratch. whh8, when not nil, is W_hh^T in 8 bits.
 func lstmForwardNoSave(w LSTMWeights, x []float32, st Steps, a *LSTMActs, whh8 *vecmath.PackedB8) {
 	a.grow(st.N(), w.Hidden, false)
-	lstmSteps(w, st, a, stepInput{x: x, whh8: whh8}, false)
+	if a.vec(w) && w.In > 0 {
+		a.wihT.Pack(w.Wih, w.In, w.In, 4*w.Hidden, true)
+	}
+	a.stepsNoSave(w, st, stepInput{x: x, whh8: whh8})
+}
+
+// stepsNoSave runs every step of a pass that saves nothing.
+func (a *LSTMActs) stepsNoSave(w LSTMWeights, st Steps, in stepInput) {
+	if a.vec(w) && in.whh8 == nil && st.T() > 1 {
+		a.whhT.Pack(w.Whh, w.Hidden, w.Hidden, 4*w.Hidden, true)
+	}
+	lstmSteps(w, st, 0, st.T(), a, in, false)
+}
+
+// vec reports whether the packed vector kernels take this layer's products.
+func (a *LSTMActs) vec(w LSTMWeights) bool {
+	return !a.blasOnly && vecmath.GemmSupported(4*w.Hidden)
 }
 
 func (a *LSTMActs) grow(n, hid int, save bool) {
@@ -86,24 +199,13 @@ func (a *LSTMActs) grow(n, hid int, save bool) {
 	}
 }
 
-// project sets dst ([m, 4H]) to x*W_ih^T for x's first m rows, plus the
-// bias when withBias is set.
-func (a *LSTMActs) project(w LSTMWeights, x []float32, m int, dst []float32, withBias bool) {
-	hid, in := w.Hidden, w.In
-	g4 := 4 * hid
-	switch {
-	case in == 0 || m == 0:
-		clear(dst[:m*g4])
-	case !a.blasOnly && vecmath.GemmSupported(g4):
-		a.wihT.Pack(w.Wih, in, in, g4, true)
-		vecmath.GemmPackedSet(m, x, in, &a.wihT, dst, g4)
-	default:
-		sgemm(false, true, m, g4, in, 1, x, in, w.Wih, in, 0, dst, g4)
-	}
-	if withBias {
-		for r := 0; r < m; r++ {
-			vecmath.Add(dst[r*g4:(r+1)*g4], w.B)
-		}
+// project sets dst ([m, 4H]) to x*W_ih^T plus the bias for x's m rows;
+// W_ih^T is packed already where the vector kernels run.
+func (a *LSTMActs) project(w LSTMWeights, x []float32, m int, dst []float32) {
+	g4 := 4 * w.Hidden
+	a.product(a.vec(w), &a.wihT, m, x, w.In, w.Wih, dst, g4, false)
+	for r := 0; r < m; r++ {
+		vecmath.Add(dst[r*g4:(r+1)*g4], w.B)
 	}
 }
 
@@ -124,25 +226,20 @@ type stepInput struct {
 	whh8 *vecmath.PackedB8
 }
 
-// lstmSteps runs the time steps of a forward pass: per step the input
+// lstmSteps runs steps [s0, s1) of a forward pass: per step the input
 // projection of its rows (see stepInput), plus the recurrent product
 // h_{s-1}*W_hh^T, then the fused cell. With save the gate activations and
 // tanh(c) go to a.Gates and a.TanhC for the backward pass; otherwise to the
-// one-step scratch.
-func lstmSteps(w LSTMWeights, st Steps, a *LSTMActs, in stepInput, save bool) {
+// one-step scratch. The packed weights the vector kernels use are packed
+// by the caller.
+func lstmSteps(w LSTMWeights, st Steps, s0, s1 int, a *LSTMActs, in stepInput, save bool) {
 	hid := w.Hidden
 	g4 := 4 * hid
-	if st.T() == 0 {
+	if s0 >= s1 {
 		return
 	}
-	vec := !a.blasOnly && vecmath.GemmSupported(g4)
+	vec := a.vec(w)
 	q8 := in.whh8 != nil && !save
-	if vec && !q8 && st.T() > 1 {
-		a.whhT.Pack(w.Whh, hid, hid, g4, true)
-	}
-	if in.x != nil && vec {
-		a.wihT.Pack(w.Wih, w.In, w.In, g4, true)
-	}
 	if !save {
 		// The 8-bit kernel works on whole blocks of rows: room for them.
 		a.stepGates = grow(a.stepGates, vecmath.Int8RowsPadded(st.Sizes[0])*g4)
@@ -152,7 +249,8 @@ func lstmSteps(w LSTMWeights, st Steps, a *LSTMActs, in stepInput, save bool) {
 		a.hq = grow(a.hq, vecmath.Int8RowsPadded(st.Sizes[0])*hid)
 		a.hqInit = grow(a.hqInit, vecmath.Int8RowsPadded(st.Sizes[0]))
 	}
-	for s, rows := range st.Sizes {
+	for s := s0; s < s1; s++ {
+		rows := st.Sizes[s]
 		o := st.Offsets[s]
 		var gates, tanhC []float32
 		if save {
@@ -215,6 +313,7 @@ func lstmSteps(w LSTMWeights, st Steps, a *LSTMActs, in stepInput, save bool) {
 // add it adds to C instead.
 func (a *LSTMActs) product(vec bool, p *vecmath.PackedB, rows int, x []float32, k int, w, c []float32, n int, add bool) {
 	switch {
+	case rows == 0:
 	case k == 0:
 		if !add {
 			clear(c[:rows*n])
@@ -243,11 +342,9 @@ func (a *LSTMActs) product(vec bool, p *vecmath.PackedB, rows int, x []float32, 
 // the previous step's rows; W_ih, W_hh and the bias gradients are each one
 // product over all steps at the end.
 func LSTMBackward(w, dw LSTMWeights, x []float32, st Steps, a *LSTMActs, dH, dx []float32) {
-	if st.T() == 0 {
-		return
-	}
-	a.backwardSteps(w, dw, st, dH)
-	a.inputGrads(w, dw, x, st.N(), a.Gates, dx)
+	a.BackwardBegin(w, st, 0)
+	a.BackwardRange(w, nil, st, 0, st.T(), dH, dx)
+	a.BackwardEnd(w, dw, x, nil, st, nil)
 }
 
 // LSTMBackwardRows is the backward pass of LSTMForwardRows: like
@@ -256,70 +353,109 @@ func LSTMBackward(w, dw LSTMWeights, x []float32, st Steps, a *LSTMActs, dH, dx 
 // that share an input row are summed first, so the W_ih and input
 // gradients are products over the U distinct rows, not the N tokens.
 func LSTMBackwardRows(w, dw LSTMWeights, x []float32, rows []int32, st Steps, a *LSTMActs, dH, dx []float32) {
+	a.BackwardBegin(w, st, len(x)/max(w.In, 1))
+	a.BackwardRange(w, rows, st, 0, st.T(), dH, nil)
+	a.BackwardEnd(w, dw, x, rows, st, dx)
+}
+
+// BackwardBegin starts the backward pass of the forward pass a holds; u
+// is the number of distinct input rows for an input given as rows, 0
+// otherwise.
+func (a *LSTMActs) BackwardBegin(w LSTMWeights, st Steps, u int) {
+	hid := w.Hidden
 	if st.T() == 0 {
 		return
 	}
-	a.backwardSteps(w, dw, st, dH)
-	g4 := 4 * w.Hidden
-	u := len(x) / max(w.In, 1)
-	a.proj = grow(a.proj, u*g4)
-	dProj := a.proj
-	clear(dProj)
-	for j, r := range rows[:st.N()] {
-		vecmath.Add(dProj[int(r)*g4:(int(r)+1)*g4], a.Gates[j*g4:(j+1)*g4])
-	}
-	a.inputGrads(w, dw, x, u, dProj, dx)
-}
-
-// backwardSteps runs the per-step part of the backward pass, leaving the
-// gate gradients in a.Gates, and adds the W_hh gradient to dw.
-func (a *LSTMActs) backwardSteps(w, dw LSTMWeights, st Steps, dH []float32) {
-	hid, n := w.Hidden, st.N()
-	g4 := 4 * hid
 	a.dc = grow(a.dc, st.Sizes[0]*hid)
 	clear(a.dc)
-	packed := !a.blasOnly && vecmath.GemmSupported(hid) && st.T() > 1
-	if packed {
-		a.whh.Pack(w.Whh, hid, g4, hid, false)
+	a.dhRec = grow(a.dhRec, st.Sizes[0]*hid)
+	if !a.blasOnly && vecmath.GemmSupported(hid) && st.T() > 1 {
+		a.whh.Pack(w.Whh, hid, 4*hid, hid, false)
 	}
-	for s := st.T() - 1; s >= 0; s-- {
-		rows, o := st.Sizes[s], st.Offsets[s]
-		gates := a.Gates[o*g4 : (o+rows)*g4]
+	if !a.blasOnly && vecmath.GemmSupported(w.In) && w.In > 0 {
+		a.wih.Pack(w.Wih, w.In, 4*hid, w.In, false)
+	}
+	if u > 0 {
+		// The forward projections are spent: the table holds the
+		// distinct rows' gate gradients from here on.
+		a.proj = grow(a.proj, u*4*hid)
+		clear(a.proj)
+	}
+}
+
+// BackwardRange runs the backward pass over steps s1-1 down to s0, the
+// steps from s1 on being done. dH holds, on the rows of these steps, the
+// gradient with respect to a.H from above (the layer's output gradient);
+// the recurrent part is added to it here. a.Gates rows of these steps get
+// the gate gradients. With rows, those are added to the distinct rows'
+// table for BackwardEnd; otherwise dx ([N, In]), when not nil, gets the
+// input gradient on the rows of these steps (overwritten).
+func (a *LSTMActs) BackwardRange(w LSTMWeights, rows []int32, st Steps, s0, s1 int, dH, dx []float32) {
+	hid := w.Hidden
+	g4 := 4 * hid
+	if s0 >= s1 {
+		return
+	}
+	packed := !a.blasOnly && vecmath.GemmSupported(hid) && st.T() > 1
+	for s := s1 - 1; s >= s0; s-- {
+		n, o := st.Sizes[s], st.Offsets[s]
+		gates := a.Gates[o*g4 : (o+n)*g4]
+		dh := dH[o*hid : (o+n)*hid]
+		if s+1 < st.T() {
+			// The recurrent gradient from step s+1 reaches the rows still
+			// active there; the rest end at s.
+			k := st.Sizes[s+1] * hid
+			vecmath.Add(dh[:k], a.dhRec[:k])
+		}
 		var cPrev []float32
 		if s > 0 {
 			po := st.Offsets[s-1]
-			cPrev = a.C[po*hid : (po+rows)*hid]
+			cPrev = a.C[po*hid : (po+n)*hid]
 		}
 		// Rows that end at step s get no gradient from step s+1: their part
 		// of dc is still zero because only shorter prefixes were written.
-		LSTMCellBackward(rows, hid, gates, cPrev, a.TanhC[o*hid:(o+rows)*hid],
-			dH[o*hid:(o+rows)*hid], a.dc[:rows*hid], gates)
+		LSTMCellBackward(n, hid, gates, cPrev, a.TanhC[o*hid:(o+n)*hid], dh, a.dc[:n*hid], gates)
 		if s > 0 {
-			po := st.Offsets[s-1]
-			dhPrev := dH[po*hid : (po+rows)*hid]
 			if packed {
-				vecmath.GemmPacked(rows, gates, g4, &a.whh, dhPrev, hid)
+				vecmath.GemmPackedSet(n, gates, g4, &a.whh, a.dhRec, hid)
 			} else {
-				sgemm(false, false, rows, hid, g4, 1, gates, g4, w.Whh, hid, 1, dhPrev, hid)
+				sgemm(false, false, n, hid, g4, 1, gates, g4, w.Whh, hid, 0, a.dhRec, hid)
 			}
 		}
+	}
+	lo, hi := st.Offsets[s0], st.Offsets[s1]
+	switch {
+	case rows != nil:
+		for j := lo; j < hi; j++ {
+			r := int(rows[j])
+			vecmath.Add(a.proj[r*g4:(r+1)*g4], a.Gates[j*g4:(j+1)*g4])
+		}
+	case dx != nil:
+		a.inputGrad(w, hi-lo, a.Gates[lo*g4:hi*g4], dx[lo*w.In:hi*w.In])
+	}
+}
+
+// BackwardEnd adds the W_hh, W_ih and bias gradients of the whole pass to
+// dw, each one product over all steps. For an input given as rows it also
+// sets dx ([U, In], when not nil) to the gradient of the distinct rows.
+func (a *LSTMActs) BackwardEnd(w, dw LSTMWeights, x []float32, rows []int32, st Steps, dx []float32) {
+	hid, n := w.Hidden, st.N()
+	g4 := 4 * hid
+	if st.T() == 0 {
+		return
 	}
 	n0 := st.Sizes[0]
 	a.hPrev = grow(a.hPrev, n*hid)
 	for s := 1; s < st.T(); s++ {
-		rows, o, po := st.Sizes[s], st.Offsets[s], st.Offsets[s-1]
-		copy(a.hPrev[o*hid:(o+rows)*hid], a.H[po*hid:(po+rows)*hid])
+		k, o, po := st.Sizes[s], st.Offsets[s], st.Offsets[s-1]
+		copy(a.hPrev[o*hid:(o+k)*hid], a.H[po*hid:(po+k)*hid])
 	}
 	sgemm(true, false, g4, hid, n-n0, 1, a.Gates[n0*g4:], g4, a.hPrev[n0*hid:n*hid], hid, 1, dw.Whh, hid)
-}
-
-// inputGrads adds the W_ih and bias gradients of m input rows x ([m, In])
-// whose pre-activation gradients are dGates ([m, 4H]) to dw, and sets dx
-// ([m, In], when not nil) to the gradient with respect to x.
-func (a *LSTMActs) inputGrads(w, dw LSTMWeights, x []float32, m int, dGates, dx []float32) {
-	hid, in := w.Hidden, w.In
-	g4 := 4 * hid
-	sgemm(true, false, g4, in, m, 1, dGates, g4, x, in, 1, dw.Wih, in)
+	m, dGates := n, a.Gates
+	if rows != nil {
+		m, dGates = len(x)/max(w.In, 1), a.proj
+	}
+	sgemm(true, false, g4, w.In, m, 1, dGates, g4, x, w.In, 1, dw.Wih, w.In)
 	if len(a.ones) < m {
 		a.ones = make([]float32, m+m/4)
 		for i := range a.ones {
@@ -327,13 +463,17 @@ func (a *LSTMActs) inputGrads(w, dw LSTMWeights, x []float32, m int, dGates, dx 
 		}
 	}
 	sgemvT(m, g4, dGates, g4, a.ones[:m], dw.B)
-	if dx == nil {
-		return
+	if rows != nil && dx != nil {
+		a.inputGrad(w, m, dGates, dx)
 	}
-	if !a.blasOnly && vecmath.GemmSupported(in) {
-		a.wih.Pack(w.Wih, in, g4, in, false)
-		vecmath.GemmPackedSet(m, dGates, g4, &a.wih, dx, in)
+}
+
+// inputGrad sets dx ([m, In]) to dGates ([m, 4H]) * W_ih.
+func (a *LSTMActs) inputGrad(w LSTMWeights, m int, dGates, dx []float32) {
+	g4 := 4 * w.Hidden
+	if !a.blasOnly && vecmath.GemmSupported(w.In) && w.In > 0 {
+		vecmath.GemmPackedSet(m, dGates, g4, &a.wih, dx, w.In)
 	} else {
-		sgemm(false, false, m, in, g4, 1, dGates, g4, w.Wih, in, 0, dx, in)
+		sgemm(false, false, m, w.In, g4, 1, dGates, g4, w.Wih, w.In, 0, dx, w.In)
 	}
 }

@@ -96,6 +96,16 @@ func grow[T any](s []T, n int) []T {
 	return s[:n]
 }
 
+// growKeep is grow that keeps s's contents when it reallocates.
+func growKeep[T any](s []T, n int) []T {
+	if cap(s) < n {
+		t := make([]T, n, n+n/4)
+		copy(t, s)
+		return t
+	}
+	return s[:n]
+}
+
 // gatherRows sets dst row i to src row idx[i], rows of width w.
 func gatherRows(dst, src []float32, idx []int32, w int) {
 	for i, j := range idx {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,39 +15,51 @@ import (
 // PipelineOptions configures model parallelism for one replica.
 type PipelineOptions struct {
 	// Stages is the number of pipeline stages, each on its own goroutine;
-	// at most Layers+1 (the LSTM layers and the head).
+	// at most the model's units (see pipelineUnits).
 	Stages int
 	// MicroBatches is how many micro-batches a replica's batch is cut into.
-	// More shrink the fill/drain bubble, (K-1)/(M+K-1) for K stages, but
-	// make each matrix product smaller. Zero means 4 per stage.
+	// Zero means 1 for a unidirectional model, whose stages overlap over
+	// time chunks within the batch, and 4 per stage for a bidirectional
+	// one, whose stages overlap over micro-batches only (GPipe); there the
+	// fill/drain bubble is (K-1)/(M+K-1) for K stages.
 	MicroBatches int
+	// Chunks is how many time chunks a unidirectional micro-batch's steps
+	// are cut into (zero: 16); more shrink the bubble, fewer make each
+	// input projection one larger product.
+	Chunks int
 }
 
 // PipelineStats reports one Compute of a pipeline: where the stages split
 // the model, how long each stage worked, and the bubble: the fraction of
 // stage time spent waiting for a neighbour.
 type PipelineStats struct {
-	Stages       [][]int   `json:"stages"` // units per stage: 0 = embedding+LSTM 0, l = LSTM l, Layers = head
+	Stages       [][]int   `json:"stages"` // unit indices per stage (see Units)
+	Units        []string  `json:"units"`  // the model's units in order
 	MicroBatches int       `json:"micro_batches"`
+	Chunks       int       `json:"chunks"` // time chunks per micro-batch
 	Seconds      float64   `json:"seconds"`
 	Busy         []float64 `json:"busy_s"`
 	Bubble       float64   `json:"bubble"` // 1 - sum(busy) / (stages * seconds)
 }
 
-// Pipeline is a model-parallel replica: the model's units are split into
-// contiguous stages, each stage runs on its own goroutine, and micro-batches
-// flow forward through channels and their gradients flow back (GPipe: every
-// stage runs all forwards, then all backwards; the last stage runs each
-// micro-batch's backward right after its forward). Every unit adds only to
-// its own part of the gradient buffer, so the stages never share a write.
+// Pipeline is a model-parallel replica: the model's units (see
+// pipelineUnits) are split into contiguous stages, each on its own
+// goroutine. Work items, a chunk of steps of a micro-batch, flow forward
+// through channels and their gradients flow back: every stage runs its
+// forward items, then its backward items (GPipe), the last stage running
+// each micro-batch's backward right after its forward. Every unit adds only
+// to its own part of the gradient buffer, so the stages never share a
+// write.
 //
 // Pipeline implements Replica, so data parallelism across pipelines is an
 // Engine whose replicas are pipelines. It is not safe for concurrent use.
 type Pipeline struct {
 	name   string
 	runner unitRunner
+	units  []unit
 	stages [][]int
 	micro  int
+	chunks int
 	states []*microState
 	last   PipelineStats
 }
@@ -57,44 +70,78 @@ func NewPipeline(name string, c model.Config, opt PipelineOptions) (*Pipeline, e
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	units := c.Layers + 1
+	units := pipelineUnits(c)
 	if opt.Stages < 1 {
 		return nil, fmt.Errorf("pipeline stages %d: need at least 1", opt.Stages)
 	}
-	if opt.Stages > units {
-		return nil, fmt.Errorf("pipeline stages %d: the model has only %d units to split (%d LSTM layer(s) + the head); use --pipeline-stages %d or fewer, or more --layers",
-			opt.Stages, units, c.Layers, units)
+	if opt.Stages > len(units) {
+		return nil, fmt.Errorf("pipeline stages %d: the model has only %d units to split (%s); use --pipeline-stages %d or fewer, or more --layers",
+			opt.Stages, len(units), unitNames(units), len(units))
 	}
-	micro := opt.MicroBatches
+	micro, chunks := opt.MicroBatches, opt.Chunks
+	if micro < 0 || chunks < 0 {
+		return nil, fmt.Errorf("pipeline micro-batches %d and chunks %d: need at least 1 (or 0 for the default)", micro, chunks)
+	}
 	if micro == 0 {
-		micro = 4 * opt.Stages
+		micro = 1
+		if c.Bidirectional {
+			micro = 4 * opt.Stages
+		}
 	}
-	if micro < 1 {
-		return nil, fmt.Errorf("pipeline micro-batches %d: need at least 1", micro)
+	if chunks == 0 {
+		chunks = 16
 	}
-	costs := make([]float64, units)
-	for u := range costs {
-		costs[u] = unitCost(c, u)
+	costs := make([]float64, len(units))
+	for i, u := range units {
+		costs[i] = u.cost(c)
 	}
 	return &Pipeline{
 		name:   name,
 		runner: unitRunner{cfg: c, lay: model.NewLayout(c)},
+		units:  units,
 		stages: balanceStages(costs, opt.Stages),
 		micro:  micro,
+		chunks: chunks,
 	}, nil
+}
+
+// unitNames describes units for messages and the metrics.
+func unitNames(us []unit) string {
+	names := make([]string, len(us))
+	for i, u := range us {
+		names[i] = u.String()
+	}
+	return strings.Join(names, ", ")
+}
+
+func (u unit) String() string {
+	switch u.kind {
+	case unitEmbed:
+		return "embedding+lstm0"
+	case unitProj:
+		return fmt.Sprintf("lstm%d.input", u.layer)
+	case unitRec:
+		return fmt.Sprintf("lstm%d", u.layer)
+	case unitLayer:
+		return fmt.Sprintf("lstm%d", u.layer)
+	}
+	return "head"
 }
 
 // Name identifies the pipeline in logs.
 func (p *Pipeline) Name() string { return p.name }
 
-// Stages lists the units of each stage.
+// Stages lists the unit indices of each stage.
 func (p *Pipeline) Stages() [][]int { return p.stages }
 
 // Last reports the most recent Compute.
 func (p *Pipeline) Last() PipelineStats { return p.last }
 
+// item is one unit of pipeline work: chunk c of micro-batch m.
+type item struct{ m, c int }
+
 // Compute implements Replica: it adds the gradient of b's summed loss to grad.
-func (p *Pipeline) Compute(params []float32, b data.Batch, grad []float32) (Result, error) {
+func (p *Pipeline) Compute(params []float32, b data.Batch, grad []float32) (res Result, err error) {
 	if b.Size == 0 {
 		return Result{}, nil
 	}
@@ -103,23 +150,29 @@ func (p *Pipeline) Compute(params []float32, b data.Batch, grad []float32) (Resu
 	}
 	m := min(p.micro, b.Size)
 	for len(p.states) < m {
-		p.states = append(p.states, &microState{layers: make([]unitLayer, p.runner.cfg.Layers)})
+		p.states = append(p.states, &microState{layers: make([]layerUnits, p.runner.cfg.Layers)})
 	}
+	if err := p.prepare(b, m); err != nil {
+		return Result{}, fmt.Errorf("pipeline %s: %w", p.name, err)
+	}
+	var order []item
 	for i := 0; i < m; i++ {
-		p.states[i].b = b.Shard(i, m)
+		for c := 0; c+1 < len(p.states[i].cuts); c++ {
+			order = append(order, item{i, c})
+		}
 	}
 	k := len(p.stages)
-	// fwd[s] carries micro-batch indices into stage s, bwd[s] gradients into
-	// stage s from stage s+1. Buffers of m never block a sender, so a stage
-	// can run ahead of its neighbour by the whole batch.
-	fwd := make([]chan int, k)
-	bwd := make([]chan int, k)
+	// fwd[s] carries items into stage s, bwd[s] gradients into stage s from
+	// stage s+1. Buffers of every item never block a sender, so a stage can
+	// run ahead of its neighbour by the whole batch.
+	fwd := make([]chan item, k)
+	bwd := make([]chan item, k)
 	for s := range fwd {
-		fwd[s] = make(chan int, m)
-		bwd[s] = make(chan int, m)
+		fwd[s] = make(chan item, len(order))
+		bwd[s] = make(chan item, len(order))
 	}
-	for i := 0; i < m; i++ {
-		fwd[0] <- i
+	for _, it := range order {
+		fwd[0] <- it
 	}
 	busy := make([]time.Duration, k)
 	errs := make([]error, k)
@@ -129,7 +182,7 @@ func (p *Pipeline) Compute(params []float32, b data.Batch, grad []float32) (Resu
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[s] = p.runStage(s, m, params, grad, fwd, bwd, &busy[s])
+			errs[s] = p.runStage(s, len(order), params, grad, fwd, bwd, &busy[s])
 		}()
 	}
 	wg.Wait()
@@ -137,12 +190,12 @@ func (p *Pipeline) Compute(params []float32, b data.Batch, grad []float32) (Resu
 	if err := errors.Join(errs...); err != nil {
 		return Result{}, fmt.Errorf("pipeline %s: %w", p.name, err)
 	}
-	var res Result
 	for i := 0; i < m; i++ {
 		st := p.states[i]
 		res.Add(Result{Loss: st.loss, Correct: st.correct, Rows: st.b.Size, Tokens: st.b.RealTokens()})
 	}
-	stats := PipelineStats{Stages: p.stages, MicroBatches: m, Seconds: wall, Busy: make([]float64, k)}
+	stats := PipelineStats{Stages: p.stages, Units: PipelineUnits(p.runner.cfg), MicroBatches: m,
+		Chunks: len(order) / m, Seconds: wall, Busy: make([]float64, k)}
 	var sum float64
 	for s, d := range busy {
 		stats.Busy[s] = d.Seconds()
@@ -155,11 +208,26 @@ func (p *Pipeline) Compute(params []float32, b data.Batch, grad []float32) (Resu
 	return res, nil
 }
 
-// runStage is one stage's goroutine for one batch. A panic in the model
-// code (a token id outside the vocabulary) becomes an error, and the
-// stage still passes every micro-batch on so that no neighbour waits
-// forever.
-func (p *Pipeline) runStage(s, m int, params, grad []float32, fwd, bwd []chan int, busy *time.Duration) (err error) {
+// prepare cuts b into m micro-batches and packs each, turning a panic of
+// the model code (a token id outside the vocabulary) into an error.
+func (p *Pipeline) prepare(b data.Batch, m int) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	for i := 0; i < m; i++ {
+		st := p.states[i]
+		st.b = b.Shard(i, m)
+		p.runner.prepare(st, p.chunks)
+	}
+	return nil
+}
+
+// runStage is one stage's goroutine for one batch of n items. A panic in
+// the model code becomes an error, and the stage still passes every item
+// on so that no neighbour waits forever.
+func (p *Pipeline) runStage(s, n int, params, grad []float32, fwd, bwd []chan item, busy *time.Duration) (err error) {
 	k := len(p.stages)
 	units := p.stages[s]
 	run := func(f func()) {
@@ -175,41 +243,53 @@ func (p *Pipeline) runStage(s, m int, params, grad []float32, fwd, bwd []chan in
 		f()
 		*busy += time.Since(t)
 	}
-	for n := 0; n < m; n++ {
-		i := <-fwd[s]
-		st := p.states[i]
+	backward := func(it item) {
+		st := p.states[it.m]
+		run(func() {
+			for j := len(units) - 1; j >= 0; j-- {
+				p.runner.backward(p.units[units[j]], st, it.c, params, grad)
+			}
+		})
+		if s > 0 {
+			bwd[s-1] <- it
+		}
+		if it.c == 0 {
+			// The weight gradients wait until the stage below has its
+			// last chunk of input gradient.
+			run(func() {
+				for j := len(units) - 1; j >= 0; j-- {
+					p.runner.end(p.units[units[j]], st, params, grad)
+				}
+			})
+		}
+	}
+	for i := 0; i < n; i++ {
+		it := <-fwd[s]
+		st := p.states[it.m]
 		run(func() {
 			for _, u := range units {
-				p.runner.forward(u, st, params, grad)
+				p.runner.forward(p.units[u], st, it.c, params, grad)
 			}
 		})
 		if s < k-1 {
-			fwd[s+1] <- i
+			fwd[s+1] <- it
 			continue
 		}
-		// The last stage holds the head: its backward starts at once.
-		run(func() { p.backwardUnits(units, st, params, grad) })
-		if s > 0 {
-			bwd[s-1] <- i
+		// The last stage holds the head: a micro-batch's backward starts
+		// once its last chunk is through.
+		if last := len(st.cuts) - 2; it.c == last {
+			for c := last; c >= 0; c-- {
+				backward(item{it.m, c})
+			}
 		}
 	}
 	if s == k-1 {
 		return err
 	}
-	for n := 0; n < m; n++ {
-		i := <-bwd[s]
-		run(func() { p.backwardUnits(units, p.states[i], params, grad) })
-		if s > 0 {
-			bwd[s-1] <- i
-		}
+	for i := 0; i < n; i++ {
+		backward(<-bwd[s])
 	}
 	return err
-}
-
-func (p *Pipeline) backwardUnits(units []int, st *microState, params, grad []float32) {
-	for j := len(units) - 1; j >= 0; j-- {
-		p.runner.backward(units[j], st, params, grad)
-	}
 }
 
 // balanceStages splits units with the given costs into k contiguous,

@@ -31,19 +31,29 @@ func TestBalanceStages(t *testing.T) {
 }
 
 func TestPipelineRejectsTooManyStages(t *testing.T) {
+	// Units: embedding+lstm0, lstm1.input, lstm1, head; a bidirectional
+	// layer is one unit.
+	for _, c := range []struct {
+		cfg   model.Config
+		units int
+	}{
+		{model.Config{VocabSize: 20, EmbedDim: 4, Hidden: 4, Layers: 2}, 4},
+		{model.Config{VocabSize: 20, EmbedDim: 4, Hidden: 4, Layers: 2, Bidirectional: true}, 3},
+	} {
+		for _, k := range []int{0, c.units + 1, 9} {
+			_, err := NewPipeline("p", c.cfg, PipelineOptions{Stages: k})
+			if err == nil {
+				t.Fatalf("%d stages for %d units: want an error", k, c.units)
+			}
+			if want := fmt.Sprintf("%d or fewer", c.units); k > c.units && !strings.Contains(err.Error(), want) {
+				t.Fatalf("%d stages: error %q does not name the limit %q", k, err, want)
+			}
+		}
+		if _, err := NewPipeline("p", c.cfg, PipelineOptions{Stages: c.units}); err != nil {
+			t.Fatalf("%d stages for %d units: %v", c.units, c.units, err)
+		}
+	}
 	c := model.Config{VocabSize: 20, EmbedDim: 4, Hidden: 4, Layers: 2}
-	for _, k := range []int{0, 4, 9} {
-		_, err := NewPipeline("p", c, PipelineOptions{Stages: k})
-		if err == nil {
-			t.Fatalf("%d stages for 2 layers: want an error", k)
-		}
-		if k > 3 && !strings.Contains(err.Error(), "3 or fewer") {
-			t.Fatalf("%d stages: error %q does not name the limit", k, err)
-		}
-	}
-	if _, err := NewPipeline("p", c, PipelineOptions{Stages: 3}); err != nil {
-		t.Fatalf("3 stages for 2 layers: %v", err)
-	}
 	for _, w := range []int{1, 3, 5} {
 		if _, err := NewPipelines(c, w, PipelineOptions{Stages: 2}); err == nil {
 			t.Fatalf("%d workers in pipelines of 2: want an error", w)
@@ -69,14 +79,19 @@ func TestPipelineGradEqualsModel(t *testing.T) {
 		cfg    model.Config
 		stages int
 		micro  int
+		chunks int
 	}{
-		{"L2 K2", model.Config{VocabSize: 50, EmbedDim: 8, Hidden: 6, Layers: 2}, 2, 4},
-		{"L2 K1", model.Config{VocabSize: 50, EmbedDim: 8, Hidden: 6, Layers: 2}, 1, 3},
-		{"L2 K3 one micro", model.Config{VocabSize: 50, EmbedDim: 8, Hidden: 6, Layers: 2}, 3, 1},
-		{"L1 K2", model.Config{VocabSize: 50, EmbedDim: 8, Hidden: 6, Layers: 1}, 2, 5},
-		{"L3 K3 mean", model.Config{VocabSize: 50, EmbedDim: 5, Hidden: 7, Layers: 3, Pool: model.PoolMean}, 3, 6},
-		{"L2 K2 bidirectional max", model.Config{VocabSize: 50, EmbedDim: 8, Hidden: 6, Layers: 2, Bidirectional: true, Pool: model.PoolMax}, 2, 4},
-		{"more micro than rows", model.Config{VocabSize: 50, EmbedDim: 8, Hidden: 6, Layers: 2}, 2, 100},
+		{"L2 K2", model.Config{VocabSize: 50, EmbedDim: 8, Hidden: 6, Layers: 2}, 2, 4, 0},
+		{"L2 K2 chunks", model.Config{VocabSize: 50, EmbedDim: 8, Hidden: 6, Layers: 2}, 2, 0, 3},
+		{"L2 K4 one step per chunk", model.Config{VocabSize: 50, EmbedDim: 8, Hidden: 6, Layers: 2}, 4, 2, 100},
+		{"L2 K1", model.Config{VocabSize: 50, EmbedDim: 8, Hidden: 6, Layers: 2}, 1, 3, 0},
+		{"L2 K3 one micro", model.Config{VocabSize: 50, EmbedDim: 8, Hidden: 6, Layers: 2}, 3, 1, 1},
+		{"L1 K2", model.Config{VocabSize: 50, EmbedDim: 8, Hidden: 6, Layers: 1}, 2, 5, 0},
+		{"L3 K3 mean", model.Config{VocabSize: 50, EmbedDim: 5, Hidden: 7, Layers: 3, Pool: model.PoolMean}, 3, 6, 2},
+		{"L3 K5 max", model.Config{VocabSize: 50, EmbedDim: 5, Hidden: 16, Layers: 3, Pool: model.PoolMax}, 5, 0, 4},
+		{"L2 K2 bidirectional max", model.Config{VocabSize: 50, EmbedDim: 8, Hidden: 6, Layers: 2, Bidirectional: true, Pool: model.PoolMax}, 2, 4, 0},
+		{"L3 K3 bidirectional mean", model.Config{VocabSize: 50, EmbedDim: 8, Hidden: 16, Layers: 3, Bidirectional: true, Pool: model.PoolMean}, 3, 0, 0},
+		{"more micro than rows", model.Config{VocabSize: 50, EmbedDim: 8, Hidden: 6, Layers: 2}, 2, 100, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -87,7 +102,7 @@ func TestPipelineGradEqualsModel(t *testing.T) {
 			want := make([]float32, n)
 			wantLoss, wantCorrect := model.NewWorkspace(c.cfg).LossGrad(params, b, want)
 
-			p, err := NewPipeline("p", c.cfg, PipelineOptions{Stages: c.stages, MicroBatches: c.micro})
+			p, err := NewPipeline("p", c.cfg, PipelineOptions{Stages: c.stages, MicroBatches: c.micro, Chunks: c.chunks})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,6 +131,11 @@ func TestPipelineGradEqualsModel(t *testing.T) {
 			st := p.Last()
 			if len(st.Stages) != c.stages || len(st.Busy) != c.stages || st.Bubble < 0 || st.Bubble >= 1 {
 				t.Fatalf("stats %+v", st)
+			}
+			// Unidirectional models run in time chunks (16 unless set),
+			// bidirectional ones whole.
+			if chunked := st.Chunks > 1; chunked != (!c.cfg.Bidirectional && c.chunks != 1) {
+				t.Fatalf("%d chunks per micro-batch for a bidirectional %v model, %d asked", st.Chunks, c.cfg.Bidirectional, c.chunks)
 			}
 		})
 	}

@@ -66,7 +66,8 @@ func benchFlags() []cli.Flag {
 		&cli.IntFlag{Name: "evals", Value: 8, Usage: "evaluations on --test per configuration, for the curves"},
 		&cli.IntFlag{Name: "eval-max", Value: 5000, Usage: "evaluate on at most this many test reviews"},
 		&cli.IntFlag{Name: "pipeline-stages", Value: 2, Usage: "stages per pipeline for ddp-mp"},
-		&cli.IntFlag{Name: "micro-batches", Usage: "micro-batches per pipeline step (0: 4 per stage)"},
+		&cli.IntFlag{Name: "micro-batches", Usage: "micro-batches per pipeline step (0: as for train)"},
+		&cli.IntFlag{Name: "pipeline-chunks", Usage: "time chunks per micro-batch of a unidirectional pipeline (0: 16)"},
 		&cli.Uint64Flag{Name: "seed", Value: 1},
 		&cli.IntFlag{Name: "embed-dim", Value: 128},
 		&cli.IntFlag{Name: "hidden", Value: 256},
@@ -93,6 +94,7 @@ type benchOptions struct {
 	Steps          int
 	Evals, EvalMax int
 	Stages, Micro  int
+	Chunks         int
 	Seed           uint64
 	Model          model.Config
 	MaxLen         int
@@ -110,7 +112,7 @@ func benchOptionsFrom(c *cli.Context) (*benchOptions, error) {
 	o := &benchOptions{
 		Train: c.String("train"), Test: c.String("test"), Out: c.String("out"),
 		Budget: c.Duration("budget"), Steps: c.Int("steps"), Evals: c.Int("evals"), EvalMax: c.Int("eval-max"),
-		Stages: c.Int("pipeline-stages"), Micro: c.Int("micro-batches"), Seed: c.Uint64("seed"),
+		Stages: c.Int("pipeline-stages"), Micro: c.Int("micro-batches"), Chunks: c.Int("pipeline-chunks"), Seed: c.Uint64("seed"),
 		MaxLen: c.Int("max-len"), BatchSize: c.Int("batch-size"), LR: c.Float64("lr"),
 		VocabSize: c.Int("vocab-size"), MinCount: c.Int("min-count"),
 		MPIRun: strings.Fields(c.String("mpirun")), RankChild: c.String("rank-child"),
@@ -144,8 +146,8 @@ func benchOptionsFrom(c *cli.Context) (*benchOptions, error) {
 		return nil, usagef("bench: --evals and --eval-max must be at least 1")
 	case o.Stages < 1:
 		return nil, usagef("bench: --pipeline-stages must be at least 1, got %d", o.Stages)
-	case o.Micro < 0:
-		return nil, usagef("bench: --micro-batches must be >= 0, got %d", o.Micro)
+	case o.Micro < 0 || o.Chunks < 0:
+		return nil, usagef("bench: --micro-batches and --pipeline-chunks must be >= 0, got %d and %d", o.Micro, o.Chunks)
 	case o.BatchSize < 1 || o.MaxLen < 1:
 		return nil, usagef("bench: --batch-size and --max-len must be at least 1")
 	case o.LR <= 0:
@@ -182,7 +184,7 @@ func parseCounts(flag, s string) ([]int, error) {
 func benchChildArgs(c *cli.Context) []string {
 	var args []string
 	for _, name := range []string{"train", "test", "budget", "steps", "evals", "eval-max", "pipeline-stages",
-		"micro-batches", "seed", "embed-dim", "hidden", "layers", "bidirectional", "max-len", "batch-size",
+		"micro-batches", "pipeline-chunks", "seed", "embed-dim", "hidden", "layers", "bidirectional", "max-len", "batch-size",
 		"lr", "embed-update", "vocab-size", "min-count"} {
 		if c.IsSet(name) {
 			v := c.Value(name)

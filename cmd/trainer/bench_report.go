@@ -46,7 +46,7 @@ func writeBenchFiles(o *benchOptions, env *benchEnv, rs []benchResult) error {
 	doc := map[string]any{
 		"train": o.Train, "test": o.Test, "train_reviews": env.train.Len(), "test_reviews": env.testRows,
 		"vocab": env.vocab, "model": o.Model, "batch_size": o.BatchSize, "max_len": o.MaxLen, "lr": o.LR,
-		"budget_s": o.Budget.Seconds(), "steps": o.Steps, "pipeline_stages": o.Stages, "micro_batches": o.Micro,
+		"budget_s": o.Budget.Seconds(), "steps": o.Steps, "pipeline_stages": o.Stages, "micro_batches": o.Micro, "pipeline_chunks": o.Chunks,
 		"seed": o.Seed, "results": rs,
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")

@@ -123,8 +123,9 @@ func skipReason(o *benchOptions, c benchConfig) string {
 		return fmt.Sprintf("%d CPUs do not split evenly over %d ranks", c.CPUs, c.Ranks)
 	case c.Approach == approachHybrid && newGPUReplicas == nil:
 		return "needs a GPU: this binary has no CUDA support (make cuda)"
-	case c.Approach == approachDDPMP && o.Stages > o.Model.Layers+1:
-		return fmt.Sprintf("%d pipeline stages need at least %d LSTM layers (--layers)", o.Stages, o.Stages-1)
+	case c.Approach == approachDDPMP && o.Stages > len(train.PipelineUnits(o.Model)):
+		return fmt.Sprintf("%d pipeline stages need more than the model's %d units (%s)", o.Stages,
+			len(train.PipelineUnits(o.Model)), strings.Join(train.PipelineUnits(o.Model), ", "))
 	case c.Approach == approachDDPMP && (c.CPUs/c.Ranks)%o.Stages != 0:
 		return fmt.Sprintf("%d CPUs per rank do not hold whole pipelines of %d stages", c.CPUs/c.Ranks, o.Stages)
 	}
@@ -249,7 +250,7 @@ func benchTrain(ctx context.Context, o *benchOptions, env *benchEnv, c benchConf
 	case approachDDP:
 		replicas = train.Replicas(cpu)
 	case approachDDPMP:
-		ps, err := train.NewPipelines(cfg, local, train.PipelineOptions{Stages: o.Stages, MicroBatches: o.Micro})
+		ps, err := train.NewPipelines(cfg, local, train.PipelineOptions{Stages: o.Stages, MicroBatches: o.Micro, Chunks: o.Chunks})
 		if err != nil {
 			return err
 		}

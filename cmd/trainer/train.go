@@ -124,7 +124,8 @@ func trainFlags() []cli.Flag {
 		&cli.StringFlag{Name: "amp", Value: ampOff, Usage: "mixed precision on the GPU: fp16 (dynamic loss scaling; a bare --amp means fp16), bf16 or off"},
 		&cli.IntFlag{Name: "streams", Value: 1, Usage: "GPU streams, one replica each"},
 		&cli.IntFlag{Name: "pipeline-stages", Value: 1, Usage: "split the model's layers into this many pipeline stages, each on its own CPU worker; --cpu-workers/K pipelines run data-parallel (DDP + model parallel)"},
-		&cli.IntFlag{Name: "micro-batches", Usage: "micro-batches per pipeline step (0: 4 per stage)"},
+		&cli.IntFlag{Name: "micro-batches", Usage: "micro-batches per pipeline step (0: 1 for a unidirectional model, whose stages overlap over time chunks; 4 per stage for a bidirectional one)"},
+		&cli.IntFlag{Name: "pipeline-chunks", Usage: "time chunks per micro-batch of a unidirectional pipeline (0: 16)"},
 		&cli.StringFlag{Name: "schedule", Value: scheduleEven, Usage: "split of every batch over the CPU workers: even (by tokens) or hybrid (by measured throughput); GPU + CPU runs are always hybrid"},
 		&cli.IntFlag{Name: "epochs", Value: defaultEpochs},
 		&cli.StringFlag{Name: "out", Usage: "output directory (model.bin, metrics.jsonl, checkpoint.bin)"},
@@ -171,6 +172,7 @@ type trainOptions struct {
 	Split            string // --schedule: even or hybrid
 	Stages           int    // --pipeline-stages: 1 = no model parallelism
 	MicroBatches     int    // --micro-batches per pipeline step
+	Chunks           int    // --pipeline-chunks per micro-batch
 	Epochs           int
 	Out              string
 	Seed             uint64
@@ -233,7 +235,7 @@ func trainOptionsFrom(c *cli.Context) (*trainOptions, error) {
 		VocabSize: c.Int("vocab-size"), MinCount: c.Int("min-count"), SkipBad: c.Bool("skip-bad"),
 		LabelMapSpec: c.String("label-map"), Bucket: !c.Bool("no-bucket"), Overwrite: c.Bool("overwrite"),
 		AMP: c.String("amp"), Streams: c.Int("streams"), Split: c.String("schedule"),
-		Stages: c.Int("pipeline-stages"), MicroBatches: c.Int("micro-batches"),
+		Stages: c.Int("pipeline-stages"), MicroBatches: c.Int("micro-batches"), Chunks: c.Int("pipeline-chunks"),
 	}
 	o.Model = model.Config{VocabSize: max(o.VocabSize, 3), EmbedDim: c.Int("embed-dim"), Hidden: c.Int("hidden"),
 		Layers: c.Int("layers"), Bidirectional: c.Bool("bidirectional"), Pool: c.String("pool")}
@@ -309,9 +311,10 @@ func (o *trainOptions) checkPipeline() error {
 		return usagef("train: --pipeline-stages must be at least 1, got %d", o.Stages)
 	case o.Stages == 1:
 		return nil
-	case o.Stages > o.Model.Layers+1:
-		return usagef("train: --pipeline-stages %d: a model of %d LSTM layers splits into at most %d stages (the layers and the head)",
-			o.Stages, o.Model.Layers, o.Model.Layers+1)
+	case o.Stages > len(train.PipelineUnits(o.Model)):
+		units := train.PipelineUnits(o.Model)
+		return usagef("train: --pipeline-stages %d: a model of %d LSTM layers splits into at most %d stages (%s)",
+			o.Stages, o.Model.Layers, len(units), strings.Join(units, ", "))
 	case o.Device != "cpu":
 		return usagef("train: --pipeline-stages runs on CPU workers; it does not combine with --device %s", o.Device)
 	case o.Split == scheduleHybrid:
@@ -319,8 +322,8 @@ func (o *trainOptions) checkPipeline() error {
 	case o.Workers < o.Stages || o.Workers%o.Stages != 0:
 		return usagef("train: --cpu-workers %d must be a multiple of --pipeline-stages %d (each pipeline needs one worker per stage)",
 			o.Workers, o.Stages)
-	case o.MicroBatches < 0:
-		return usagef("train: --micro-batches must not be negative, got %d", o.MicroBatches)
+	case o.MicroBatches < 0 || o.Chunks < 0:
+		return usagef("train: --micro-batches and --pipeline-chunks must not be negative, got %d and %d", o.MicroBatches, o.Chunks)
 	}
 	return nil
 }
@@ -811,7 +814,7 @@ func buildReplicas(o *trainOptions) (*replicaSet, error) {
 			return nil, usagef("train: %v", err)
 		}
 		if o.Stages > 1 {
-			ps, err := train.NewPipelines(o.Model, o.Workers, train.PipelineOptions{Stages: o.Stages, MicroBatches: o.MicroBatches})
+			ps, err := train.NewPipelines(o.Model, o.Workers, train.PipelineOptions{Stages: o.Stages, MicroBatches: o.MicroBatches, Chunks: o.Chunks})
 			if err != nil {
 				return nil, usagef("train: %v", err)
 			}
