@@ -3,6 +3,7 @@ package data
 import (
 	"bufio"
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"os"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/zeebo/xxh3"
 )
 
 // Review is one labelled review as read from a file.
@@ -161,16 +164,20 @@ type Reader struct {
 	curIdx int
 }
 
-// countingReader counts bytes read from the underlying file for Progress.
+// countingReader counts bytes read from the underlying file for Progress,
+// and hashes them for Digest as they pass, so that the digest costs no
+// second read of the input.
 type countingReader struct {
 	r io.Reader
 	n atomic.Int64
+	h *xxh3.Hasher128
 }
 
-// Read counts as it reads.
+// Read counts and hashes as it reads.
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n.Add(int64(n))
+	c.h.Write(p[:n])
 	return n, err
 }
 
@@ -219,7 +226,7 @@ func openReader(name string, in io.Reader, inSize int64, closer io.Closer, opts 
 		opts.ChunkBytes = DefaultChunkBytes
 	}
 	r := &Reader{name: name, opts: opts, closer: closer, total: inSize, avgSize: 256}
-	r.raw = &countingReader{r: in}
+	r.raw = &countingReader{r: in, h: xxh3.New128()}
 	br := bufio.NewReaderSize(r.raw, 64<<10)
 	src, comp, err := decompressor(br)
 	if err != nil {
@@ -269,6 +276,14 @@ func (r *Reader) Compression() string { return r.compression }
 
 // Name is the input's name as used in error messages.
 func (r *Reader) Name() string { return r.name }
+
+// Digest is "xxh3-128:" and the hex xxh3-128 of the raw (still
+// compressed) input bytes read so far: of the whole input once it has been
+// read to the end. It is not safe to call while another goroutine reads.
+func (r *Reader) Digest() string {
+	sum := r.raw.h.Sum128().Bytes()
+	return "xxh3-128:" + hex.EncodeToString(sum[:])
+}
 
 // Progress returns the bytes of the underlying (possibly compressed) input
 // consumed so far and its total size, -1 when unknown (stdin, pipes). It is

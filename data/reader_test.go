@@ -3,6 +3,7 @@ package data
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
+
+	"github.com/zeebo/xxh3"
 )
 
 // realData is where the shared real review files live, seen from the
@@ -622,4 +625,39 @@ func ExampleOpen() {
 	// line 2 label 0: Broke in a week: The hinge sn
 	// line 4 label 1: Great gift: My nephew loves i
 	// 3 kept, 1 blank lines
+}
+
+// TestReaderDigest: the digest is of the raw bytes as read, compressed or
+// not, and covers the whole input once it is read to the end.
+func TestReaderDigest(t *testing.T) {
+	plain := []byte("__label__1 bad\n__label__2 good\n")
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(plain)
+	zw.Close()
+	for _, c := range []struct {
+		name string
+		raw  []byte
+	}{{"plain.txt", plain}, {"text.gz", gz.Bytes()}} {
+		path := filepath.Join(t.TempDir(), c.name)
+		if err := os.WriteFile(path, c.raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Open(path, ReaderOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			if _, err := r.Next(); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatal(err)
+			}
+		}
+		sum := xxh3.Hash128(c.raw).Bytes()
+		if want := "xxh3-128:" + hex.EncodeToString(sum[:]); r.Digest() != want {
+			t.Errorf("%s: digest %s, want %s", c.name, r.Digest(), want)
+		}
+		r.Close()
+	}
 }
