@@ -32,7 +32,7 @@ func BenchmarkPipeline(b *testing.B) {
 		b.ReportMetric(float64(tokens)/b.Elapsed().Seconds(), "tokens/s")
 	})
 	for _, o := range []PipelineOptions{
-		{Stages: 1}, {Stages: 2, Chunks: 8}, {Stages: 2}, {Stages: 2, Chunks: 32}, {Stages: 2, MicroBatches: 4, Chunks: 1},
+		{Stages: 1}, {Stages: 2, MicroBatches: 1}, {Stages: 2}, {Stages: 2, Chunks: 32}, {Stages: 2, MicroBatches: 8, Chunks: 1},
 	} {
 		b.Run(fmt.Sprintf("stages=%d/micro=%d/chunks=%d", o.Stages, o.MicroBatches, o.Chunks), func(b *testing.B) {
 			p, err := NewPipeline("bench", cfg, o)

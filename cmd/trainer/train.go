@@ -124,7 +124,7 @@ func trainFlags() []cli.Flag {
 		&cli.StringFlag{Name: "amp", Value: ampOff, Usage: "mixed precision on the GPU: fp16 (dynamic loss scaling; a bare --amp means fp16), bf16 or off"},
 		&cli.IntFlag{Name: "streams", Value: 1, Usage: "GPU streams, one replica each"},
 		&cli.IntFlag{Name: "pipeline-stages", Value: 1, Usage: "split the model's layers into this many pipeline stages, each on its own CPU worker; --cpu-workers/K pipelines run data-parallel (DDP + model parallel)"},
-		&cli.IntFlag{Name: "micro-batches", Usage: "micro-batches per pipeline step (0: 1 for a unidirectional model, whose stages overlap over time chunks; 4 per stage for a bidirectional one)"},
+		&cli.IntFlag{Name: "micro-batches", Usage: "micro-batches per pipeline step (0: 2 for a unidirectional model, whose stages also overlap over time chunks; 4 per stage for a bidirectional one)"},
 		&cli.IntFlag{Name: "pipeline-chunks", Usage: "time chunks per micro-batch of a unidirectional pipeline (0: 16)"},
 		&cli.StringFlag{Name: "schedule", Value: scheduleEven, Usage: "split of every batch over the CPU workers: even (by tokens) or hybrid (by measured throughput); GPU + CPU runs are always hybrid"},
 		&cli.IntFlag{Name: "epochs", Value: defaultEpochs},
