@@ -5,7 +5,7 @@
 # trainer's embedding step lazy (its default) and dense (PyTorch's).
 #
 # Usage: scripts/bench-train.sh [TRAIN] [TEST] [EPOCHS]
-#        scripts/bench-train.sh accuracy TRAIN DEV [EPOCHS=5]
+#        [TRAINER_ARGS='--lr 1e-3'] scripts/bench-train.sh accuracy TRAIN DEV [EPOCHS=5]
 # Speed mode prints one line per run: real (non-padding) tokens/s, and the
 # 2-worker scaling ratio. Run it on an otherwise idle machine: every number
 # here is per core, and other processes on those cores distort the
@@ -20,8 +20,9 @@ if [ "${1:-}" = accuracy ]; then
   out=$(mktemp -d)
   trap 'rm -rf "$out"' EXIT
   go build -o "$out/trainer" ./cmd/trainer
+  # shellcheck disable=SC2086 # TRAINER_ARGS is a list of extra flags
   "$out/trainer" train --train "$train" --dev "$dev" --epochs "$epochs" --cpu-workers 2 --out "$out/run" \
-    --cache-dir "$out/cache" --log-format json >"$out/summary.txt" 2>/dev/null
+    --cache-dir "$out/cache" --log-format json ${TRAINER_ARGS:-} >"$out/summary.txt" 2>/dev/null
   cat "$out/summary.txt"
   /usr/bin/python3 ../shared/peers/torch_lstm.py --train "$train" --test "$dev" --epochs "$epochs" --threads 1 \
     --bucket --ddp --workers 2 | grep summary | python3 -c 'import json,sys; print("pytorch final_test_acc", json.load(sys.stdin)["final_test_acc"])'
