@@ -10,23 +10,41 @@ import (
 	"trainer/data"
 )
 
-func runSteps(t *testing.T, workers int, batches []data.Batch, clip float64) []float32 {
+// bowRun is one training run of the bag-of-words stand-in (see runBow).
+type bowRun struct {
+	workers      int
+	clip         float64
+	optim        OptimConfig // zero: AdamW with weight decay 0.01
+	sparse, lazy bool        // tell the engine the token table (see Engine.SetSparsity)
+}
+
+// runBow trains the bag-of-words stand-in on batches at rate 0.05 and
+// returns its weights and optimizer state.
+func runBow(t *testing.T, r bowRun, batches []data.Batch) ([]float32, OptimState) {
 	t.Helper()
 	const vocab = 40
 	params := newBowParams(vocab)
-	reps := make([]Replica, workers)
+	reps := make([]Replica, r.workers)
 	for i := range reps {
 		reps[i] = bowReplica{vocab: vocab}
 	}
-	opt, err := NewOptimizer(OptimConfig{Kind: "adamw", Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01}, len(params))
+	if r.optim.Kind == "" {
+		r.optim = OptimConfig{Kind: "adamw", Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01}
+	}
+	opt, err := NewOptimizer(r.optim, len(params))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := NewEngine(params, reps, opt, clip)
+	e, err := NewEngine(params, reps, opt, r.clip)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
+	if r.sparse {
+		if err := e.SetSparsity(RowSparsity{Offset: 0, Rows: vocab, Dim: 1}, r.lazy); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, b := range batches {
 		st, err := e.Step(b, 0.05)
 		if err != nil {
@@ -36,7 +54,14 @@ func runSteps(t *testing.T, workers int, batches []data.Batch, clip float64) []f
 			t.Fatalf("step saw %d rows %d tokens, batch has %d, %d", st.Rows, st.Tokens, b.Size, b.RealTokens())
 		}
 	}
-	return params
+	return params, opt.State()
+}
+
+// runSteps is runBow with the default optimizer, returning the weights.
+func runSteps(t *testing.T, workers int, batches []data.Batch, clip float64) []float32 {
+	t.Helper()
+	p, _ := runBow(t, bowRun{workers: workers, clip: clip}, batches)
+	return p
 }
 
 // TestEngineWorkersAgree is the DDP contract: W replicas on a global batch

@@ -116,36 +116,13 @@ func TestSupportGatherScatterAdd(t *testing.T) {
 	}
 }
 
-// runSparse trains the bag-of-words stand-in with the engine told which
-// params are its token table.
+// runSparse trains the bag-of-words stand-in with plain Adam (no weight
+// decay, so that untouched rows stay put under a dense step from zero
+// moments) and, with sparse, the engine told which params are its token
+// table.
 func runSparse(t *testing.T, workers int, batches []data.Batch, clip float64, sparse, lazy bool) ([]float32, OptimState) {
 	t.Helper()
-	const vocab = 40
-	params := newBowParams(vocab)
-	reps := make([]Replica, workers)
-	for i := range reps {
-		reps[i] = bowReplica{vocab: vocab}
-	}
-	opt, err := NewOptimizer(DefaultOptimConfig(), len(params))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := NewEngine(params, reps, opt, clip)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	if sparse {
-		if err := e.SetSparsity(RowSparsity{Offset: 0, Rows: vocab, Dim: 1}, lazy); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, b := range batches {
-		if _, err := e.Step(b, 0.05); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return params, opt.State()
+	return runBow(t, bowRun{workers: workers, clip: clip, optim: DefaultOptimConfig(), sparse: sparse, lazy: lazy}, batches)
 }
 
 // TestEngineSparseDenseUpdate: summing only the support changes nothing
