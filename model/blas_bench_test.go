@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"trainer/model/internal/vecmath"
+	"trainer/internal/vecmath"
 )
 
 // BenchmarkSgemmShapes times the matrix products of one training step of

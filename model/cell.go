@@ -1,6 +1,6 @@
 package model
 
-import "trainer/model/internal/vecmath"
+import "trainer/internal/vecmath"
 
 // LSTMCellForward is the fused element-wise part of one LSTM step for n
 // rows of hidden size hid. On entry gates ([n, 4*hid], blocks i, f, g, o)

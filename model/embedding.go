@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"trainer/data"
-	"trainer/model/internal/vecmath"
+	"trainer/internal/vecmath"
 )
 
 // TokenRows is the first LSTM layer's input in compact form: each distinct

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"trainer/model/internal/vecmath"
+	"trainer/internal/vecmath"
 )
 
 // PoolForward pools the top layer's outputs over time into pooled

@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"trainer/data"
-	"trainer/model/internal/vecmath"
+	"trainer/internal/vecmath"
 )
 
 // Inference is a model prepared for prediction only. The first LSTM

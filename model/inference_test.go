@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"trainer/model/internal/vecmath"
+	"trainer/internal/vecmath"
 )
 
 // TestPredictMatchesForward checks the tabulated prediction path against

@@ -1,6 +1,6 @@
 package model
 
-import "trainer/model/internal/vecmath"
+import "trainer/internal/vecmath"
 
 // LSTMActs holds what one LSTM layer direction saves in the forward pass
 // for the backward pass, all packed as Steps describes.

@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"trainer/data"
-	"trainer/model/internal/vecmath"
+	"trainer/internal/vecmath"
 )
 
 // Workspace is one replica's scratch memory for the forward and backward
