@@ -40,7 +40,7 @@ trap 'rm -rf "$out"' EXIT
 go build -o "$out/trainer" ./cmd/trainer
 
 echo "== engine benchmark (go test -bench Engine): steps of one global batch"
-go test ./train -run '^$' -bench 'Engine' -benchtime 40x | grep -E 'Benchmark|ok'
+go test ./train -run '^$' -bench 'Engine$/' -benchtime 40x | grep -E 'Benchmark|ok'
 
 tokps() { python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; print(round(sum(x["tokens"] for x in r)/sum(x["seconds"] for x in r)))' "$1"; }
 rss() { awk -F': ' '/Maximum resident/ {print int($2/1024) " MB"}' "$1"; }

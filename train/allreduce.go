@@ -1,6 +1,9 @@
 package train
 
-import "trainer/data"
+import (
+	"trainer/data"
+	"trainer/internal/vecmath"
+)
 
 // reduceAlign keeps every worker's slice of the gradient buffer on its own
 // cache lines (16 float32 = 64 bytes), so that workers reducing neighbouring
@@ -22,27 +25,9 @@ func reduceSlice(n, i, w int) (lo, hi int) {
 func reduceRange(bufs [][]float32, lo, hi int, scale float32) float64 {
 	dst := bufs[0][lo:hi]
 	for _, src := range bufs[1:] {
-		addTo(dst, src[lo:hi])
+		vecmath.Add(dst, src[lo:hi])
 	}
 	return scaleSumSq(dst, scale)
-}
-
-// addTo adds src into dst element by element; unrolled by four because
-// the compiler does not vectorise and the loop is bound by loads.
-func addTo(dst, src []float32) {
-	src = src[:len(dst)]
-	i := 0
-	for ; i+4 <= len(dst); i += 4 {
-		d := dst[i : i+4 : i+4]
-		s := src[i : i+4 : i+4]
-		d[0] += s[0]
-		d[1] += s[1]
-		d[2] += s[2]
-		d[3] += s[3]
-	}
-	for ; i < len(dst); i++ {
-		dst[i] += src[i]
-	}
 }
 
 // scaleSumSq multiplies x by s in place and returns the float64 sum of the

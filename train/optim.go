@@ -3,6 +3,8 @@ package train
 import (
 	"fmt"
 	"math"
+
+	"trainer/internal/vecmath"
 )
 
 // OptimConfig selects and tunes an optimizer.
@@ -86,22 +88,16 @@ func (a *adamW) Begin() {
 }
 
 func (a *adamW) Update(params, grad []float32, lr float64, lo, hi int) {
-	b1, b2 := float32(a.cfg.Beta1), float32(a.cfg.Beta2)
-	// 1-beta in float64 first: float32(1)-float32(0.999) is off by 1e-5 relative.
-	ob1, ob2 := float32(1-a.cfg.Beta1), float32(1-a.cfg.Beta2)
-	stepSize := float32(lr / a.c1)
-	c2 := float32(a.c2)
-	eps := float32(a.cfg.Eps)
-	decay := float32(1 - lr*a.cfg.WeightDecay)
-	p, g, m, v := params[lo:hi], grad[lo:hi], a.m[lo:hi], a.v[lo:hi]
-	for i := range p {
-		gi := g[i]
-		mi := b1*m[i] + ob1*gi
-		vi := b2*v[i] + ob2*gi*gi
-		m[i], v[i] = mi, vi
-		denom := sqrt32(vi)/c2 + eps
-		p[i] = p[i]*decay - stepSize*mi/denom
+	k := vecmath.AdamW{
+		B1: float32(a.cfg.Beta1), B2: float32(a.cfg.Beta2),
+		// 1-beta in float64 first: float32(1)-float32(0.999) is off by 1e-5 relative.
+		OB1: float32(1 - a.cfg.Beta1), OB2: float32(1 - a.cfg.Beta2),
+		StepSize: float32(lr / a.c1),
+		C2:       float32(a.c2),
+		Eps:      float32(a.cfg.Eps),
+		Decay:    float32(1 - lr*a.cfg.WeightDecay),
 	}
+	vecmath.AdamWUpdate(&k, params[lo:hi], grad[lo:hi], a.m[lo:hi], a.v[lo:hi])
 }
 
 func (a *adamW) State() OptimState {
@@ -155,8 +151,6 @@ func (s *sgd) SetState(st OptimState) error {
 	s.steps = st.Steps
 	return nil
 }
-
-func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }
 
 // ClipScale is the factor that brings a gradient of the given global L2 norm
 // down to maxNorm (1 when it is already within, or when clipping is off).

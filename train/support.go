@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"trainer/data"
+	"trainer/internal/vecmath"
 	"trainer/model"
 )
 
@@ -133,7 +134,7 @@ func (s *Support) Clear(buf []float32) {
 // Add adds src into dst over the support.
 func (s *Support) Add(dst, src []float32) {
 	for _, r := range s.spans {
-		addTo(dst[r.lo:r.hi], src[r.lo:r.hi])
+		vecmath.Add(dst[r.lo:r.hi], src[r.lo:r.hi])
 	}
 }
 
@@ -156,7 +157,7 @@ func (s *Support) ScatterAdd(buf, packed []float32) {
 	at := 0
 	for _, r := range s.spans {
 		n := r.hi - r.lo
-		addTo(buf[r.lo:r.hi], packed[at:at+n])
+		vecmath.Add(buf[r.lo:r.hi], packed[at:at+n])
 		at += n
 	}
 }

@@ -141,3 +141,17 @@ func PrefetchRows(tab []float32, ids []int32, width int) {
 	}
 	prefetchRowsAsm(&tab[0], &ids[0], len(ids), width*4)
 }
+
+//go:noescape
+func adamWAVX(k *AdamW, p, grad, m, v *float32, n int)
+
+// adamWVec runs AdamWUpdate's vector kernel on the first multiple of 8
+// elements and returns how many it did.
+func adamWVec(k *AdamW, p, g, m, v []float32) int {
+	n := len(p) &^ 7
+	if !Vector || n == 0 {
+		return 0
+	}
+	adamWAVX(k, &p[0], &g[0], &m[0], &v[0], n)
+	return n
+}

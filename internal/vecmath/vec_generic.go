@@ -62,3 +62,7 @@ func quantizeRow(x []float32, q []int8) int32 { return quantizeRowRef(x, q) }
 
 // PrefetchRows does nothing in this build.
 func PrefetchRows(tab []float32, ids []int32, width int) {}
+
+// adamWVec does nothing in this build: AdamWUpdate's scalar loop covers
+// every element.
+func adamWVec(k *AdamW, p, g, m, v []float32) int { return 0 }
