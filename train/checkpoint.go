@@ -37,7 +37,9 @@ type Checkpoint struct {
 	Run     json.RawMessage `json:"run"`   // run settings that must match on resume
 	Loop    LoopState       `json:"loop"`
 	Optim   OptimState      `json:"optim"`
-	Params  []float32       `json:"-"`
+	// Scalers is the state of each loss scaler of LoopConfig.Scalers.
+	Scalers []LossScalerState `json:"loss_scalers,omitempty"`
+	Params  []float32         `json:"-"`
 }
 
 // LoopState is the training loop's own progress: early stopping and the

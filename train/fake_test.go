@@ -103,3 +103,37 @@ func batchOf(d *data.Dataset, lo, hi int) data.Batch {
 	}
 	return data.MakeBatch(rows, d.Labels[lo:hi], 0)
 }
+
+// scaledReplica is bowReplica computing its gradient the way an fp16 GPU
+// replica does: scaled by its loss scaler's factor and kept on the grid
+// that factor gives (values of at most 65504 in magnitude, rounded to
+// integers, then unscaled); an overflow lowers the scale and retries. The
+// weights it trains to therefore depend on the scale of every step.
+type scaledReplica struct {
+	bowReplica
+	scaler *LossScaler
+}
+
+func (r scaledReplica) Compute(params []float32, b data.Batch, grad []float32) (Result, error) {
+	tmp := make([]float32, len(grad))
+	for {
+		clear(tmp)
+		res, err := r.bowReplica.Compute(params, b, tmp)
+		if err != nil {
+			return res, err
+		}
+		s := r.scaler.Scale()
+		overflow := false
+		for _, g := range tmp {
+			overflow = overflow || math.Abs(float64(g*s)) > 65504
+		}
+		r.scaler.Update(overflow)
+		if overflow {
+			continue
+		}
+		for i, g := range tmp {
+			grad[i] += float32(math.Round(float64(g*s))) / s
+		}
+		return res, nil
+	}
+}

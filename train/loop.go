@@ -36,6 +36,10 @@ type LoopConfig struct {
 	MetricsPath     string          // JSON lines, one object per epoch; "" = Dir/metrics.jsonl
 	Model           json.RawMessage // stored in checkpoints
 	Run             json.RawMessage // stored in checkpoints, compared on resume by the caller
+	// Scalers are the replicas' dynamic loss scalers (fp16 GPU replicas),
+	// in a fixed order: checkpoints carry their state, so that a resumed
+	// run scales its losses as the uninterrupted one would.
+	Scalers []*LossScaler
 }
 
 // LoopHooks connects the loop to the data, the model file and the user.
@@ -153,6 +157,14 @@ func NewLoop(e *Engine, cfg LoopConfig, h LoopHooks, resume *Checkpoint) (*Loop,
 		if err := e.opt.SetState(resume.Optim); err != nil {
 			return nil, fmt.Errorf("resume: %w", err)
 		}
+		if len(resume.Scalers) != len(cfg.Scalers) {
+			return nil, fmt.Errorf("resume: checkpoint has the state of %d loss scalers, this run has %d", len(resume.Scalers), len(cfg.Scalers))
+		}
+		for i, sc := range cfg.Scalers {
+			if err := sc.SetState(resume.Scalers[i]); err != nil {
+				return nil, fmt.Errorf("resume: replica %d: %w", i, err)
+			}
+		}
 		copy(e.params, resume.Params)
 		l.st = resume.Loop
 		l.pos = Checkpoint{Step: resume.Step, Epoch: resume.Epoch, Batch: resume.Batch}
@@ -169,6 +181,9 @@ func (l *Loop) checkpoint() error {
 		Seed: l.cfg.Seed, Workers: l.e.Workers(),
 		Model: l.cfg.Model, Run: l.cfg.Run, Loop: l.st,
 		Optim: l.e.opt.State(), Params: l.e.params,
+	}
+	for _, sc := range l.cfg.Scalers {
+		c.Scalers = append(c.Scalers, sc.State())
 	}
 	return SaveCheckpoint(l.CheckpointPath(), c)
 }

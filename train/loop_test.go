@@ -25,6 +25,9 @@ type loopRun struct {
 	nanAt     int     // replica call that returns a NaN loss (0 = never)
 	patience  int     // early stopping
 	lr        float64 // 0 = 0.05
+	// scaler, when set, gives replica i a dynamic loss scaler (see
+	// scaledReplica) that the loop checkpoints.
+	scaler func(i int) *LossScaler
 }
 
 const loopVocab = 64
@@ -39,9 +42,15 @@ func runLoop(t *testing.T, dir string, r loopRun, resume *Checkpoint) ([]float32
 	reps := make([]Replica, r.workers)
 	fw := make([]Forwarder, r.workers)
 	var calls atomic.Int64
+	var scalers []*LossScaler
 	for i := range reps {
 		rep := bowReplica{vocab: loopVocab, nanAt: r.nanAt, calls: &calls}
 		reps[i], fw[i] = rep, rep
+		if r.scaler != nil {
+			sc := r.scaler(i)
+			scalers = append(scalers, sc)
+			reps[i] = scaledReplica{rep, sc}
+		}
 	}
 	opt, _ := NewOptimizer(DefaultOptimConfig(), len(params))
 	e, err := NewEngine(params, reps, opt, 1)
@@ -58,6 +67,7 @@ func runLoop(t *testing.T, dir string, r loopRun, resume *Checkpoint) ([]float32
 		Epochs: r.epochs, Seed: 5, Patience: r.patience, CheckpointEvery: r.every, Dir: dir,
 		Schedule: LRSchedule{Base: lr, Warmup: 3, Total: 40, Decay: "cosine"},
 		Model:    json.RawMessage(`{"vocab":64}`), Run: json.RawMessage(`{}`),
+		Scalers: scalers,
 	}
 	steps := 0
 	ctx, cancel := context.WithCancel(context.Background())
@@ -79,7 +89,7 @@ func runLoop(t *testing.T, dir string, r loopRun, resume *Checkpoint) ([]float32
 	}
 	l, err := NewLoop(e, cfg, h, resume)
 	if err != nil {
-		t.Fatal(err)
+		return nil, Summary{}, err
 	}
 	sum, err := l.Run(ctx)
 	return append([]float32(nil), params...), sum, err
@@ -151,6 +161,62 @@ func TestLoopResumeExact(t *testing.T) {
 		lines := readMetrics(t, filepath.Join(dir, "metrics.jsonl"))
 		if len(lines) != 3 {
 			t.Fatalf("stop %d: %d metrics lines after resume, want 3", stop, len(lines))
+		}
+	}
+}
+
+// TestLoopResumeLossScale checks that checkpoints carry the replicas' loss
+// scales: a run interrupted and resumed ends with the weights and scaler
+// states of an uninterrupted one, and a checkpoint with another number of
+// scalers is refused.
+func TestLoopResumeLossScale(t *testing.T) {
+	scalersInto := func(dst *[]*LossScaler) func(int) *LossScaler {
+		return func(int) *LossScaler {
+			s, err := NewLossScalerWith(1<<16, 2, 0.5, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			*dst = append(*dst, s)
+			return s
+		}
+	}
+	var full []*LossScaler
+	fullW, _, err := runLoop(t, t.TempDir(), loopRun{workers: 2, epochs: 2, every: 4, scaler: scalersInto(&full)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full[0].Skipped() == 0 {
+		t.Fatal("the scale never moved: the test would not notice a lost scale")
+	}
+	for _, stop := range []int{5, 14} {
+		dir := t.TempDir()
+		var first []*LossScaler
+		if _, _, err := runLoop(t, dir, loopRun{workers: 2, epochs: 2, every: 4, stopAfter: stop, scaler: scalersInto(&first)}, nil); !errors.Is(err, ErrInterrupted) {
+			t.Fatalf("stop %d: run returned %v", stop, err)
+		}
+		ck, err := LoadCheckpoint(filepath.Join(dir, CheckpointName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ck.Scalers) != 2 || ck.Scalers[1] != first[1].State() {
+			t.Fatalf("stop %d: checkpoint scalers %+v, the run's %+v", stop, ck.Scalers, first[1].State())
+		}
+		var resumed []*LossScaler
+		got, _, err := runLoop(t, dir, loopRun{workers: 2, epochs: 2, every: 4, scaler: scalersInto(&resumed)}, ck)
+		if err != nil {
+			t.Fatalf("stop %d: resume: %v", stop, err)
+		}
+		if !sameBits(got, fullW) {
+			t.Fatalf("stop %d: resumed run ended with other weights", stop)
+		}
+		for i := range full {
+			if resumed[i].State() != full[i].State() {
+				t.Fatalf("stop %d: replica %d scaler %+v, uninterrupted %+v", stop, i, resumed[i].State(), full[i].State())
+			}
+		}
+		_, _, err = runLoop(t, dir, loopRun{workers: 2, epochs: 2, every: 4}, ck)
+		if err == nil || !strings.Contains(err.Error(), "loss scalers") {
+			t.Fatalf("stop %d: resuming without scalers: %v, want a loss-scaler count error", stop, err)
 		}
 	}
 }

@@ -623,7 +623,10 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 		},
 	}
 	cfg := train.LoopConfig{Epochs: o.Epochs, Seed: o.Seed, Patience: o.Patience, CheckpointEvery: o.CheckpointEvery,
-		Dir: dir, Schedule: sched, MetricsPath: metricsPath, Model: modelJSON, Run: runJSON}
+		Dir: dir, Schedule: sched, MetricsPath: metricsPath, Model: modelJSON, Run: runJSON,
+		// Under MPI the checkpoint holds rank 0's scalers, and every rank
+		// resumes with them.
+		Scalers: rset.scalers}
 	loop, err := train.NewLoop(engine, cfg, hooks, resume)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
