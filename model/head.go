@@ -150,3 +150,58 @@ func BCEWithLogits(logits, labels, dlogits []float32) (loss float64, correct int
 	}
 	return loss, correct
 }
+
+// Head is the scratch memory of the classifier head for one batch: pooling
+// over time, the linear layer and the loss, forward and backward, in the
+// packed (length-sorted) row order. A Workspace keeps one, and so does each
+// of a pipeline's micro-batches.
+type Head struct {
+	pooled, dPooled []float32 // [rows, D]
+	argmax          []int32   // [rows, D] for PoolMax
+	logits, labels  []float32 // [rows]
+	dlogits         []float32
+}
+
+// Forward pools hs, the top layer's states ([N, hid] per direction, in p's
+// step orders), and sets the logits of p's rows.
+func (h *Head) Forward(c Config, lay Layout, params []float32, hs [][]float32, p *Packing) {
+	rows, d := len(p.Perm), c.OutDim()
+	h.pooled = grow(h.pooled, rows*d)
+	if c.pool() == PoolMax {
+		h.argmax = grow(h.argmax, rows*d)
+	}
+	PoolForward(c.pool(), hs, c.Hidden, p, h.pooled, h.argmax)
+	h.logits = grow(h.logits, rows)
+	LinearForward(h.pooled, d, lay.View("head.w").Slice(params), params[lay.View("head.b").Offset], h.logits)
+}
+
+// Logits copies the logits of the last Forward into dst[:rows], in the
+// batch's row order.
+func (h *Head) Logits(p *Packing, dst []float32) {
+	for k, r := range p.Perm {
+		dst[r] = h.logits[k]
+	}
+}
+
+// Backward scores the last Forward's logits against labels (the batch's
+// row order) with the BCE-with-logits loss, adds the head's weight
+// gradients to grad, and sets dhs (one per direction, like Forward's hs) to
+// the gradient with respect to the top layer's states. It returns the
+// summed loss and the number of rows predicted right.
+func (h *Head) Backward(c Config, lay Layout, params, grad, labels []float32, p *Packing, dhs [][]float32) (lossSum float64, correct int) {
+	rows, d := len(p.Perm), c.OutDim()
+	h.labels = grow(h.labels, rows)
+	for k, r := range p.Perm {
+		h.labels[k] = labels[r]
+	}
+	h.dlogits = grow(h.dlogits, rows)
+	lossSum, correct = BCEWithLogits(h.logits, h.labels, h.dlogits)
+	hw, hb := lay.View("head.w"), lay.View("head.b")
+	h.dPooled = grow(h.dPooled, rows*d)
+	LinearBackward(h.pooled, d, hw.Slice(params), h.dlogits, hw.Slice(grad), &grad[hb.Offset], h.dPooled)
+	for _, dh := range dhs {
+		clear(dh)
+	}
+	PoolBackward(c.pool(), h.dPooled, c.Hidden, p, h.argmax, dhs)
+	return lossSum, correct
+}

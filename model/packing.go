@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"trainer/data"
+	"trainer/internal/vecmath"
 )
 
 // Steps describes a packed, time-major sequence batch: step s holds
@@ -110,5 +111,39 @@ func growKeep[T any](s []T, n int) []T {
 func gatherRows(dst, src []float32, idx []int32, w int) {
 	for i, j := range idx {
 		copy(dst[i*w:(i+1)*w], src[int(j)*w:(int(j)+1)*w])
+	}
+}
+
+// Reverse sets dst ([N, dim], the reverse direction's step order) to the
+// rows of src ([N, dim], forward step order), mirrored through p.Rev.
+func (p *Packing) Reverse(dst, src []float32, dim int) {
+	gatherRows(dst, src, p.Rev, dim)
+}
+
+// AddReversed adds src ([N, dim], reverse step order) into dst ([N, dim],
+// forward step order), row by mirrored row: a bidirectional layer's input
+// gradient is the sum of both directions'.
+func (p *Packing) AddReversed(dst, src []float32, dim int) {
+	for jr, j := range p.Rev {
+		vecmath.Add(dst[int(j)*dim:(int(j)+1)*dim], src[jr*dim:(jr+1)*dim])
+	}
+}
+
+// Join sets out ([N, 2*hid], forward step order) to a bidirectional
+// layer's output: the forward states hf and the reverse states hr (in
+// their own step order) side by side.
+func (p *Packing) Join(out, hf, hr []float32, hid int) {
+	for j, jr := range p.Rev {
+		copy(out[j*2*hid:j*2*hid+hid], hf[j*hid:(j+1)*hid])
+		copy(out[j*2*hid+hid:(j+1)*2*hid], hr[int(jr)*hid:(int(jr)+1)*hid])
+	}
+}
+
+// Split is Join's adjoint: it sets dhF and dhR ([N, hid], each direction's
+// step order) to the halves of dOut ([N, 2*hid], forward step order).
+func (p *Packing) Split(dOut []float32, hid int, dhF, dhR []float32) {
+	for j, jr := range p.Rev {
+		copy(dhF[j*hid:(j+1)*hid], dOut[j*2*hid:j*2*hid+hid])
+		copy(dhR[int(jr)*hid:(int(jr)+1)*hid], dOut[j*2*hid+hid:(j+1)*2*hid])
 	}
 }

@@ -19,11 +19,8 @@ type Workspace struct {
 	x0     []float32 // stage input: embeddings of tok.IDs [U, E], or the previous stage's output [N, In]
 	layers []layerState
 
-	pooled, dPooled []float32 // [rows, D], sorted order
-	argmax          []int32   // [rows, D] for PoolMax
-	logits, labels  []float32 // [rows], sorted order
-	dlogits         []float32
-	ids             []int32 // Predict: the table row of every packed token
+	head Head
+	ids  []int32 // Predict: the table row of every packed token
 }
 
 // layerState is one LSTM layer's saved activations and gradients.
@@ -131,7 +128,7 @@ func (w *Workspace) forward(params []float32, b data.Batch, lo, hi int, in []flo
 			lstmFwd(l, 0, in)
 			if dirs == 2 {
 				ls.inRev = grow(ls.inRev, n*inDim)
-				gatherRows(ls.inRev, in, w.pack.Rev, inDim)
+				w.pack.Reverse(ls.inRev, in, inDim)
 				lstmFwd(l, 1, ls.inRev)
 			}
 		}
@@ -139,11 +136,7 @@ func (w *Workspace) forward(params []float32, b data.Batch, lo, hi int, in []flo
 			ls.out = ls.acts[0].H
 		} else {
 			ls.out = grow(ls.out, n*2*hid)
-			hf, hr := ls.acts[0].H, ls.acts[1].H
-			for j, jr := range w.pack.Rev {
-				copy(ls.out[j*2*hid:j*2*hid+hid], hf[j*hid:(j+1)*hid])
-				copy(ls.out[j*2*hid+hid:(j+1)*2*hid], hr[int(jr)*hid:(int(jr)+1)*hid])
-			}
+			w.pack.Join(ls.out, ls.acts[0].H, ls.acts[1].H, hid)
 		}
 		in = ls.out
 	}
@@ -151,25 +144,13 @@ func (w *Workspace) forward(params []float32, b data.Batch, lo, hi int, in []flo
 		return w.layers[hi-1].out
 	}
 	top := &w.layers[c.Layers-1]
-	hs := [][]float32{top.acts[0].H, top.acts[1].H}[:dirs]
-	rows, d := b.Size, c.OutDim()
-	w.pooled = grow(w.pooled, rows*d)
-	if c.pool() == PoolMax {
-		w.argmax = grow(w.argmax, rows*d)
-	}
-	PoolForward(c.pool(), hs, hid, &w.pack, w.pooled, w.argmax)
-	w.logits = grow(w.logits, rows)
-	LinearForward(w.pooled, d, w.layout.View("head.w").Slice(params), params[w.layout.View("head.b").Offset], w.logits)
+	w.head.Forward(c, w.layout, params, [][]float32{top.acts[0].H, top.acts[1].H}[:dirs], &w.pack)
 	return nil
 }
 
 // Logits copies the logits of the last StageForward that ran the head into
 // dst[:rows], in the batch's row order.
-func (w *Workspace) Logits(dst []float32) {
-	for k, r := range w.pack.Perm {
-		dst[r] = w.logits[k]
-	}
-}
+func (w *Workspace) Logits(dst []float32) { w.head.Logits(&w.pack, dst) }
 
 // StageBackward is the backward pass of the StageForward(params, b, lo,
 // hi, ...) that ran last on this workspace. For hi == Layers it computes
@@ -190,21 +171,7 @@ func (w *Workspace) StageBackward(params []float32, b data.Batch, lo, hi int, dO
 		top.dH[dir] = grow(top.dH[dir], n*hid)
 	}
 	if hi == c.Layers {
-		rows := b.Size
-		w.labels = grow(w.labels, rows)
-		for k, r := range p.Perm {
-			w.labels[k] = b.Labels[r]
-		}
-		w.dlogits = grow(w.dlogits, rows)
-		lossSum, correct = BCEWithLogits(w.logits, w.labels, w.dlogits)
-		hw := w.layout.View("head.w")
-		hb := w.layout.View("head.b")
-		w.dPooled = grow(w.dPooled, rows*d)
-		LinearBackward(w.pooled, d, hw.Slice(params), w.dlogits, hw.Slice(grad), &grad[hb.Offset], w.dPooled)
-		for dir := 0; dir < dirs; dir++ {
-			clear(top.dH[dir])
-		}
-		PoolBackward(c.pool(), w.dPooled, hid, p, w.argmax, top.dH[:dirs])
+		lossSum, correct = w.head.Backward(c, w.layout, params, grad, b.Labels, p, top.dH[:dirs])
 	} else {
 		if len(dOut) != n*d {
 			panic(fmt.Sprintf("model: stage output gradient has %d values, want %d tokens x %d", len(dOut), n, d))
@@ -231,13 +198,7 @@ func (w *Workspace) StageBackward(params []float32, b data.Batch, lo, hi int, dO
 		if dirs == 2 {
 			ls.dInRev = grow(ls.dInRev, n*inDim)
 			LSTMBackward(w.layout.LSTM(params, l, 1), w.layout.LSTM(grad, l, 1), ls.inRev, p.Steps, &ls.acts[1], ls.dH[1], ls.dInRev)
-			for jr, j := range p.Rev {
-				dst := ls.dIn[int(j)*inDim : (int(j)+1)*inDim]
-				src := ls.dInRev[jr*inDim : (jr+1)*inDim]
-				for i, v := range src {
-					dst[i] += v
-				}
-			}
+			p.AddReversed(ls.dIn, ls.dInRev, inDim)
 		}
 		if l == lo {
 			break
@@ -268,10 +229,7 @@ func (w *Workspace) splitDirections(ls *layerState, dOut []float32) {
 		return
 	}
 	ls.dH[1] = grow(ls.dH[1], n*hid)
-	for j, jr := range w.pack.Rev {
-		copy(ls.dH[0][j*hid:(j+1)*hid], dOut[j*2*hid:j*2*hid+hid])
-		copy(ls.dH[1][int(jr)*hid:(int(jr)+1)*hid], dOut[j*2*hid+hid:(j+1)*2*hid])
-	}
+	w.pack.Split(dOut, hid, ls.dH[0], ls.dH[1])
 }
 
 func (w *Workspace) checkStage(lo, hi int) {

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"trainer/data"
+	"trainer/internal/vecmath"
 	"trainer/model"
 )
 
@@ -94,12 +95,9 @@ type microState struct {
 	ident  []int32         // 0..N-1: packed row j's projection is row j
 	layers []layerUnits
 
-	pooled, dPooled []float32
-	argmax          []int32
-	logits, labels  []float32
-	dlogits         []float32
-	loss            float64
-	correct         int
+	head    model.Head
+	loss    float64
+	correct int
 }
 
 // layerUnits is one LSTM layer's state, as model.Workspace keeps it.
@@ -234,9 +232,7 @@ func (r *unitRunner) bidirectionalForward(l int, m *microState, params []float32
 	ls.in = m.layers[l-1].out
 	model.LSTMForward(r.lay.LSTM(params, l, 0), ls.in, p.Steps, &ls.acts[0])
 	ls.inRev = grow32(ls.inRev, n*inDim)
-	for i, j := range p.Rev {
-		copy(ls.inRev[i*inDim:(i+1)*inDim], ls.in[int(j)*inDim:(int(j)+1)*inDim])
-	}
+	p.Reverse(ls.inRev, ls.in, inDim)
 	model.LSTMForward(r.lay.LSTM(params, l, 1), ls.inRev, p.Steps, &ls.acts[1])
 	r.joinDirections(m, ls)
 }
@@ -247,48 +243,16 @@ func (r *unitRunner) joinDirections(m *microState, ls *layerUnits) {
 	hid := r.cfg.Hidden
 	p := &m.pack
 	ls.out = grow32(ls.out, p.N()*2*hid)
-	hf, hr := ls.acts[0].H, ls.acts[1].H
-	for j, jr := range p.Rev {
-		copy(ls.out[j*2*hid:j*2*hid+hid], hf[j*hid:(j+1)*hid])
-		copy(ls.out[j*2*hid+hid:(j+1)*2*hid], hr[int(jr)*hid:(int(jr)+1)*hid])
-	}
+	p.Join(ls.out, ls.acts[0].H, ls.acts[1].H, hid)
 }
 
 // head pools the top layer, computes the logits and the loss, and leaves
 // the gradient with respect to the top layer's outputs in its dH.
 func (r *unitRunner) head(m *microState, params, grad []float32) {
-	c := r.cfg
-	p := &m.pack
-	rows, d, hid, dirs := m.b.Size, c.OutDim(), c.Hidden, c.Dirs()
-	pool := c.Pool
-	if pool == "" {
-		pool = model.PoolLast
-	}
-	top := &m.layers[c.Layers-1]
-	hs := [][]float32{top.acts[0].H, top.acts[1].H}[:dirs]
-	m.pooled = grow32(m.pooled, rows*d)
-	if pool == model.PoolMax && cap(m.argmax) < rows*d {
-		m.argmax = make([]int32, rows*d)
-	}
-	if pool == model.PoolMax {
-		m.argmax = m.argmax[:rows*d]
-	}
-	model.PoolForward(pool, hs, hid, p, m.pooled, m.argmax)
-	hw, hb := r.lay.View("head.w"), r.lay.View("head.b")
-	m.logits = grow32(m.logits, rows)
-	model.LinearForward(m.pooled, d, hw.Slice(params), params[hb.Offset], m.logits)
-	m.labels = grow32(m.labels, rows)
-	for k, row := range p.Perm {
-		m.labels[k] = m.b.Labels[row]
-	}
-	m.dlogits = grow32(m.dlogits, rows)
-	m.loss, m.correct = model.BCEWithLogits(m.logits, m.labels, m.dlogits)
-	m.dPooled = grow32(m.dPooled, rows*d)
-	model.LinearBackward(m.pooled, d, hw.Slice(params), m.dlogits, hw.Slice(grad), &grad[hb.Offset], m.dPooled)
-	for dir := 0; dir < dirs; dir++ {
-		clear(top.dH[dir])
-	}
-	model.PoolBackward(pool, m.dPooled, hid, p, m.argmax, top.dH[:dirs])
+	dirs := r.cfg.Dirs()
+	top := &m.layers[r.cfg.Layers-1]
+	m.head.Forward(r.cfg, r.lay, params, [][]float32{top.acts[0].H, top.acts[1].H}[:dirs], &m.pack)
+	m.loss, m.correct = m.head.Backward(r.cfg, r.lay, params, grad, m.b.Labels, &m.pack, top.dH[:dirs])
 }
 
 // backward runs the backward pass of unit u over chunk ch, the chunks after
@@ -340,9 +304,7 @@ func (r *unitRunner) end(u unit, m *microState, params, grad []float32) {
 		if c.Dirs() == 2 {
 			ls.dInRev = grow32(ls.dInRev, k)
 			ls.acts[1].BackwardEnd(r.lay.LSTM(params, 0, 1), r.lay.LSTM(grad, 0, 1), ls.in, m.tok.RevRows, p.Steps, ls.dInRev)
-			for i, v := range ls.dInRev {
-				ls.dIn[i] += v
-			}
+			vecmath.Add(ls.dIn, ls.dInRev)
 		}
 		m.tok.ScatterAdd(r.lay.View("embed").Slice(grad), c.EmbedDim, ls.dIn)
 	case unitRec:
@@ -362,16 +324,7 @@ func (r *unitRunner) bidirectionalBackward(l int, m *microState, params, grad []
 	model.LSTMBackward(r.lay.LSTM(params, l, 0), r.lay.LSTM(grad, l, 0), ls.in, p.Steps, &ls.acts[0], ls.dH[0], ls.dIn)
 	ls.dInRev = grow32(ls.dInRev, n*inDim)
 	model.LSTMBackward(r.lay.LSTM(params, l, 1), r.lay.LSTM(grad, l, 1), ls.inRev, p.Steps, &ls.acts[1], ls.dH[1], ls.dInRev)
-	for jr, j := range p.Rev {
-		dst := ls.dIn[int(j)*inDim : (int(j)+1)*inDim]
-		src := ls.dInRev[jr*inDim : (jr+1)*inDim]
-		for i, v := range src {
-			dst[i] += v
-		}
-	}
+	p.AddReversed(ls.dIn, ls.dInRev, inDim)
 	lower := &m.layers[l-1]
-	for j, jr := range p.Rev {
-		copy(lower.dH[0][j*hid:(j+1)*hid], ls.dIn[j*2*hid:j*2*hid+hid])
-		copy(lower.dH[1][int(jr)*hid:(int(jr)+1)*hid], ls.dIn[j*2*hid+hid:(j+1)*2*hid])
-	}
+	p.Split(ls.dIn, hid, lower.dH[0], lower.dH[1])
 }
