@@ -372,14 +372,19 @@ func (a *LSTMActs) BackwardBegin(w LSTMWeights, st Steps, u int) {
 	if !a.blasOnly && vecmath.GemmSupported(hid) && st.T() > 1 {
 		a.whh.Pack(w.Whh, hid, 4*hid, hid, false)
 	}
-	if !a.blasOnly && vecmath.GemmSupported(w.In) && w.In > 0 {
-		a.wih.Pack(w.Wih, w.In, 4*hid, w.In, false)
-	}
+	a.packInputGrad(w)
 	if u > 0 {
 		// The forward projections are spent: the table holds the
 		// distinct rows' gate gradients from here on.
 		a.proj = grow(a.proj, u*4*hid)
 		clear(a.proj)
+	}
+}
+
+// packInputGrad packs W_ih for the input gradient's products.
+func (a *LSTMActs) packInputGrad(w LSTMWeights) {
+	if !a.blasOnly && vecmath.GemmSupported(w.In) && w.In > 0 {
+		a.wih.Pack(w.Wih, w.In, 4*w.Hidden, w.In, false)
 	}
 }
 
@@ -439,11 +444,22 @@ func (a *LSTMActs) BackwardRange(w LSTMWeights, rows []int32, st Steps, s0, s1 i
 // dw, each one product over all steps. For an input given as rows it also
 // sets dx ([U, In], when not nil) to the gradient of the distinct rows.
 func (a *LSTMActs) BackwardEnd(w, dw LSTMWeights, x []float32, rows []int32, st Steps, dx []float32) {
-	hid, n := w.Hidden, st.N()
-	g4 := 4 * hid
 	if st.T() == 0 {
 		return
 	}
+	a.backwardRecurrent(w, dw, st)
+	if rows == nil {
+		a.backwardInput(w, dw, x, st.N(), a.Gates, nil)
+		return
+	}
+	a.backwardInput(w, dw, x, len(x)/max(w.In, 1), a.proj, dx)
+}
+
+// backwardRecurrent adds the W_hh gradient of the whole pass to dw: one
+// product of the gate gradients with the previous steps' states.
+func (a *LSTMActs) backwardRecurrent(w, dw LSTMWeights, st Steps) {
+	hid, n := w.Hidden, st.N()
+	g4 := 4 * hid
 	n0 := st.Sizes[0]
 	a.hPrev = grow(a.hPrev, n*hid)
 	for s := 1; s < st.T(); s++ {
@@ -451,10 +467,16 @@ func (a *LSTMActs) BackwardEnd(w, dw LSTMWeights, x []float32, rows []int32, st 
 		copy(a.hPrev[o*hid:(o+k)*hid], a.H[po*hid:(po+k)*hid])
 	}
 	sgemm(true, false, g4, hid, n-n0, 1, a.Gates[n0*g4:], g4, a.hPrev[n0*hid:n*hid], hid, 1, dw.Whh, hid)
-	m, dGates := n, a.Gates
-	if rows != nil {
-		m, dGates = len(x)/max(w.In, 1), a.proj
+}
+
+// backwardInput adds to dw the W_ih and bias gradients of m input rows x
+// ([m, In]) whose gate gradients are dGates ([m, 4H]), and sets dx ([m,
+// In]), when not nil, to their input gradient. BackwardBegin packed W_ih.
+func (a *LSTMActs) backwardInput(w, dw LSTMWeights, x []float32, m int, dGates, dx []float32) {
+	if m == 0 {
+		return
 	}
+	g4 := 4 * w.Hidden
 	sgemm(true, false, g4, w.In, m, 1, dGates, g4, x, w.In, 1, dw.Wih, w.In)
 	if len(a.ones) < m {
 		a.ones = make([]float32, m+m/4)
@@ -463,7 +485,7 @@ func (a *LSTMActs) BackwardEnd(w, dw LSTMWeights, x []float32, rows []int32, st 
 		}
 	}
 	sgemvT(m, g4, dGates, g4, a.ones[:m], dw.B)
-	if rows != nil && dx != nil {
+	if dx != nil {
 		a.inputGrad(w, m, dGates, dx)
 	}
 }

@@ -21,6 +21,14 @@ type Workspace struct {
 
 	head Head
 	ids  []int32 // Predict: the table row of every packed token
+
+	// With a share (SetShare), LossGrad splits the first layer's
+	// input-side work with the share's other workers; gRows and
+	// gRevRows are then each packed row's index in the share's tables.
+	share           *RowShare
+	shareIdx        int
+	sharing         bool // inside LossGrad with a share
+	gRows, gRevRows []int32
 }
 
 // layerState is one LSTM layer's saved activations and gradients.
@@ -99,6 +107,10 @@ func (w *Workspace) forward(params []float32, b data.Batch, lo, hi int, in []flo
 	switch {
 	case tab != nil:
 		in = nil
+	case lo == 0 && w.sharing:
+		w.tok.Build(&w.pack, b, c.VocabSize)
+		w.shareProject(params)
+		in = nil
 	case lo == 0:
 		w.tok.Build(&w.pack, b, c.VocabSize)
 		w.x0 = grow(w.x0, len(w.tok.IDs)*c.EmbedDim)
@@ -119,6 +131,8 @@ func (w *Workspace) forward(params []float32, b data.Batch, lo, hi int, in []flo
 		switch {
 		case l == 0 && tab != nil:
 			tab.project(w, b)
+		case l == 0 && w.sharing:
+			w.shareSteps(params)
 		case l == 0:
 			lstmForwardRows(w.layout.LSTM(params, 0, 0), in, w.tok.Rows, w.pack.Steps, &ls.acts[0], save)
 			if dirs == 2 {
@@ -181,6 +195,10 @@ func (w *Workspace) StageBackward(params []float32, b data.Batch, lo, hi int, dO
 	for l := hi - 1; l >= lo; l-- {
 		ls := &w.layers[l]
 		inDim := c.InDim(l)
+		if l == 0 && w.sharing {
+			w.shareBackward(params, grad)
+			return nil, lossSum, correct
+		}
 		if l == 0 {
 			// The embedding layer's input is the batch's distinct tokens.
 			u := len(w.tok.IDs)
@@ -254,6 +272,18 @@ func (w *Workspace) Forward(params []float32, b data.Batch, logits []float32) {
 // prediction (logit > 0 means positive) equals the label. The caller zeroes
 // and normalises grad. An empty batch adds nothing.
 func (w *Workspace) LossGrad(params []float32, b data.Batch, grad []float32) (lossSum float64, correct int) {
+	if w.share != nil {
+		w.sharing = true
+		defer func() { w.sharing = false }()
+		if b.Size == 0 {
+			// No rows, but a slice of the share's work all the same.
+			w.tok.IDs, w.gRows, w.gRevRows = w.tok.IDs[:0], w.gRows[:0], w.gRevRows[:0]
+			w.pack.Pack(b)
+			w.shareProject(params)
+			w.shareBackward(params, grad)
+			return 0, 0
+		}
+	}
 	if b.Size == 0 {
 		return 0, 0
 	}

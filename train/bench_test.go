@@ -63,13 +63,16 @@ func realReviews(tb testing.TB, path string, n, vocabSize int) (*data.Dataset, i
 // model with fresh weights (seed 1), warmed by one epoch of batches outside
 // any timing: the workspaces grow to the longest batch and the heap
 // settles, as in every epoch after a run's first.
-func benchEngine(b *testing.B, cfg model.Config, workers int, lazy bool, batches []data.Batch) *Engine {
+func benchEngine(b *testing.B, cfg model.Config, workers int, lazy, share bool, batches []data.Batch) *Engine {
 	b.Helper()
 	params := make([]float32, model.NewLayout(cfg).Size())
 	model.InitParams(cfg, params, 1)
 	reps, err := NewCPUReplicas(cfg, workers)
 	if err != nil {
 		b.Fatal(err)
+	}
+	if share {
+		ShareRows(reps)
 	}
 	opt, _ := NewOptimizer(DefaultOptimConfig(), len(params))
 	e, err := NewEngine(params, Replicas(reps), opt, 5)
@@ -99,22 +102,23 @@ func benchBatches(b *testing.B) ([]data.Batch, model.Config) {
 // BenchmarkEngine measures real (non-padding) training tokens/s of the
 // reference-sized model (E=128, H=256, one layer) on bucketed batches of
 // 128 real Amazon reviews, with 1 and 2 CPU workers, and the embedding's
-// optimizer step dense or lazy. Steps cycle through the epoch's batches,
-// so runs of at least one epoch (-benchtime 40x and more) see the same
-// mix of lengths.
+// optimizer step dense or lazy. Two workers share the first layer's rows
+// (ShareRows), as the trainer runs them, except in rows=own. Steps cycle
+// through the epoch's batches, so runs of at least one epoch (-benchtime
+// 40x and more) see the same mix of lengths.
 func BenchmarkEngine(b *testing.B) {
 	batches, cfg := benchBatches(b)
 	for _, run := range []struct {
-		workers int
-		lazy    bool
-	}{{1, false}, {2, false}, {1, true}, {2, true}} {
+		workers     int
+		lazy, share bool
+	}{{1, false, false}, {2, false, true}, {1, true, false}, {2, true, true}, {2, true, false}} {
 		workers := run.workers
-		name := fmt.Sprintf("workers=%d/embed=dense", workers)
-		if run.lazy {
-			name = fmt.Sprintf("workers=%d/embed=lazy", workers)
+		name := fmt.Sprintf("workers=%d/embed=%s", workers, embedName(run.lazy))
+		if workers > 1 && !run.share {
+			name += "/rows=own"
 		}
 		b.Run(name, func(b *testing.B) {
-			e := benchEngine(b, cfg, workers, run.lazy, batches)
+			e := benchEngine(b, cfg, workers, run.lazy, run.share, batches)
 			tokens := 0
 			var reduce, compute float64
 			b.ResetTimer()
@@ -139,57 +143,78 @@ func BenchmarkEngine(b *testing.B) {
 	}
 }
 
+func embedName(lazy bool) string {
+	if lazy {
+		return "lazy"
+	}
+	return "dense"
+}
+
 // BenchmarkEngineScaling measures the speed-up of 2 CPU workers over 1 on
-// the same steps. Each iteration trains one epoch with a 1-worker engine
-// and then the same epoch with a 2-worker engine (each on its own copy of
-// the weights), so that a machine whose speed drifts over minutes slows
-// both alike; alternating per step instead would leave the second core idle
-// for whole steps, which a virtual CPU pays for when it wakes. It reports
-// the median over iterations of the epoch-time ratio ("speedup"), each
-// engine's tokens/s, and the 2-worker step's split: mean compute, the wait
-// for the slower worker ("%imbalance") and reduce+update.
+// the same steps. Each iteration trains one epoch with a 1-worker engine,
+// then the same epoch with a 2-worker engine whose workers share the first
+// layer's rows (ShareRows, as the trainer runs them), then with one whose
+// workers do not; each engine has its own copy of the weights. A machine
+// whose speed drifts over minutes so slows all three alike (alternating per
+// step instead would leave the second core idle for whole steps, which a
+// virtual CPU pays for when it wakes). It reports the median over the
+// iterations of the epoch-time ratios ("speedup", and "speedup-own" for the
+// workers that do not share), each engine's tokens/s, and the sharing
+// 2-worker step's split: mean compute, the wait for the slower worker
+// ("%imbalance") and reduce+update. The models are the reference's sizes
+// and the trainer's defaults (E=512, H=128, mean pooling).
 func BenchmarkEngineScaling(b *testing.B) {
-	batches, cfg := benchBatches(b)
-	for _, lazy := range []bool{true, false} {
-		name := "embed=lazy"
-		if !lazy {
-			name = "embed=dense"
-		}
-		b.Run(name, func(b *testing.B) {
-			one := benchEngine(b, cfg, 1, lazy, batches)
-			two := benchEngine(b, cfg, 2, lazy, batches)
-			var t1, t2, mean, slowest, reduce float64
-			var ratios []float64
+	batches, ref := benchBatches(b)
+	def := model.Config{VocabSize: ref.VocabSize, EmbedDim: 512, Hidden: 128, Layers: 1, Pool: model.PoolMean}
+	for _, run := range []struct {
+		name string
+		cfg  model.Config
+		lazy bool
+	}{
+		{"model=reference/embed=lazy", ref, true},
+		{"model=reference/embed=dense", ref, false},
+		{"model=default/embed=lazy", def, true},
+	} {
+		b.Run(run.name, func(b *testing.B) {
+			one := benchEngine(b, run.cfg, 1, run.lazy, false, batches)
+			shared := benchEngine(b, run.cfg, 2, run.lazy, true, batches)
+			own := benchEngine(b, run.cfg, 2, run.lazy, false, batches)
+			epoch := func(e *Engine, split bool) (secs, mean, slowest, reduce float64, tokens int) {
+				for _, bt := range batches {
+					st, err := e.Step(bt, 1e-3)
+					if err != nil {
+						b.Fatal(err)
+					}
+					secs += st.Seconds
+					tokens += st.Tokens
+					reduce += st.ReduceSecs
+					if split {
+						slowest += max(st.Compute[0], st.Compute[1])
+						mean += (st.Compute[0] + st.Compute[1]) / 2
+					}
+				}
+				return secs, mean, slowest, reduce, tokens
+			}
+			var t1, t2, t3, mean, slowest, reduce float64
+			var ratios, ratiosOwn []float64
 			tokens := 0
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				var e1, e2 float64
-				for _, bt := range batches {
-					st, err := one.Step(bt, 1e-3)
-					if err != nil {
-						b.Fatal(err)
-					}
-					e1 += st.Seconds
-					tokens += st.Tokens
-				}
-				for _, bt := range batches {
-					st, err := two.Step(bt, 1e-3)
-					if err != nil {
-						b.Fatal(err)
-					}
-					e2 += st.Seconds
-					reduce += st.ReduceSecs
-					slowest += max(st.Compute[0], st.Compute[1])
-					mean += (st.Compute[0] + st.Compute[1]) / 2
-				}
-				t1 += e1
-				t2 += e2
+				e1, _, _, _, tok := epoch(one, false)
+				e2, m, sl, r, _ := epoch(shared, true)
+				e3, _, _, _, _ := epoch(own, true)
+				t1, t2, t3 = t1+e1, t2+e2, t3+e3
+				mean, slowest, reduce, tokens = mean+m, slowest+sl, reduce+r, tokens+tok
 				ratios = append(ratios, e1/e2)
+				ratiosOwn = append(ratiosOwn, e1/e3)
 			}
 			slices.Sort(ratios)
+			slices.Sort(ratiosOwn)
 			b.ReportMetric(ratios[len(ratios)/2], "speedup")
+			b.ReportMetric(ratiosOwn[len(ratiosOwn)/2], "speedup-own")
 			b.ReportMetric(float64(tokens)/t1, "tokens/s-1w")
 			b.ReportMetric(float64(tokens)/t2, "tokens/s-2w")
+			b.ReportMetric(float64(tokens)/t3, "tokens/s-2w-own")
 			b.ReportMetric(mean/t2*100, "%compute")
 			b.ReportMetric((slowest-mean)/t2*100, "%imbalance")
 			b.ReportMetric(reduce/t2*100, "%reduce+update")

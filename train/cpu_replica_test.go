@@ -2,7 +2,9 @@ package train
 
 import (
 	"math"
+	"strings"
 	"testing"
+	"time"
 
 	"trainer/data"
 	"trainer/model"
@@ -10,7 +12,10 @@ import (
 
 // TestCPUEngineWorkersAgree checks the DDP contract on the real model:
 // 1, 2 and 3 CPU workers on the same global batches (sizes that 2 and 3 do
-// not divide) give the same weights up to fp32 summation order.
+// not divide) give the same weights up to fp32 summation order, and so do
+// workers that share the first layer's rows (ShareRows), 9 of them leaving
+// some with empty shards of the 7-row batch; sharing workers are
+// deterministic too.
 func TestCPUEngineWorkersAgree(t *testing.T) {
 	cfgs := []model.Config{
 		{VocabSize: 50, EmbedDim: 6, Hidden: 5, Layers: 1, Pool: model.PoolLast},
@@ -19,12 +24,15 @@ func TestCPUEngineWorkersAgree(t *testing.T) {
 	d := synthDataset(40, 50, 21)
 	batches := []data.Batch{batchOf(d, 0, 7), batchOf(d, 7, 18), batchOf(d, 18, 29)}
 	for _, c := range cfgs {
-		run := func(workers int) []float32 {
+		run := func(workers int, share bool) []float32 {
 			params := make([]float32, model.NewLayout(c).Size())
 			model.InitParams(c, params, 3)
 			reps, err := NewCPUReplicas(c, workers)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if share {
+				ShareRows(reps)
 			}
 			opt, _ := NewOptimizer(DefaultOptimConfig(), len(params))
 			e, err := NewEngine(params, Replicas(reps), opt, 1)
@@ -39,18 +47,60 @@ func TestCPUEngineWorkersAgree(t *testing.T) {
 			}
 			return params
 		}
-		ref := run(1)
-		for _, w := range []int{2, 3} {
-			got := run(w)
+		ref := run(1, false)
+		for _, tc := range []struct {
+			workers int
+			share   bool
+		}{{2, false}, {3, false}, {2, true}, {3, true}, {9, true}} {
+			got := run(tc.workers, tc.share)
 			worst := 0.0
 			for i := range ref {
 				diff := math.Abs(float64(got[i] - ref[i]))
 				if diff > 1e-6+1e-5*math.Abs(float64(ref[i])) {
-					t.Fatalf("%+v, %d workers: param %d = %.9g, 1 worker %.9g", c, w, i, got[i], ref[i])
+					t.Fatalf("%+v, %d workers, share %v: param %d = %.9g, 1 worker %.9g", c, tc.workers, tc.share, i, got[i], ref[i])
 				}
 				worst = max(worst, diff)
 			}
-			t.Logf("%+v: %d workers, largest difference %.3g", c, w, worst)
+			t.Logf("%+v: %d workers, share %v, largest difference %.3g", c, tc.workers, tc.share, worst)
 		}
+		if a, b := run(3, true), run(3, true); !sameBits(a, b) {
+			t.Fatalf("%+v: two runs of 3 sharing workers differ", c)
+		}
+	}
+}
+
+// TestSharedWorkerFailureStopsStep checks that a worker of a share that
+// fails (here on a token outside the vocabulary) makes the step fail with
+// its error instead of leaving the other workers waiting at a barrier.
+func TestSharedWorkerFailureStopsStep(t *testing.T) {
+	c := model.Config{VocabSize: 50, EmbedDim: 4, Hidden: 3, Layers: 1, Pool: model.PoolLast}
+	d := synthDataset(8, 50, 4)
+	b := batchOf(d, 0, 8)
+	b.Tokens[(b.Size-1)*b.MaxLen] = 70 // the last shard's
+	params := make([]float32, model.NewLayout(c).Size())
+	model.InitParams(c, params, 1)
+	reps, err := NewCPUReplicas(c, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ShareRows(reps)
+	opt, _ := NewOptimizer(DefaultOptimConfig(), len(params))
+	e, err := NewEngine(params, Replicas(reps), opt, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Step(b, 0.01)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "outside the vocabulary") {
+			t.Fatalf("step returned %v, want the bad token's error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a failed worker left the step hanging")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"trainer/data"
+	"trainer/model"
 )
 
 // ErrNonFinite reports a loss or gradient that became NaN or infinite. The
@@ -161,10 +162,10 @@ func (e *Engine) Step(b data.Batch, lr float64) (StepStats, error) {
 		e.secs[i] = time.Since(t).Seconds()
 	})
 	st := StepStats{LR: lr, Compute: append([]float64(nil), e.secs...)}
+	if i := firstCause(e.errs); i >= 0 {
+		return st, fmt.Errorf("replica %s: %w", e.replicas[i].Name(), e.errs[i])
+	}
 	for i := range e.replicas {
-		if e.errs[i] != nil {
-			return st, fmt.Errorf("replica %s: %w", e.replicas[i].Name(), e.errs[i])
-		}
 		st.Result.Add(e.results[i])
 	}
 	t1 := time.Now()
@@ -209,6 +210,23 @@ func (e *Engine) Step(b data.Batch, lr float64) (StepStats, error) {
 	st.ReduceSecs = time.Since(t1).Seconds()
 	st.Seconds = time.Since(t0).Seconds()
 	return st, nil
+}
+
+// firstCause is the index of the error to report of a step's replica
+// errors (-1 for none): the first that is not a worker of a share
+// stopping because another failed, so that the report names the cause.
+func firstCause(errs []error) int {
+	first := -1
+	for i, err := range errs {
+		switch {
+		case err == nil:
+		case !errors.Is(err, model.ErrShareBroken):
+			return i
+		case first < 0:
+			first = i
+		}
+	}
+	return first
 }
 
 // balancedBounds splits b's rows into n contiguous shards with about equal

@@ -248,6 +248,9 @@ func benchTrain(ctx context.Context, o *benchOptions, env *benchEnv, c benchConf
 	var hybrid *train.Hybrid
 	switch c.Approach {
 	case approachDDP:
+		if dist.Size() == 1 {
+			train.ShareRows(cpu) // the engine steps them all in every step
+		}
 		replicas = train.Replicas(cpu)
 	case approachDDPMP:
 		ps, err := train.NewPipelines(cfg, local, train.PipelineOptions{Stages: o.Stages, MicroBatches: o.Micro, Chunks: o.Chunks})

@@ -522,6 +522,10 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 	}
 	defer rset.Close()
 	replicas := rset.train
+	if dist.Size() == 1 && rset.hybrid == nil && len(rset.pipelines) == 0 {
+		// The engine steps every CPU replica in every step.
+		train.ShareRows(rset.cpu)
+	}
 	if dist.Size() > 1 {
 		// A rank is one replica of the job: its local replicas become one
 		// scheduler under the MPI wrapper, which takes the rank's share of
@@ -755,6 +759,7 @@ type replicaSet struct {
 	eval      []train.Forwarder
 	hybrid    *train.Hybrid       // the scheduler, when batches are split by throughput
 	scalers   []*train.LossScaler // the GPU replicas' dynamic loss scalers (fp16)
+	cpu       []*train.CPUReplica // the CPU workers, whether or not in pipelines
 	pipelines []*train.Pipeline   // model-parallel replicas, with --pipeline-stages
 	local     int                 // GPU streams plus CPU workers of this process
 }
@@ -816,6 +821,7 @@ func buildReplicas(o *trainOptions) (*replicaSet, error) {
 		if err != nil {
 			return nil, usagef("train: %v", err)
 		}
+		rs.cpu = cpu
 		if o.Stages > 1 {
 			ps, err := train.NewPipelines(o.Model, o.Workers, train.PipelineOptions{Stages: o.Stages, MicroBatches: o.MicroBatches, Chunks: o.Chunks})
 			if err != nil {
