@@ -8,6 +8,8 @@
 #      stages: ddp vs ddp-mp (2 stages), for the model-parallel speedup.
 # Usage: scripts/bench-matrix.sh [TRAIN TEST [OUT [BUDGET]]]
 #   defaults: ../shared/data/amazon_polarity/{train,dev}.ft.txt, bench-out, 30s
+# REPEAT (default 3) rounds of each matrix, alternating order; rows report
+# their median round.
 # Extra flags for both runs: BENCH_ARGS="--cpus 1,2,4 ..." scripts/bench-matrix.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +18,7 @@ train=${1:-../shared/data/amazon_polarity/train.ft.txt}
 test=${2:-../shared/data/amazon_polarity/dev.ft.txt}
 out=${3:-bench-out}
 budget=${4:-30s}
+repeat=${REPEAT:-3}
 cpus=${CPUS:-$(seq -s, 1 "$(nproc)")}
 [ -f "$train" ] && [ -f "$test" ] || { echo "bench-matrix: $train or $test not found"; exit 1; }
 
@@ -33,7 +36,7 @@ fi
 
 echo "== $(date -u +%FT%TZ) on $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 set -x
-"$bin" bench --train "$train" --test "$test" --out "$out/reference" --budget "$budget" \
+"$bin" bench --train "$train" --test "$test" --out "$out/reference" --budget "$budget" --repeat "$repeat" \
 	--approaches ddp,amp-hybrid --cpus "$cpus" --ranks "$ranks" --embed-dim 128 --hidden 256 --layers 1 ${BENCH_ARGS:-}
-"$bin" bench --train "$train" --test "$test" --out "$out/pipeline" --budget "$budget" \
+"$bin" bench --train "$train" --test "$test" --out "$out/pipeline" --budget "$budget" --repeat "$repeat" \
 	--approaches ddp,ddp-mp --cpus "$cpus" --ranks 1 --embed-dim 256 --hidden 256 --layers 2 --pipeline-stages 2 ${BENCH_ARGS:-}

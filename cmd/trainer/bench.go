@@ -63,6 +63,7 @@ func benchFlags() []cli.Flag {
 		&cli.StringFlag{Name: "ranks", Value: "1", Usage: "comma-separated MPI process counts"},
 		&cli.DurationFlag{Name: "budget", Value: 60 * time.Second, Usage: "training time per configuration (evaluation excluded)"},
 		&cli.IntFlag{Name: "steps", Usage: "train exactly this many steps per configuration instead of --budget"},
+		&cli.IntFlag{Name: "repeat", Value: 1, Usage: "run the matrix this many times, in alternating order, and report each configuration's median run"},
 		&cli.IntFlag{Name: "evals", Value: 8, Usage: "evaluations on --test per configuration, for the curves"},
 		&cli.IntFlag{Name: "eval-max", Value: 5000, Usage: "evaluate on at most this many test reviews"},
 		&cli.IntFlag{Name: "pipeline-stages", Value: 2, Usage: "stages per pipeline for ddp-mp"},
@@ -92,6 +93,7 @@ type benchOptions struct {
 	CPUs, Ranks    []int
 	Budget         time.Duration
 	Steps          int
+	Repeat         int
 	Evals, EvalMax int
 	Stages, Micro  int
 	Chunks         int
@@ -111,7 +113,7 @@ type benchOptions struct {
 func benchOptionsFrom(c *cli.Context) (*benchOptions, error) {
 	o := &benchOptions{
 		Train: c.String("train"), Test: c.String("test"), Out: c.String("out"),
-		Budget: c.Duration("budget"), Steps: c.Int("steps"), Evals: c.Int("evals"), EvalMax: c.Int("eval-max"),
+		Budget: c.Duration("budget"), Steps: c.Int("steps"), Repeat: c.Int("repeat"), Evals: c.Int("evals"), EvalMax: c.Int("eval-max"),
 		Stages: c.Int("pipeline-stages"), Micro: c.Int("micro-batches"), Chunks: c.Int("pipeline-chunks"), Seed: c.Uint64("seed"),
 		MaxLen: c.Int("max-len"), BatchSize: c.Int("batch-size"), LR: c.Float64("lr"),
 		VocabSize: c.Int("vocab-size"), MinCount: c.Int("min-count"),
@@ -142,6 +144,8 @@ func benchOptionsFrom(c *cli.Context) (*benchOptions, error) {
 		return nil, usagef("bench: --steps must be >= 0, got %d", o.Steps)
 	case o.Steps == 0 && o.Budget <= 0:
 		return nil, usagef("bench: --budget must be positive, got %v", o.Budget)
+	case o.Repeat < 1:
+		return nil, usagef("bench: --repeat must be at least 1, got %d", o.Repeat)
 	case o.Evals < 1 || o.EvalMax < 1:
 		return nil, usagef("bench: --evals and --eval-max must be at least 1")
 	case o.Stages < 1:
@@ -214,23 +218,40 @@ func runBench(ctx context.Context, o *benchOptions, stdout, stderr interface{ Wr
 	defer env.close()
 	fmt.Fprintf(stderr, "bench: %d train reviews, %d test reviews (evaluating on %d), vocabulary %d, %s per configuration\n",
 		env.train.Len(), env.testAll, env.testRows, env.vocab, o.budgetText())
-	var results []benchResult
-	for _, cfg := range o.matrix() {
-		if ctx.Err() != nil {
-			return fmt.Errorf("bench: %w", context.Cause(ctx))
+	matrix := o.matrix()
+	runs := make([][]benchResult, len(matrix)) // per configuration, one per round
+	for round := 0; round < o.Repeat; round++ {
+		// Odd rounds run the matrix backwards, so that a machine whose
+		// speed drifts does not always favour the same rows.
+		order := make([]int, len(matrix))
+		for k := range order {
+			order[k] = k
+			if round%2 == 1 {
+				order[k] = len(matrix) - 1 - k
+			}
 		}
-		fmt.Fprintf(stderr, "bench: %s ...\n", cfg.label())
-		r := runBenchConfig(ctx, o, env, cfg)
-		if r.Error != "" {
-			fmt.Fprintf(stderr, "bench: %s failed: %s\n", cfg.label(), r.Error)
-		} else if r.Skipped != "" {
-			fmt.Fprintf(stderr, "bench: %s skipped: %s\n", cfg.label(), r.Skipped)
-		} else {
-			fmt.Fprintf(stderr, "bench: %s: accuracy %.4f, loss %.4f, %.0f tokens/s\n", cfg.label(), r.Accuracy, r.Loss, r.TokensPerS)
+		for _, k := range order {
+			cfg := matrix[k]
+			if ctx.Err() != nil {
+				return fmt.Errorf("bench: %w", context.Cause(ctx))
+			}
+			label := cfg.label()
+			if o.Repeat > 1 {
+				label = fmt.Sprintf("%s (round %d of %d)", label, round+1, o.Repeat)
+			}
+			fmt.Fprintf(stderr, "bench: %s ...\n", label)
+			r := runBenchConfig(ctx, o, env, cfg)
+			if r.Error != "" {
+				fmt.Fprintf(stderr, "bench: %s failed: %s\n", label, r.Error)
+			} else if r.Skipped != "" {
+				fmt.Fprintf(stderr, "bench: %s skipped: %s\n", label, r.Skipped)
+			} else {
+				fmt.Fprintf(stderr, "bench: %s: accuracy %.4f, loss %.4f, %.0f tokens/s\n", label, r.Accuracy, r.Loss, r.TokensPerS)
+			}
+			runs[k] = append(runs[k], r)
 		}
-		results = append(results, r)
 	}
-	fillSpeedups(results)
+	results := medianRuns(runs)
 	if err := writeBenchTable(stdout, results); err != nil {
 		return err
 	}

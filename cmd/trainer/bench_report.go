@@ -7,8 +7,10 @@ import (
 	"io"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
+
 	"trainer/internal/atomicfile"
 )
 
@@ -31,8 +33,16 @@ func writeBenchTable(w io.Writer, rs []benchResult) error {
 			if r.Approach == approachDDPMP {
 				bubble = fmt.Sprintf("%.1f%%", 100*r.Bubble)
 			}
-			fmt.Fprintf(tw, "%d\t%d\t%s\t%.2f%%\t%.4f\t%s\t%d\t%.0f\t%s\t%s\t\n", r.CPUs, r.Ranks, r.Name, 100*r.Accuracy, r.Loss,
-				time.Duration(r.Seconds*float64(time.Second)).Round(100*time.Millisecond), r.Steps, r.TokensPerS, speed, bubble)
+			note := ""
+			if len(r.SpeedupRuns) > 1 {
+				var each []string
+				for _, x := range r.SpeedupRuns {
+					each = append(each, fmt.Sprintf("%.2fx", x))
+				}
+				note = fmt.Sprintf("median of %d rounds: %s", len(r.SpeedupRuns), strings.Join(each, " "))
+			}
+			fmt.Fprintf(tw, "%d\t%d\t%s\t%.2f%%\t%.4f\t%s\t%d\t%.0f\t%s\t%s\t%s\n", r.CPUs, r.Ranks, r.Name, 100*r.Accuracy, r.Loss,
+				time.Duration(r.Seconds*float64(time.Second)).Round(100*time.Millisecond), r.Steps, r.TokensPerS, speed, bubble, note)
 		}
 	}
 	return tw.Flush()

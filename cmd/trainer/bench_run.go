@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,19 +43,23 @@ type benchPoint struct {
 // configuration that did not run.
 type benchResult struct {
 	benchConfig
-	Name       string       `json:"name"` // the approach in the reference's words
-	Skipped    string       `json:"skipped,omitempty"`
-	Error      string       `json:"error,omitempty"`
-	Accuracy   float64      `json:"accuracy"`
-	Loss       float64      `json:"loss"`
-	Seconds    float64      `json:"training_s"`
-	Steps      int64        `json:"steps"`
-	Tokens     int64        `json:"tokens"`
-	TokensPerS float64      `json:"tokens_per_s"`
-	Speedup    float64      `json:"speedup"` // tokens/s over the 1-CPU ddp single-process row
-	Bubble     float64      `json:"bubble,omitempty"`
-	Shares     []string     `json:"hybrid_shares,omitempty"`
-	Curve      []benchPoint `json:"curve"`
+	Name       string  `json:"name"` // the approach in the reference's words
+	Skipped    string  `json:"skipped,omitempty"`
+	Error      string  `json:"error,omitempty"`
+	Accuracy   float64 `json:"accuracy"`
+	Loss       float64 `json:"loss"`
+	Seconds    float64 `json:"training_s"`
+	Steps      int64   `json:"steps"`
+	Tokens     int64   `json:"tokens"`
+	TokensPerS float64 `json:"tokens_per_s"`
+	Speedup    float64 `json:"speedup"` // tokens/s over the 1-CPU ddp single-process row
+	// With --repeat: every round's tokens/s and speedup, in round order;
+	// the fields above are the median round's.
+	TokensPerSRuns []float64    `json:"tokens_per_s_runs,omitempty"`
+	SpeedupRuns    []float64    `json:"speedup_runs,omitempty"`
+	Bubble         float64      `json:"bubble,omitempty"`
+	Shares         []string     `json:"hybrid_shares,omitempty"`
+	Curve          []benchPoint `json:"curve"`
 }
 
 // benchEnv is the data every configuration trains and evaluates on.
@@ -370,6 +376,54 @@ func benchTrain(ctx context.Context, o *benchOptions, env *benchEnv, c benchConf
 			}
 		}
 	}
+}
+
+// medianRuns folds the rounds of a repeated matrix (runs[k]: configuration
+// k's result in each round) into one result per configuration. Speedups
+// are taken within a round, against that round's 1-CPU row; a
+// configuration's result is then its run of median speedup (the lower
+// median for an even count; ties by tokens/s), with every round's tokens/s
+// and speedup listed beside it. A configuration that failed in any round
+// is reported by its first failure.
+func medianRuns(runs [][]benchResult) []benchResult {
+	rounds := 0
+	for _, rs := range runs {
+		rounds = max(rounds, len(rs))
+	}
+	for round := 0; round < rounds; round++ {
+		var rs []benchResult
+		for _, r := range runs {
+			rs = append(rs, r[round])
+		}
+		fillSpeedups(rs)
+		for k := range runs {
+			runs[k][round].Speedup = rs[k].Speedup
+		}
+	}
+	out := make([]benchResult, len(runs))
+	for k, rs := range runs {
+		out[k] = rs[0]
+		if i := slices.IndexFunc(rs, func(r benchResult) bool { return r.Error != "" }); i >= 0 {
+			out[k] = rs[i]
+			continue
+		}
+		if rounds < 2 || rs[0].Skipped != "" {
+			continue
+		}
+		sorted := slices.Clone(rs)
+		slices.SortStableFunc(sorted, func(a, b benchResult) int {
+			if c := cmp.Compare(a.Speedup, b.Speedup); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.TokensPerS, b.TokensPerS)
+		})
+		out[k] = sorted[(len(sorted)-1)/2]
+		for _, r := range rs {
+			out[k].TokensPerSRuns = append(out[k].TokensPerSRuns, r.TokensPerS)
+			out[k].SpeedupRuns = append(out[k].SpeedupRuns, r.Speedup)
+		}
+	}
+	return out
 }
 
 // fillSpeedups sets each row's tokens/s relative to the single-process

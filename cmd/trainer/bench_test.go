@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -55,6 +56,7 @@ func TestBenchBadInput(t *testing.T) {
 		{"zero cpus", []string{"--train", tr, "--test", tr, "--cpus", "1,0"}, "--cpus"},
 		{"bad ranks", []string{"--train", tr, "--test", tr, "--ranks", "two"}, "--ranks"},
 		{"no budget", []string{"--train", tr, "--test", tr, "--budget", "0s"}, "--budget"},
+		{"no rounds", []string{"--train", tr, "--test", tr, "--repeat", "0"}, "--repeat must be at least 1"},
 		{"impossible model", []string{"--train", tr, "--test", tr, "--hidden", "0"}, "hidden"},
 	}
 	for _, c := range cases {
@@ -134,6 +136,55 @@ func TestBenchMatrix(t *testing.T) {
 		b, err := os.ReadFile(filepath.Join(out, png))
 		if err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
 			t.Errorf("%s: not a PNG (%v)", png, err)
+		}
+	}
+}
+
+// TestBenchRepeat checks --repeat: every configuration runs once per
+// round, odd rounds in reverse order, and reports its median round with
+// all rounds' speedups, each taken against its own round's 1-CPU row.
+func TestBenchRepeat(t *testing.T) {
+	dir := t.TempDir()
+	tr, out := filepath.Join(dir, "train.ft.txt"), filepath.Join(dir, "out")
+	writeReviews(t, tr, 200, 3)
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"trainer", "bench", "--train", tr, "--test", tr, "--out", out, "--steps", "3", "--evals", "1",
+		"--embed-dim", "8", "--hidden", "8", "--batch-size", "16", "--cpus", "1,2", "--approaches", "ddp", "--repeat", "3"}, &stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	log := stderr.String()
+	first2 := strings.Index(log, "(round 2 of 3) ...")
+	if first2 < 0 || !strings.Contains(log[first2-40:first2], "cpus=2") {
+		t.Errorf("round 2 does not start with the last configuration:\n%s", log)
+	}
+	if !strings.Contains(stdout.String(), "median of 3 rounds:") {
+		t.Errorf("table does not show the rounds:\n%s", stdout.String())
+	}
+	var doc struct {
+		Results []benchResult `json:"results"`
+	}
+	b, err := os.ReadFile(filepath.Join(out, "bench.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Results) != 2 {
+		t.Fatalf("%d results, want 2", len(doc.Results))
+	}
+	for _, r := range doc.Results {
+		if len(r.SpeedupRuns) != 3 || len(r.TokensPerSRuns) != 3 {
+			t.Fatalf("%s: rounds %v / %v, want 3 each", r.label(), r.SpeedupRuns, r.TokensPerSRuns)
+		}
+		sorted := slices.Clone(r.SpeedupRuns)
+		slices.Sort(sorted)
+		if r.Speedup != sorted[1] || !slices.Contains(r.TokensPerSRuns, r.TokensPerS) {
+			t.Errorf("%s: speedup %v, tokens/s %v; rounds %v, %v", r.label(), r.Speedup, r.TokensPerS, r.SpeedupRuns, r.TokensPerSRuns)
+		}
+		if r.CPUs == 1 && !slices.Equal(r.SpeedupRuns, []float64{1, 1, 1}) {
+			t.Errorf("the 1-CPU row is each round's base: %v", r.SpeedupRuns)
 		}
 	}
 }
