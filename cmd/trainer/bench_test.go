@@ -106,18 +106,9 @@ func TestBenchMatrix(t *testing.T) {
 	if len(rows) != 1+6 {
 		t.Fatalf("bench.csv has %d rows, want a header and 6 configurations", len(rows))
 	}
-	var doc struct {
-		Results []benchResult `json:"results"`
-	}
-	b, err := os.ReadFile(filepath.Join(out, "bench.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
-	}
+	results := readBenchResults(t, out)
 	ran := 0
-	for _, r := range doc.Results {
+	for _, r := range results {
 		if r.Skipped != "" {
 			continue
 		}
@@ -161,20 +152,11 @@ func TestBenchRepeat(t *testing.T) {
 	if !strings.Contains(stdout.String(), "median of 3 rounds:") {
 		t.Errorf("table does not show the rounds:\n%s", stdout.String())
 	}
-	var doc struct {
-		Results []benchResult `json:"results"`
+	results := readBenchResults(t, out)
+	if len(results) != 2 {
+		t.Fatalf("%d results, want 2", len(results))
 	}
-	b, err := os.ReadFile(filepath.Join(out, "bench.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
-	}
-	if len(doc.Results) != 2 {
-		t.Fatalf("%d results, want 2", len(doc.Results))
-	}
-	for _, r := range doc.Results {
+	for _, r := range results {
 		if len(r.SpeedupRuns) != 3 || len(r.TokensPerSRuns) != 3 {
 			t.Fatalf("%s: rounds %v / %v, want 3 each", r.label(), r.SpeedupRuns, r.TokensPerSRuns)
 		}
@@ -187,4 +169,20 @@ func TestBenchRepeat(t *testing.T) {
 			t.Errorf("the 1-CPU row is each round's base: %v", r.SpeedupRuns)
 		}
 	}
+}
+
+// readBenchResults reads the results of bench.json in out.
+func readBenchResults(t *testing.T, out string) []benchResult {
+	t.Helper()
+	var doc struct {
+		Results []benchResult `json:"results"`
+	}
+	b, err := os.ReadFile(filepath.Join(out, "bench.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc.Results
 }
