@@ -27,30 +27,7 @@ func reduceRange(bufs [][]float32, lo, hi int, scale float32) float64 {
 	for _, src := range bufs[1:] {
 		vecmath.Add(dst, src[lo:hi])
 	}
-	return scaleSumSq(dst, scale)
-}
-
-// scaleSumSq multiplies x by s in place and returns the float64 sum of the
-// squared results. Four partial sums break the add dependency chain.
-func scaleSumSq(x []float32, s float32) float64 {
-	var a0, a1, a2, a3 float64
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		v := x[i : i+4 : i+4]
-		v[0] *= s
-		v[1] *= s
-		v[2] *= s
-		v[3] *= s
-		a0 += float64(v[0] * v[0])
-		a1 += float64(v[1] * v[1])
-		a2 += float64(v[2] * v[2])
-		a3 += float64(v[3] * v[3])
-	}
-	for ; i < len(x); i++ {
-		x[i] *= s
-		a0 += float64(x[i] * x[i])
-	}
-	return (a0 + a1) + (a2 + a3)
+	return vecmath.ScaleSumSq(dst, scale)
 }
 
 // scaleRange multiplies x by s in place.

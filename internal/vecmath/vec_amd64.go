@@ -155,3 +155,17 @@ func adamWVec(k *AdamW, p, g, m, v []float32) int {
 	adamWAVX(k, &p[0], &g[0], &m[0], &v[0], n)
 	return n
 }
+
+//go:noescape
+func scaleSumSqAVX2(x *float32, s float32, n int, lanes *[16]float64)
+
+// scaleSumSqVec runs ScaleSumSq's vector kernel on the first multiple of
+// 16 elements, adding into lanes, and returns how many it did.
+func scaleSumSqVec(x []float32, s float32, lanes *[16]float64) int {
+	n := len(x) &^ 15
+	if !Vector || n == 0 {
+		return 0
+	}
+	scaleSumSqAVX2(&x[0], s, n, lanes)
+	return n
+}

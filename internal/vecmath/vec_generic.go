@@ -66,3 +66,7 @@ func PrefetchRows(tab []float32, ids []int32, width int) {}
 // adamWVec does nothing in this build: AdamWUpdate's scalar loop covers
 // every element.
 func adamWVec(k *AdamW, p, g, m, v []float32) int { return 0 }
+
+// scaleSumSqVec does nothing in this build: ScaleSumSq's Go loop covers
+// every element.
+func scaleSumSqVec(x []float32, s float32, lanes *[16]float64) int { return 0 }
