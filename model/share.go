@@ -34,7 +34,7 @@ var ErrShareBroken = errors.New("model: another worker of this step failed")
 type RowShare struct {
 	n   int
 	cfg Config
-	bar barrier
+	bar *barrier
 
 	// Written by worker i before the first barrier.
 	ids [][]int32 // the distinct token ids of worker i's shard
@@ -58,14 +58,11 @@ type RowShare struct {
 // NewRowShare returns a share for n workers of models of configuration c.
 func NewRowShare(c Config, n int) *RowShare {
 	return &RowShare{
-		n: n, cfg: c, bar: barrier{n: int32(n), spin: n <= runtime.GOMAXPROCS(0)},
+		n: n, cfg: c, bar: newBarrier(n, n <= runtime.GOMAXPROCS(0)),
 		ids: make([][]int32, n), local: make([][]int32, n), touched: make([][]bool, n),
 		dGates: make([][2][]float32, n), dx: make([][2][]float32, n), tok: make([]TokenRows, n),
 	}
 }
-
-// Workers is the number of workers the share expects every step.
-func (s *RowShare) Workers() int { return s.n }
 
 // Abort breaks the current and every later barrier, so that the other
 // workers of a step that cannot finish stop with ErrShareBroken instead of
@@ -153,8 +150,15 @@ type barrier struct {
 	broken  atomic.Bool
 	mu      sync.Mutex
 	cond    *sync.Cond
-	once    sync.Once
 	spin    bool // the workers fit in GOMAXPROCS: spin before sleeping
+}
+
+// newBarrier returns a barrier for n goroutines that spin before sleeping
+// when spin is set.
+func newBarrier(n int, spin bool) *barrier {
+	b := &barrier{n: int32(n), spin: spin}
+	b.cond = sync.NewCond(&b.mu)
+	return b
 }
 
 // spinFor bounds a barrier's spin: longer than the usual skew between the
@@ -166,7 +170,6 @@ const spinFor = 5 * time.Millisecond
 // runs serial (when not nil) before any of them goes on. It returns
 // ErrShareBroken once abort has been called.
 func (b *barrier) wait(serial func()) error {
-	b.once.Do(func() { b.cond = sync.NewCond(&b.mu) })
 	if b.broken.Load() {
 		return ErrShareBroken
 	}
@@ -206,7 +209,6 @@ func (b *barrier) wait(serial func()) error {
 
 // abort breaks the barrier for good and wakes every waiter.
 func (b *barrier) abort() {
-	b.once.Do(func() { b.cond = sync.NewCond(&b.mu) })
 	b.broken.Store(true)
 	b.mu.Lock()
 	b.cond.Broadcast()

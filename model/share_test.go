@@ -19,7 +19,7 @@ func TestBarrier(t *testing.T) {
 		spin bool
 	}{{"2 spinning", 2, true}, {"3 sleeping", 3, false}, {"5 spinning", 5, true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := &barrier{n: int32(tc.n), spin: tc.spin}
+			b := newBarrier(tc.n, tc.spin)
 			const rounds = 200
 			var arrived, serials atomic.Int64
 			var wg sync.WaitGroup
