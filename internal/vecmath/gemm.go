@@ -13,13 +13,11 @@ const (
 )
 
 // PackedB is a k x n matrix packed for GemmPacked: chunks of chunkK rows,
-// each split into panels of 16 columns stored k-major. Its scratch makes it
-// unsafe for concurrent use.
+// each split into panels of 16 columns stored k-major. Once packed it may
+// be read by concurrent products.
 type PackedB struct {
 	K, N  int
 	data  []float32
-	tmpA  []float32
-	tmpC  []float32
 	ready bool
 }
 
@@ -100,33 +98,13 @@ func gemmPacked(m int, a []float32, lda int, p *PackedB, c []float32, ldc int, s
 	if full == m {
 		return
 	}
-	// The last m%6 rows go through a zero-padded 6-row copy.
-	rest := m - full
-	if len(p.tmpA) < blockRows*p.K {
-		p.tmpA = make([]float32, blockRows*p.K)
-		p.tmpC = make([]float32, blockRows*panelCols)
-	}
-	clear(p.tmpA)
-	for r := 0; r < rest; r++ {
-		copy(p.tmpA[r*p.K:(r+1)*p.K], a[(full+r)*lda:(full+r)*lda+p.K])
-	}
+	// The last m%6 rows go through the smaller kernels, in place.
 	off := 0
 	for k0 := 0; k0 < p.K; k0 += chunkK {
 		kc := min(chunkK, p.K-k0)
 		first := set && k0 == 0
 		for j0 := 0; j0 < p.N; j0 += panelCols {
-			gemm6x16(kc, p.tmpA[k0:], p.K, p.data[off:off+kc*panelCols], p.tmpC, panelCols, true)
-			for r := 0; r < rest; r++ {
-				dst := c[(full+r)*ldc+j0 : (full+r)*ldc+j0+panelCols]
-				src := p.tmpC[r*panelCols : (r+1)*panelCols]
-				if first {
-					copy(dst, src)
-					continue
-				}
-				for t, v := range src {
-					dst[t] += v
-				}
-			}
+			gemmFewx16(m-full, kc, a[full*lda+k0:], lda, p.data[off:off+kc*panelCols], c[full*ldc+j0:], ldc, first)
 			off += kc * panelCols
 		}
 	}

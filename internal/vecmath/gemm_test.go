@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -78,11 +79,60 @@ func TestGemmPacked(t *testing.T) {
 	}
 }
 
+// TestGemmPackedRemainderBits checks that the kernels for the last m%6
+// rows of a product accumulate in the 6-row kernel's order: every row of
+// an m-row product has the bits it gets as a row of a whole 6-row block.
+func TestGemmPackedRemainderBits(t *testing.T) {
+	if !GemmSupported(16) {
+		t.Skip("no vector kernels in this build")
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	const k, n = 300, 48 // two chunks of k, three panels
+	w := make([]float32, k*n)
+	for i := range w {
+		w[i] = float32(rng.NormFloat64())
+	}
+	var p PackedB
+	p.Pack(w, n, k, n, false)
+	for m := 1; m <= 11; m++ {
+		for _, set := range []bool{false, true} {
+			a := make([]float32, m*k)
+			for i := range a {
+				a[i] = float32(rng.NormFloat64())
+			}
+			c := make([]float32, m*n)
+			for i := range c {
+				c[i] = float32(rng.NormFloat64())
+			}
+			start := append([]float32(nil), c...)
+			product := GemmPacked
+			if set {
+				product = GemmPackedSet
+			}
+			product(m, a, k, &p, c, n)
+			for r := 0; r < m; r++ {
+				// Six copies of row r: one call of the 6-row kernel per panel.
+				a6 := slices.Repeat(a[r*k:(r+1)*k], 6)
+				c6 := slices.Repeat(start[r*n:(r+1)*n], 6)
+				product(6, a6, k, &p, c6, n)
+				for j := 0; j < n; j++ {
+					if math.Float32bits(c[r*n+j]) != math.Float32bits(c6[j]) {
+						t.Fatalf("m=%d set=%v: C[%d][%d] = %g, the 6-row kernel gives %g", m, set, r, j, c[r*n+j], c6[j])
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkGemmPacked times the recurrent step's products for the batch
+// of 128 rows and a two-worker shard of 64; 126 and 60 rows, multiples of
+// the 6-row block, show what the last m%6 rows cost.
 func BenchmarkGemmPacked(b *testing.B) {
 	if !GemmSupported(16) {
 		b.Skip("no vector kernels in this build")
 	}
-	for _, s := range []struct{ m, k, n int }{{128, 256, 1024}, {128, 1024, 256}} {
+	for _, s := range []struct{ m, k, n int }{{128, 256, 1024}, {126, 256, 1024}, {64, 256, 1024}, {60, 256, 1024}, {128, 1024, 256}, {64, 1024, 256}} {
 		b.Run(fmt.Sprintf("%dx%dx%d", s.m, s.k, s.n), func(b *testing.B) {
 			a := make([]float32, s.m*s.k)
 			w := make([]float32, s.k*s.n)

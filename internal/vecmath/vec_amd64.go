@@ -90,6 +90,36 @@ func gemm6x16(k int, a []float32, lda int, b []float32, c []float32, ldc int, se
 }
 
 //go:noescape
+func gemm4x16AVX2(k int, a *float32, lda int, b *float32, c *float32, ldc int, set bool)
+
+//go:noescape
+func gemm2x16AVX2(k int, a *float32, lda int, b *float32, c *float32, ldc int, set bool)
+
+//go:noescape
+func gemm1x16AVX2(k int, a *float32, lda int, b *float32, c *float32, ldc int, set bool)
+
+// gemmFewx16 is C[rows x 16] += A[rows x k] * B (one packed panel), or =
+// when set, for rows < 6: the 4-, 2- and 1-row kernels in turn.
+func gemmFewx16(rows, k int, a []float32, lda int, b []float32, c []float32, ldc int, set bool) {
+	r := 0
+	for _, n := range [...]int{4, 2, 1} {
+		if rows-r < n {
+			continue
+		}
+		pa, pc := &a[r*lda], &c[r*ldc]
+		switch n {
+		case 4:
+			gemm4x16AVX2(k, pa, lda, &b[0], pc, ldc, set)
+		case 2:
+			gemm2x16AVX2(k, pa, lda, &b[0], pc, ldc, set)
+		default:
+			gemm1x16AVX2(k, pa, lda, &b[0], pc, ldc, set)
+		}
+		r += n
+	}
+}
+
+//go:noescape
 func addAVX2(dst, src *float32, n int)
 
 // addVec runs Add's vector kernel on the first multiple of 32 elements and

@@ -30,7 +30,12 @@ func cellForwardVec(row, bias, cPrev, c, tanhC, h []float32, hid int) int { retu
 // gemm6x16 is C[6x16] += A[6xk] * B (one packed panel), or = when set.
 // GemmSupported is false in this build, so nothing reaches it.
 func gemm6x16(k int, a []float32, lda int, b []float32, c []float32, ldc int, set bool) {
-	for r := 0; r < 6; r++ {
+	gemmFewx16(6, k, a, lda, b, c, ldc, set)
+}
+
+// gemmFewx16 is gemm6x16 for the first rows rows.
+func gemmFewx16(rows, k int, a []float32, lda int, b []float32, c []float32, ldc int, set bool) {
+	for r := 0; r < rows; r++ {
 		for t := 0; t < 16; t++ {
 			var s float32
 			for kk := 0; kk < k; kk++ {
