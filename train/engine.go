@@ -31,7 +31,7 @@ type StepStats struct {
 
 // Engine runs synchronous data-parallel training over a fixed set of
 // replicas: each global batch is split over them in contiguous shards of
-// about equal real tokens (see balancedBounds), every
+// about equal real tokens (see BalancedBounds), every
 // replica adds the gradient of its shard's summed loss into its own flat
 // buffer, the buffers are summed and divided by the global batch size (the
 // mean gradient, whatever the shard sizes), and one optimizer step updates the
@@ -147,7 +147,7 @@ func (e *Engine) Step(b data.Batch, lr float64) (StepStats, error) {
 	}
 	t0 := time.Now()
 	n := len(e.replicas)
-	bounds := balancedBounds(b, n)
+	bounds := BalancedBounds(b, n)
 	prev := &e.support[e.flip]
 	e.flip = 1 - e.flip
 	sup := &e.support[e.flip]
@@ -229,12 +229,13 @@ func firstCause(errs []error) int {
 	return first
 }
 
-// balancedBounds splits b's rows into n contiguous shards with about equal
-// real tokens: shard i is rows [bounds[i], bounds[i+1]). A bucketed batch
+// BalancedBounds splits b's rows into n contiguous shards with about equal
+// real tokens: shard i is rows [bounds[i], bounds[i+1]). The engine splits
+// every batch over its replicas with it, and MPI ranks theirs. A bucketed batch
 // holds its rows sorted by length, so an even split by rows (data.Batch.Shard)
 // would hand the last replica the longest reviews and make the others wait
 // for it every step; the cost of a replica follows its real tokens.
-func balancedBounds(b data.Batch, n int) []int {
+func BalancedBounds(b data.Batch, n int) []int {
 	bounds := make([]int, n+1)
 	total := b.RealTokens()
 	if total == 0 {

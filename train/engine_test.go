@@ -192,7 +192,7 @@ func TestBalancedBounds(t *testing.T) {
 		{mk(), 2, []int{0, 0, 0}},
 	}
 	for _, c := range cases {
-		got := balancedBounds(c.b, c.n)
+		got := BalancedBounds(c.b, c.n)
 		if fmt.Sprint(got) != fmt.Sprint(c.want) {
 			t.Errorf("lengths %v over %d: %v, want %v", c.b.Lengths, c.n, got, c.want)
 		}

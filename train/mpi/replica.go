@@ -10,8 +10,9 @@ import (
 
 // Replica makes one rank a data-parallel replica of a multi-process job:
 // every rank sees the same global batch, computes its contiguous share
-// (data.ShardRange by rank) with a local replica (one CPU worker, a hybrid
-// scheduler over workers and GPU streams, ...), and the gradients and
+// (train.BalancedBounds by rank: about equal real tokens) with a local
+// replica (one CPU worker, a hybrid scheduler over workers and GPU
+// streams, ...), and the gradients and
 // results are summed over all ranks. Every rank then holds the gradient of
 // the whole global batch, so identical optimizer steps keep the weights
 // identical on every rank without a further broadcast.
@@ -45,7 +46,10 @@ func (r *Replica) Name() string {
 // all-reduce: the per-step counters are reduced first with a failure flag,
 // and every rank returns an error when any rank failed.
 func (r *Replica) Compute(params []float32, b data.Batch, grad []float32) (train.Result, error) {
-	lo, hi := data.ShardRange(b.Size, r.comm.Rank(), r.comm.Size())
+	// Bucketed batches hold their rows sorted by length: an even split by
+	// rows would give the last rank the longest reviews every step.
+	bounds := train.BalancedBounds(b, r.comm.Size())
+	lo, hi := bounds[r.comm.Rank()], bounds[r.comm.Rank()+1]
 	prev := &r.support[r.flip]
 	r.flip = 1 - r.flip
 	sup := &r.support[r.flip]
