@@ -98,13 +98,26 @@ func gemmPacked(m int, a []float32, lda int, p *PackedB, c []float32, ldc int, s
 	if full == m {
 		return
 	}
-	// The last m%6 rows go through the smaller kernels, in place.
+	// The last m%6 rows. When C is only set, one more 6-row block ending at
+	// row m costs least from three rows on: it recomputes the rows it
+	// shares with the last full block, with the same operations in the same
+	// order, so they end with the same bits. Otherwise the 4-, 2- and 1-row
+	// kernels take them. Either way the rows are read and written in place.
+	rest, r0 := m-full, full
+	if set && full > 0 && rest >= 3 {
+		rest, r0 = blockRows, m-blockRows
+	}
 	off := 0
 	for k0 := 0; k0 < p.K; k0 += chunkK {
 		kc := min(chunkK, p.K-k0)
 		first := set && k0 == 0
 		for j0 := 0; j0 < p.N; j0 += panelCols {
-			gemmFewx16(m-full, kc, a[full*lda+k0:], lda, p.data[off:off+kc*panelCols], c[full*ldc+j0:], ldc, first)
+			b, cr := p.data[off:off+kc*panelCols], c[r0*ldc+j0:]
+			if rest == blockRows {
+				gemm6x16(kc, a[r0*lda+k0:], lda, b, cr, ldc, first)
+			} else {
+				gemmFewx16(rest, kc, a[r0*lda+k0:], lda, b, cr, ldc, first)
+			}
 			off += kc * panelCols
 		}
 	}
