@@ -23,7 +23,7 @@
 	VMOVUPS acc1, 32(DI); \
 	ADDQ R9, DI
 
-// GEMMARGS loads the arguments shared by the remainder kernels.
+// GEMMARGS loads the arguments every packed kernel takes.
 #define GEMMARGS \
 	MOVQ k+0(FP), CX; \
 	MOVQ a+8(FP), AX; \
@@ -35,18 +35,12 @@
 	SHLQ $2, R9; \
 	MOVBQZX set+48(FP), R10
 
-// func gemm6x16AVX2(k int, a *float32, lda int, b *float32, c *float32, ldc int)
-// C[6x16] += A[6xk] * B[kx16]: A row-major with stride lda, B packed (16
-// consecutive values per k), C row-major with stride ldc. k >= 1.
-TEXT ·gemm6x16AVX2(SB), NOSPLIT, $0-48
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ lda+16(FP), R8
-	SHLQ $2, R8
-	MOVQ b+24(FP), BX
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), R9
-	SHLQ $2, R9
+// func gemm6x16AVX2(k int, a *float32, lda int, b *float32, c *float32, ldc int, set bool)
+// C[6x16] += A[6xk] * B[kx16], or = when set: A row-major with stride
+// lda, B packed (16 consecutive values per k), C row-major with stride
+// ldc. k >= 1.
+TEXT ·gemm6x16AVX2(SB), NOSPLIT, $0-49
+	GEMMARGS
 	LEAQ (AX)(R8*2), DX
 	ADDQ R8, DX // DX = row 3
 	VXORPS Y0, Y0, Y0
@@ -75,6 +69,8 @@ loop:
 	ADDQ $64, BX
 	DECQ CX
 	JNZ loop
+	TESTQ R10, R10
+	JNZ set6
 	STORE(Y0, Y1)
 	STORE(Y2, Y3)
 	STORE(Y4, Y5)
@@ -83,47 +79,7 @@ loop:
 	STORE(Y10, Y11)
 	VZEROUPPER
 	RET
-
-// func gemm6x16SetAVX2(k int, a *float32, lda int, b *float32, c *float32, ldc int)
-// C[6x16] = A[6xk] * B[kx16]: A row-major with stride lda, B packed (16
-// consecutive values per k), C row-major with stride ldc. k >= 1.
-TEXT ·gemm6x16SetAVX2(SB), NOSPLIT, $0-48
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ lda+16(FP), R8
-	SHLQ $2, R8
-	MOVQ b+24(FP), BX
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), R9
-	SHLQ $2, R9
-	LEAQ (AX)(R8*2), DX
-	ADDQ R8, DX // DX = row 3
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-setloop:
-	VMOVUPS (BX), Y12
-	VMOVUPS 32(BX), Y13
-	ROW(Y0, Y1, (AX), Y14)
-	ROW(Y2, Y3, (AX)(R8*1), Y15)
-	ROW(Y4, Y5, (AX)(R8*2), Y14)
-	ROW(Y6, Y7, (DX), Y15)
-	ROW(Y8, Y9, (DX)(R8*1), Y14)
-	ROW(Y10, Y11, (DX)(R8*2), Y15)
-	ADDQ $4, AX
-	ADDQ $4, DX
-	ADDQ $64, BX
-	DECQ CX
-	JNZ setloop
+set6:
 	SET(Y0, Y1)
 	SET(Y2, Y3)
 	SET(Y4, Y5)
@@ -134,9 +90,8 @@ setloop:
 	RET
 
 // The remainder kernels: C[r x 16] (+)= A[r x k] * B for r = 4, 2 and 1
-// rows, with the 6-row kernel's order of operations, so that a row gets
-// the same bits whichever kernel computes it. set (a bool) chooses = over
-// +=. They take the last m%6 rows of a product in place, where a 6-row
+// rows, with the 6-row kernel's order of operations and arguments, so
+// that a row gets the same bits whichever kernel computes it. They take the last m%6 rows of a product in place, where a 6-row
 // call would need zero-padded copies and cost a whole block.
 
 // func gemm4x16AVX2(k int, a *float32, lda int, b *float32, c *float32, ldc int, set bool)

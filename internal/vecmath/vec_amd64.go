@@ -75,18 +75,11 @@ func cellForwardVec(row, bias, cPrev, c, tanhC, h []float32, hid int) int {
 }
 
 //go:noescape
-func gemm6x16AVX2(k int, a *float32, lda int, b *float32, c *float32, ldc int)
-
-//go:noescape
-func gemm6x16SetAVX2(k int, a *float32, lda int, b *float32, c *float32, ldc int)
+func gemm6x16AVX2(k int, a *float32, lda int, b *float32, c *float32, ldc int, set bool)
 
 // gemm6x16 is C[6x16] += A[6xk] * B (one packed panel), or = when set.
 func gemm6x16(k int, a []float32, lda int, b []float32, c []float32, ldc int, set bool) {
-	if set {
-		gemm6x16SetAVX2(k, &a[0], lda, &b[0], &c[0], ldc)
-		return
-	}
-	gemm6x16AVX2(k, &a[0], lda, &b[0], &c[0], ldc)
+	gemm6x16AVX2(k, &a[0], lda, &b[0], &c[0], ldc, set)
 }
 
 //go:noescape
