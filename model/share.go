@@ -64,6 +64,10 @@ func NewRowShare(c Config, n int) *RowShare {
 	}
 }
 
+// Waited is the time the workers of s have spent at its barriers so far,
+// summed over the workers: the cost of keeping their phases in step.
+func (s *RowShare) Waited() time.Duration { return time.Duration(s.bar.waited.Load()) }
+
 // Abort breaks the current and every later barrier, so that the other
 // workers of a step that cannot finish stop with ErrShareBroken instead of
 // waiting forever. A broken share stays broken.
@@ -150,7 +154,8 @@ type barrier struct {
 	broken  atomic.Bool
 	mu      sync.Mutex
 	cond    *sync.Cond
-	spin    bool // the workers fit in GOMAXPROCS: spin before sleeping
+	spin    bool         // the workers fit in GOMAXPROCS: spin before sleeping
+	waited  atomic.Int64 // nanoseconds the callers of wait spent waiting
 }
 
 // newBarrier returns a barrier for n goroutines that spin before sleeping
@@ -183,8 +188,10 @@ func (b *barrier) wait(serial func()) error {
 		b.gen.Add(1)
 		b.cond.Broadcast()
 		b.mu.Unlock()
-		return nil
+		return nil // the last to arrive does not wait
 	}
+	start := time.Now()
+	defer func() { b.waited.Add(int64(time.Since(start))) }()
 	if b.spin {
 		// Each worker has a core of its own: spin, for up to a few
 		// milliseconds, rather than sleep and pay for the wake-up, which

@@ -73,3 +73,24 @@ func TestBarrier(t *testing.T) {
 		})
 	}
 }
+
+// TestBarrierWaited checks the wait accounting: the first of two
+// goroutines waits about as long as the second is late.
+func TestBarrierWaited(t *testing.T) {
+	const delay = 30 * time.Millisecond
+	for _, spin := range []bool{true, false} {
+		b := newBarrier(2, spin)
+		done := make(chan error)
+		go func() { done <- b.wait(nil) }()
+		time.Sleep(delay)
+		if err := b.wait(nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if w := time.Duration(b.waited.Load()); w < delay*2/3 || w > delay+time.Second {
+			t.Errorf("spin=%v: waited %v for a %v delay", spin, w, delay)
+		}
+	}
+}

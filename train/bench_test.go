@@ -62,8 +62,9 @@ func realReviews(tb testing.TB, path string, n, vocabSize int) (*data.Dataset, i
 // benchEngine is an engine of the given workers on the reference-sized
 // model with fresh weights (seed 1), warmed by one epoch of batches outside
 // any timing: the workspaces grow to the longest batch and the heap
-// settles, as in every epoch after a run's first.
-func benchEngine(b *testing.B, cfg model.Config, workers int, lazy, share bool, batches []data.Batch) *Engine {
+// settles, as in every epoch after a run's first. With share the workers
+// share rows, and the share is returned for its wait time.
+func benchEngine(b *testing.B, cfg model.Config, workers int, lazy, share bool, batches []data.Batch) (*Engine, *model.RowShare) {
 	b.Helper()
 	params := make([]float32, model.NewLayout(cfg).Size())
 	model.InitParams(cfg, params, 1)
@@ -74,6 +75,7 @@ func benchEngine(b *testing.B, cfg model.Config, workers int, lazy, share bool, 
 	if share {
 		ShareRows(reps)
 	}
+	rs := reps[0].share
 	opt, _ := NewOptimizer(DefaultOptimConfig(), len(params))
 	e, err := NewEngine(params, Replicas(reps), opt, 5)
 	if err != nil {
@@ -88,7 +90,7 @@ func benchEngine(b *testing.B, cfg model.Config, workers int, lazy, share bool, 
 			b.Fatal(err)
 		}
 	}
-	return e
+	return e, rs
 }
 
 // benchBatches is an epoch of bucketed batches of 128 real Amazon reviews
@@ -103,7 +105,8 @@ func benchBatches(b *testing.B) ([]data.Batch, model.Config) {
 // reference-sized model (E=128, H=256, one layer) on bucketed batches of
 // 128 real Amazon reviews, with 1 and 2 CPU workers, and the embedding's
 // optimizer step dense or lazy. Two workers share the first layer's rows
-// (ShareRows), as the trainer runs them, except in rows=own. Steps cycle
+// (ShareRows), as the trainer runs them, in rows=shared ("%share-wait":
+// time at the share's barriers, per worker), and do not in rows=own. Steps cycle
 // through the epoch's batches, so runs of at least one epoch (-benchtime
 // 40x and more) see the same mix of lengths.
 func BenchmarkEngine(b *testing.B) {
@@ -114,11 +117,18 @@ func BenchmarkEngine(b *testing.B) {
 	}{{1, false, false}, {2, false, true}, {1, true, false}, {2, true, true}, {2, true, false}} {
 		workers := run.workers
 		name := fmt.Sprintf("workers=%d/embed=%s", workers, embedName(run.lazy))
-		if workers > 1 && !run.share {
+		switch {
+		case workers > 1 && run.share:
+			name += "/rows=shared"
+		case workers > 1:
 			name += "/rows=own"
 		}
 		b.Run(name, func(b *testing.B) {
-			e := benchEngine(b, cfg, workers, run.lazy, run.share, batches)
+			e, rs := benchEngine(b, cfg, workers, run.lazy, run.share, batches)
+			var waited0 time.Duration
+			if rs != nil {
+				waited0 = rs.Waited()
+			}
 			tokens := 0
 			var reduce, compute float64
 			b.ResetTimer()
@@ -139,6 +149,9 @@ func BenchmarkEngine(b *testing.B) {
 			b.ReportMetric(float64(tokens)/secs, "tokens/s")
 			b.ReportMetric(reduce/secs*100, "%reduce+update")
 			b.ReportMetric(compute/secs*100, "%compute")
+			if rs != nil {
+				b.ReportMetric((rs.Waited()-waited0).Seconds()/float64(workers)/secs*100, "%share-wait")
+			}
 		})
 	}
 }
@@ -161,7 +174,8 @@ func embedName(lazy bool) string {
 // iterations of the epoch-time ratios ("speedup", and "speedup-own" for the
 // workers that do not share), each engine's tokens/s, and the sharing
 // 2-worker step's split: mean compute, the wait for the slower worker
-// ("%imbalance") and reduce+update. The models are the reference's sizes
+// ("%imbalance") and reduce+update, and the part of compute spent at the
+// share's barriers ("%share-wait", per worker). The models are the reference's sizes
 // and the trainer's defaults (E=512, H=128, mean pooling).
 func BenchmarkEngineScaling(b *testing.B) {
 	batches, ref := benchBatches(b)
@@ -176,9 +190,9 @@ func BenchmarkEngineScaling(b *testing.B) {
 		{"model=default/embed=lazy", def, true},
 	} {
 		b.Run(run.name, func(b *testing.B) {
-			one := benchEngine(b, run.cfg, 1, run.lazy, false, batches)
-			shared := benchEngine(b, run.cfg, 2, run.lazy, true, batches)
-			own := benchEngine(b, run.cfg, 2, run.lazy, false, batches)
+			one, _ := benchEngine(b, run.cfg, 1, run.lazy, false, batches)
+			shared, rs := benchEngine(b, run.cfg, 2, run.lazy, true, batches)
+			own, _ := benchEngine(b, run.cfg, 2, run.lazy, false, batches)
 			epoch := func(e *Engine, split bool) (secs, mean, slowest, reduce float64, tokens int) {
 				for _, bt := range batches {
 					st, err := e.Step(bt, 1e-3)
@@ -199,6 +213,7 @@ func BenchmarkEngineScaling(b *testing.B) {
 			var ratios, ratiosOwn []float64
 			tokens := 0
 			b.ResetTimer()
+			waited0 := rs.Waited()
 			for i := 0; i < b.N; i++ {
 				e1, _, _, _, tok := epoch(one, false)
 				e2, m, sl, r, _ := epoch(shared, true)
@@ -218,6 +233,7 @@ func BenchmarkEngineScaling(b *testing.B) {
 			b.ReportMetric(mean/t2*100, "%compute")
 			b.ReportMetric((slowest-mean)/t2*100, "%imbalance")
 			b.ReportMetric(reduce/t2*100, "%reduce+update")
+			b.ReportMetric((rs.Waited()-waited0).Seconds()/2/t2*100, "%share-wait")
 		})
 	}
 }
