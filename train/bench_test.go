@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"testing"
@@ -106,7 +107,9 @@ func benchBatches(b *testing.B) ([]data.Batch, model.Config) {
 // 128 real Amazon reviews, with 1 and 2 CPU workers, and the embedding's
 // optimizer step dense or lazy. Two workers share the first layer's rows
 // (ShareRows), as the trainer runs them, in rows=shared ("%share-wait":
-// time at the share's barriers, per worker), and do not in rows=own. Steps cycle
+// time at the share's barriers, per worker), and do not in rows=own, which
+// also reports what splitting each step by the workers' measured speeds
+// could save (see splitLoss). Steps cycle
 // through the epoch's batches, so runs of at least one epoch (-benchtime
 // 40x and more) see the same mix of lengths.
 func BenchmarkEngine(b *testing.B) {
@@ -131,6 +134,7 @@ func BenchmarkEngine(b *testing.B) {
 			}
 			tokens := 0
 			var reduce, compute float64
+			var splits splitLoss
 			b.ResetTimer()
 			start := time.Now()
 			for i := 0; i < b.N; i++ {
@@ -144,6 +148,9 @@ func BenchmarkEngine(b *testing.B) {
 				for _, c := range st.Compute {
 					compute += c / float64(workers)
 				}
+				if workers > 1 && !run.share {
+					splits.add(bt, st.Compute)
+				}
 			}
 			secs := time.Since(start).Seconds()
 			b.ReportMetric(float64(tokens)/secs, "tokens/s")
@@ -152,8 +159,53 @@ func BenchmarkEngine(b *testing.B) {
 			if rs != nil {
 				b.ReportMetric((rs.Waited()-waited0).Seconds()/float64(workers)/secs*100, "%share-wait")
 			}
+			if workers > 1 && !run.share {
+				b.ReportMetric(splits.best/secs*100, "%best-split")
+				b.ReportMetric(splits.prev/secs*100, "%prev-split")
+			}
 		})
 	}
+}
+
+// splitLoss measures what a split of each step by the workers' measured
+// speeds, instead of by tokens, could save. Its inputs are steps whose
+// workers meet only at the end (rows not shared), so a worker's compute
+// time is its shard's work at that step's speed, in tokens per second.
+// best sums the time a split perfect in hindsight would have saved (every
+// worker given tokens in proportion to its speed in that very step); prev
+// what a split by the previous step's speeds would have saved, which is
+// what an adaptive split could do. Either assumes a worker's time grows in
+// proportion to its tokens.
+type splitLoss struct {
+	best, prev float64
+	last       []float64 // the previous step's speeds
+}
+
+func (s *splitLoss) add(b data.Batch, compute []float64) {
+	n := len(compute)
+	bounds := BalancedBounds(b, n)
+	speed := make([]float64, n)
+	slowest, sum, total := 0.0, 0.0, 0.0
+	for i, c := range compute {
+		t := float64(b.Rows(bounds[i], bounds[i+1]).RealTokens())
+		if t == 0 || c <= 0 {
+			return // a worker with no work measures no speed
+		}
+		speed[i] = t / c
+		slowest, sum, total = max(slowest, c), sum+speed[i], total+t
+	}
+	s.best += slowest - total/sum
+	if s.last != nil {
+		lastSum, worst := 0.0, 0.0
+		for _, v := range s.last {
+			lastSum += v
+		}
+		for i, v := range s.last {
+			worst = max(worst, v/lastSum*total/speed[i])
+		}
+		s.prev += slowest - worst
+	}
+	s.last = speed
 }
 
 func embedName(lazy bool) string {
@@ -235,5 +287,29 @@ func BenchmarkEngineScaling(b *testing.B) {
 			b.ReportMetric(reduce/t2*100, "%reduce+update")
 			b.ReportMetric((rs.Waited()-waited0).Seconds()/2/t2*100, "%share-wait")
 		})
+	}
+}
+
+func TestSplitLoss(t *testing.T) {
+	// Two rows of 5 tokens: the token split gives each worker one.
+	b := data.Batch{Tokens: make([]int32, 10), Lengths: []int32{5, 5}, Labels: []float32{0, 1}, Size: 2, MaxLen: 5}
+	const eps = 1e-12
+	var s splitLoss
+	// Worker 1 runs at half speed: the best split gives it a third of the
+	// 10 tokens, and both finish after 4/3 s instead of 2 s.
+	s.add(b, []float64{1, 2})
+	if math.Abs(s.best-2.0/3) > eps || s.prev != 0 {
+		t.Fatalf("after one step: best %v prev %v, want 2/3 and 0", s.best, s.prev)
+	}
+	// The speeds swap: the previous step's split (2/3 to worker 0, now
+	// the slow one) takes 8/3 s where the token split took 2 s.
+	s.add(b, []float64{2, 1})
+	if math.Abs(s.best-4.0/3) > eps || math.Abs(s.prev-(-2.0/3)) > eps {
+		t.Fatalf("after two steps: best %v prev %v, want 4/3 and -2/3", s.best, s.prev)
+	}
+	// A worker without tokens measures no speed: the step is left out.
+	s.add(data.Batch{Tokens: make([]int32, 5), Lengths: []int32{5}, Labels: []float32{1}, Size: 1, MaxLen: 5}, []float64{1, 0})
+	if math.Abs(s.best-4.0/3) > eps {
+		t.Fatalf("a step with an empty shard changed best to %v", s.best)
 	}
 }
