@@ -313,3 +313,36 @@ func TestSplitLoss(t *testing.T) {
 		t.Fatalf("a step with an empty shard changed best to %v", s.best)
 	}
 }
+
+// BenchmarkEngineDispatch measures one round trip of a step's phase that
+// does nothing: the engine hands it to its two workers and waits for both,
+// as it does three times a step.
+func BenchmarkEngineDispatch(b *testing.B) {
+	e, err := NewEngine(make([]float32, 1), []Replica{nil, nil}, nil, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	var ran [2]int
+	for i := 0; i < b.N; i++ {
+		e.parallel(func(w int) { ran[w]++ })
+	}
+	if ran[0] != b.N || ran[1] != b.N {
+		b.Fatalf("workers ran %v phases, want %d each", ran, b.N)
+	}
+}
+
+// BenchmarkReduceRange measures the all-reduce's work on two replicas'
+// buffers of 4M gradients (16 MB each, more than the caches keep for one
+// core): sum, scale and sum of squares, in bytes of one buffer per second.
+func BenchmarkReduceRange(b *testing.B) {
+	n := 4 << 20
+	bufs := [][]float32{make([]float32, n), make([]float32, n)}
+	for i := range n {
+		bufs[0][i], bufs[1][i] = float32(i%7), float32(i%5)
+	}
+	b.SetBytes(int64(n * 4))
+	for i := 0; i < b.N; i++ {
+		reduceRange(bufs, 0, n, 1)
+	}
+}

@@ -157,6 +157,33 @@ func TestReduceRange(t *testing.T) {
 	}
 }
 
+// A range over several of reduceRange's chunks, starting and ending inside
+// one, is summed and scaled everywhere in it and nowhere outside it.
+func TestReduceRangeChunks(t *testing.T) {
+	n := 2*reduceChunk + 37
+	for _, r := range []struct{ lo, hi int }{{0, n}, {5, n - 3}, {reduceChunk - 1, reduceChunk + 1}, {7, 7}} {
+		bufs := [][]float32{make([]float32, n), make([]float32, n)}
+		for i := range n {
+			bufs[0][i], bufs[1][i] = float32(i%13), float32(i%7)
+		}
+		sq := reduceRange(bufs, r.lo, r.hi, 0.25)
+		var wsq float64
+		for i := range n {
+			want := float32(i % 13)
+			if i >= r.lo && i < r.hi {
+				want = (float32(i%13) + float32(i%7)) * 0.25
+				wsq += float64(want) * float64(want)
+			}
+			if bufs[0][i] != want {
+				t.Fatalf("range [%d, %d): element %d is %v, want %v", r.lo, r.hi, i, bufs[0][i], want)
+			}
+		}
+		if math.Abs(sq-wsq) > 1e-9*max(1, wsq) {
+			t.Fatalf("range [%d, %d): sum of squares %g, want %g", r.lo, r.hi, sq, wsq)
+		}
+	}
+}
+
 func TestEvaluateParallel(t *testing.T) {
 	const vocab = 30
 	d := synthDataset(50, vocab, 9)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -66,8 +65,9 @@ func (s HybridSchedule) MaxIdleFrac() float64 {
 // rest of the step, gets nothing. Gradients are summed in fp32, in replica
 // order, so the result does not depend on which replica finished first.
 //
-// Each replica always runs on the same goroutine, locked to its OS thread,
-// because a GPU context is bound to the thread that made it current.
+// Each replica always runs on the same goroutine. It is not locked to an OS
+// thread (see Engine): a GPU replica makes its context current on the
+// thread of each call.
 //
 // Hybrid is itself a Replica: an engine, or an MPI rank, can use it as its
 // one device. It is not safe for concurrent use; Close stops its goroutines.
@@ -81,7 +81,7 @@ type Hybrid struct {
 	flip     int
 	step     int
 	last     HybridSchedule
-	work     []chan func() // one locked goroutine per replica, started on first use
+	work     []chan func() // one goroutine per replica, started on first use
 	wg       sync.WaitGroup
 }
 
@@ -224,8 +224,7 @@ func (h *Hybrid) start() {
 		ch := make(chan func())
 		h.work[i] = ch
 		go func() {
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
+			// Not locked to an OS thread: see Engine.
 			for f := range ch {
 				f()
 				h.wg.Done()
