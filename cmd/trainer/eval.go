@@ -11,7 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"trainer/data"
-	"trainer/model"
+	"trainer/internal/predict"
 	"trainer/train"
 )
 
@@ -29,7 +29,7 @@ func evalCommand() *cli.Command {
 			&cli.IntFlag{Name: "batch-size", Value: 256, Usage: "reviews per forward batch"},
 			&cli.StringFlag{Name: "label-map", Usage: "raw label to class, as for train (default: Amazon polarity 1/2)"},
 			&cli.BoolFlag{Name: "skip-bad", Usage: "skip malformed records instead of failing"},
-			precisionFlag(precFP32),
+			precisionFlag(predict.FP32),
 		},
 		Action: func(c *cli.Context) error {
 			if err := requireNoArgs(c); err != nil {
@@ -62,28 +62,6 @@ func evalCommand() *cli.Command {
 	}
 }
 
-// loadedModel is a model file ready to score text.
-type loadedModel struct {
-	file  *model.File
-	vocab *data.Vocab
-	fw    []train.Forwarder
-	int8  bool // the recurrent products run in 8 bits
-}
-
-// precision names the arithmetic the model runs in.
-func (lm *loadedModel) precision() string {
-	if lm.int8 {
-		return precInt8
-	}
-	return precFP32
-}
-
-// Values of --precision for eval and predict.
-const (
-	precFP32 = "fp32"
-	precInt8 = "int8"
-)
-
 func precisionFlag(def string) cli.Flag {
 	return &cli.StringFlag{Name: "precision", Value: def,
 		Usage: "arithmetic of the recurrent products: fp32, or int8 (8-bit weights and activations, on CPUs with AVX-512 VNNI; fp32 elsewhere)"}
@@ -92,50 +70,10 @@ func precisionFlag(def string) cli.Flag {
 // int8Precision reads --precision of command cmd.
 func int8Precision(cmd, v string) (bool, error) {
 	switch v {
-	case precFP32, precInt8:
-		return v == precInt8, nil
+	case predict.FP32, predict.Int8:
+		return v == predict.Int8, nil
 	}
 	return false, usagef("%s: --precision %q: want fp32 or int8", cmd, v)
-}
-
-// loadModel reads a model file and builds workers CPU forward workers,
-// in 8 bits with int8 where the CPU can.
-func loadModel(path string, workers int, int8 bool) (*loadedModel, error) {
-	f, err := model.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	v, err := data.NewVocabFromWords(f.Vocab)
-	if err != nil {
-		return nil, fmt.Errorf("model %s: vocabulary: %w", path, err)
-	}
-	if v.Size() != f.Config.VocabSize {
-		return nil, fmt.Errorf("model %s: vocabulary has %d words, the network %d", path, v.Size(), f.Config.VocabSize)
-	}
-	inf, err := model.NewInferenceWith(f.Config, f.Params, model.InferenceOptions{Int8: int8})
-	if err != nil {
-		return nil, fmt.Errorf("model %s: %w", path, err)
-	}
-	fw := make([]train.Forwarder, max(workers, 1))
-	for i := range fw {
-		fw[i] = inferenceWorker{inf: inf, ws: model.NewWorkspace(f.Config)}
-	}
-	return &loadedModel{file: f, vocab: v, fw: fw, int8: inf.Int8()}, nil
-}
-
-// inferenceWorker scores batches through the model's inference path, which
-// tabulates the first layer's input projection per vocabulary word once and
-// so skips a third of the forward arithmetic. The table is shared by all
-// workers; each has its own scratch workspace.
-type inferenceWorker struct {
-	inf *model.Inference
-	ws  *model.Workspace
-}
-
-// Forward ignores params: the Inference was built from the model's own.
-func (w inferenceWorker) Forward(_ []float32, b data.Batch, logits []float32) error {
-	w.ws.Predict(w.inf, b, logits)
-	return nil
 }
 
 // evalReport is eval's JSON output: the metrics plus what was measured.
@@ -152,26 +90,26 @@ type evalReport struct {
 func runEval(c *cli.Context, ro data.ReaderOptions, int8 bool) error {
 	start := time.Now()
 	workers := c.Int("workers")
-	lm, err := loadModel(c.String("model"), workers, int8)
+	lm, err := predict.Load(c.String("model"), predict.Options{Workers: workers, Int8: int8, BatchSize: c.Int("batch-size")})
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
-	d, rep, err := data.EncodeFile(c.Context, c.String("test"), lm.vocab, lm.file.Preprocess, ro, workers)
+	d, rep, err := data.EncodeFile(c.Context, c.String("test"), lm.Vocab, lm.File.Preprocess, ro, workers)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
 	if d.Len() == 0 {
 		return fmt.Errorf("eval: %s: no reviews to evaluate", c.String("test"))
 	}
-	batches := data.NewBatcher(d, data.BatchOptions{BatchSize: c.Int("batch-size"), MaxLen: lm.file.MaxLen, Bucket: true}).Epoch(0)
+	batches := data.NewBatcher(d, data.BatchOptions{BatchSize: c.Int("batch-size"), MaxLen: lm.MaxLen(), Bucket: true}).Epoch(0)
 	t := time.Now()
-	m, err := train.Evaluate(lm.fw, lm.file.Params, batches)
+	m, err := lm.Evaluate(batches)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
 	r := evalReport{Metrics: m, Model: c.String("model"), Test: c.String("test"),
 		Seconds: time.Since(start).Seconds(), ReviewsPerS: float64(m.N) / time.Since(t).Seconds(), Dropped: rep.DroppedTotal(),
-		Precision: lm.precision()}
+		Precision: lm.Precision()}
 	if c.Bool("json") {
 		return json.NewEncoder(c.App.Writer).Encode(r)
 	}

@@ -10,12 +10,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/urfave/cli/v2"
 
 	"trainer/data"
-	"trainer/train"
+	"trainer/internal/predict"
 )
 
 // predictChunk is how many reviews predict reads, scores and writes at a
@@ -40,7 +39,7 @@ func predictCommand() *cli.Command {
 			&cli.BoolFlag{Name: "json", Usage: "JSON lines instead of TSV"},
 			&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "parallel workers"},
 			&cli.IntFlag{Name: "batch-size", Value: 256, Usage: "reviews per forward batch"},
-			precisionFlag(precInt8),
+			precisionFlag(predict.Int8),
 		},
 		Action: func(c *cli.Context) error {
 			if c.String("model") == "" {
@@ -74,11 +73,11 @@ func predictCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			lm, err := loadModel(c.String("model"), c.Int("workers"), q8)
+			m, err := predict.Load(c.String("model"), predict.Options{Workers: c.Int("workers"), Int8: q8, BatchSize: c.Int("batch-size")})
 			if err != nil {
 				return fmt.Errorf("predict: %w", err)
 			}
-			p := &predictor{lm: lm, batch: c.Int("batch-size"), json: c.Bool("json")}
+			p := &predictor{m: m, json: c.Bool("json")}
 			out := bufio.NewWriterSize(c.App.Writer, 1<<16)
 			if src == nil {
 				err = p.run(slices.Values(args), out)
@@ -98,9 +97,8 @@ func predictCommand() *cli.Command {
 
 // predictor scores reviews chunk by chunk with one model.
 type predictor struct {
-	lm    *loadedModel
-	batch int
-	json  bool
+	m    *predict.Model
+	json bool
 }
 
 // runReader scores every line of r.
@@ -149,69 +147,17 @@ func stripLabel(s string) string {
 	return s
 }
 
-// score encodes texts in parallel, runs them through the model in
-// length-sorted batches on every worker and writes one line per text in
+// score runs texts through the model and writes one line per text in
 // input order.
 func (p *predictor) score(texts []string, out io.Writer) error {
 	if len(texts) == 0 {
 		return nil
 	}
-	ids := p.encode(texts)
-	order := make([]int32, len(texts))
-	for i := range order {
-		order[i] = int32(i)
-	}
-	// Similar lengths together: little padding, and the LSTM's shrinking
-	// active set stays dense.
-	slices.SortStableFunc(order, func(a, b int32) int { return len(ids[a]) - len(ids[b]) })
-	var batches []data.Batch
-	labels := make([]uint8, p.batch)
-	for lo := 0; lo < len(order); lo += p.batch {
-		hi := min(lo+p.batch, len(order))
-		rows := make([][]int32, hi-lo)
-		for k, i := range order[lo:hi] {
-			rows[k] = ids[i]
-		}
-		batches = append(batches, data.MakeBatch(rows, labels[:hi-lo], p.lm.file.MaxLen))
-	}
-	logits, err := train.ForwardAll(p.lm.fw, p.lm.file.Params, batches)
+	prob, err := p.m.Score(texts)
 	if err != nil {
 		return err
 	}
-	prob := make([]float64, len(texts))
-	k := 0
-	for _, l := range logits {
-		for _, z := range l {
-			prob[order[k]] = train.Sigmoid(float64(z))
-			k++
-		}
-	}
 	return p.write(texts, prob, out)
-}
-
-// encode tokenizes and maps texts to ids with one tokenizer per worker.
-func (p *predictor) encode(texts []string) [][]int32 {
-	ids := make([][]int32, len(texts))
-	workers := len(p.lm.fw)
-	var wg sync.WaitGroup
-	for w := range workers {
-		lo, hi := data.ShardRange(len(texts), w, workers)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tok := data.NewTokenizer(p.lm.file.Preprocess)
-			var buf []int32
-			for i := lo; i < hi; i++ {
-				buf = p.lm.vocab.Encode(tok, texts[i], buf[:0])
-				if len(buf) == 0 {
-					buf = append(buf, data.UnkID)
-				}
-				ids[i] = slices.Clone(buf)
-			}
-		}()
-	}
-	wg.Wait()
-	return ids
 }
 
 type predictionJSON struct {

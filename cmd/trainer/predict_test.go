@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"trainer/data"
+	"trainer/internal/predict"
 	"trainer/model"
 )
 
@@ -130,14 +131,14 @@ func BenchmarkPredict(b *testing.B) {
 			int8  bool
 		}{{"reviews/fp32", texts, false}, {"reviews/int8", texts, true}, {"titles/fp32", short, false}, {"titles/int8", short, true}} {
 			b.Run(m.name+"/"+set.name, func(b *testing.B) {
-				lm, err := loadModel(mp, 2, set.int8)
+				m, err := predict.Load(mp, predict.Options{Workers: 2, Int8: set.int8})
 				if err != nil {
 					b.Fatal(err)
 				}
-				if lm.int8 != set.int8 {
+				if (m.Precision() == predict.Int8) != set.int8 {
 					b.Skip("no AVX-512 VNNI on this CPU: no int8 path")
 				}
-				p := &predictor{lm: lm, batch: 256}
+				p := &predictor{m: m}
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					if err := p.score(set.texts, io.Discard); err != nil {
