@@ -94,7 +94,7 @@ func runEval(c *cli.Context, ro data.ReaderOptions, int8 bool) error {
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
-	d, rep, err := data.EncodeFile(c.Context, c.String("test"), lm.Vocab, lm.File.Preprocess, ro, workers)
+	d, rep, err := data.EncodeFile(c.Context, c.String("test"), lm.Vocab, data.Preprocess(lm.File.Preprocess), ro, workers)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}

@@ -119,7 +119,7 @@ func BenchmarkPredict(b *testing.B) {
 		{"reference", model.ReferenceConfig(v.Size())},
 	} {
 		f := &model.File{Version: model.FileVersion, Config: m.cfg, Params: make([]float32, model.NewLayout(m.cfg).Size()),
-			Vocab: v.Words(), Preprocess: data.DefaultPreprocess(), MaxLen: 256}
+			Vocab: v.Words(), Preprocess: model.Preprocess(data.DefaultPreprocess()), MaxLen: 256}
 		model.InitParams(m.cfg, f.Params, 1)
 		mp := filepath.Join(b.TempDir(), "model.bin")
 		if err := model.Save(mp, f); err != nil {

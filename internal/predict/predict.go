@@ -140,7 +140,7 @@ func (m *Model) Encode(texts []string) [][]int32 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tok := data.NewTokenizer(m.File.Preprocess)
+			tok := data.NewTokenizer(data.Preprocess(m.File.Preprocess))
 			var buf []int32
 			for i := lo; i < hi; i++ {
 				buf = m.Vocab.Encode(tok, texts[i], buf[:0])

@@ -20,7 +20,7 @@ func testModel(t *testing.T) string {
 	}
 	cfg := model.Config{VocabSize: v.Size(), EmbedDim: 8, Hidden: 6, Layers: 1, Pool: model.PoolMean}
 	f := &model.File{Version: model.FileVersion, Config: cfg, Params: make([]float32, model.NewLayout(cfg).Size()),
-		Vocab: v.Words(), Preprocess: data.DefaultPreprocess(), MaxLen: 4}
+		Vocab: v.Words(), Preprocess: model.Preprocess(data.DefaultPreprocess()), MaxLen: 4}
 	model.InitParams(cfg, f.Params, 7)
 	path := filepath.Join(t.TempDir(), "model.bin")
 	if err := model.Save(path, f); err != nil {
