@@ -95,6 +95,9 @@ fuzz:
 	for f in FuzzFastTextReader FuzzCSVReader FuzzTokenizer; do \
 		$(GO) test ./data -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done
+	$(GO) test ./model -run '^$$' -fuzz '^FuzzLoadModel$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./train -run '^$$' -fuzz '^FuzzLoadCheckpoint$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/durable -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf $(BIN) dist

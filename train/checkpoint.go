@@ -1,7 +1,6 @@
 package train
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -9,18 +8,26 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
-	"os"
-	"trainer/internal/atomicfile"
+
+	"trainer/internal/durable"
 )
 
-// checkpointMagic opens every checkpoint file; checkpointVersion changes
-// whenever the layout below does, and older files are then refused.
-const (
-	checkpointMagic   = "TRNCKPT\x00"
-	checkpointVersion = 1
-	// CheckpointName is the checkpoint's file name inside a run directory.
-	CheckpointName = "checkpoint.bin"
-)
+// CheckpointName is the checkpoint's file name inside a run directory.
+const CheckpointName = "checkpoint.bin"
+
+// checkpointVersion changes whenever the body's layout does. Version 1
+// (before the files a run keeps shared internal/durable's framing: the same
+// body between a magic and version of its own and a CRC-32C trailer) is
+// still read, so a run interrupted by the previous build resumes.
+const checkpointVersion = 2
+
+// checkpointFormat frames every checkpoint; see internal/durable.
+var checkpointFormat = durable.Format{
+	Name:    "trainer checkpoint",
+	Magic:   "TRNCKPT\x00",
+	Version: checkpointVersion,
+	Older:   unframeCheckpointV1,
+}
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
@@ -61,54 +68,39 @@ type LoopState struct {
 // directory, fsynced, renamed over path, and the directory fsynced, so that a
 // crash at any moment leaves either the old checkpoint or the new one.
 func SaveCheckpoint(path string, c *Checkpoint) error {
-	return atomicfile.Write(path, func(w io.Writer) error { return encodeCheckpoint(w, c) })
+	if err := checkpointFormat.Write(path, func(w io.Writer) error { return encodeCheckpoint(w, c) }); err != nil {
+		return fmt.Errorf("save checkpoint: %w", err)
+	}
+	return nil
 }
 
-// crcWriter checksums everything written through it.
-type crcWriter struct {
-	w   io.Writer
-	crc uint32
-}
-
-func (c *crcWriter) Write(p []byte) (int, error) {
-	c.crc = crc32.Update(c.crc, crcTable, p)
-	return c.w.Write(p)
-}
-
-// Layout: magic, uint32 version, uint64 header length, JSON header, uint32
-// array count, per array uint64 length + little-endian float32s, and a
-// CRC-32C of all preceding bytes.
+// encodeCheckpoint writes the body: uint64 JSON header length, the JSON
+// header, uint32 array count, and per array a uint64 length and
+// little-endian float32s (the parameters, then the optimizer's slots).
 func encodeCheckpoint(w io.Writer, c *Checkpoint) error {
 	head, err := json.Marshal(c)
 	if err != nil {
 		return err
 	}
-	cw := &crcWriter{w: w}
 	arrays := append([][]float32{c.Params}, c.Optim.Slots...)
-	var buf [12]byte
-	if _, err := io.WriteString(cw, checkpointMagic); err != nil {
+	var buf [8]byte
+	binary.LittleEndian.PutUint64(buf[:], uint64(len(head)))
+	if _, err := w.Write(buf[:]); err != nil {
 		return err
 	}
-	binary.LittleEndian.PutUint32(buf[:4], checkpointVersion)
-	binary.LittleEndian.PutUint64(buf[4:12], uint64(len(head)))
-	if _, err := cw.Write(buf[:12]); err != nil {
-		return err
-	}
-	if _, err := cw.Write(head); err != nil {
+	if _, err := w.Write(head); err != nil {
 		return err
 	}
 	binary.LittleEndian.PutUint32(buf[:4], uint32(len(arrays)))
-	if _, err := cw.Write(buf[:4]); err != nil {
+	if _, err := w.Write(buf[:4]); err != nil {
 		return err
 	}
 	for _, a := range arrays {
-		if err := writeFloats(cw, a); err != nil {
+		if err := writeFloats(w, a); err != nil {
 			return err
 		}
 	}
-	binary.LittleEndian.PutUint32(buf[:4], cw.crc)
-	_, err = w.Write(buf[:4])
-	return err
+	return nil
 }
 
 func writeFloats(w io.Writer, a []float32) error {
@@ -132,35 +124,49 @@ func writeFloats(w io.Writer, a []float32) error {
 }
 
 // LoadCheckpoint reads and verifies a checkpoint file; a truncated,
-// corrupted or foreign file is a clear error naming the path.
+// damaged, foreign or newer-version file is a clear error naming the path.
 func LoadCheckpoint(path string) (*Checkpoint, error) {
-	raw, err := os.ReadFile(path)
+	_, body, err := checkpointFormat.Read(path)
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoint: %w", err)
 	}
-	c, err := decodeCheckpoint(raw)
+	c, err := decodeCheckpointBody(body)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+		return nil, fmt.Errorf("read checkpoint: %s: %w", path, err)
 	}
 	return c, nil
 }
 
+// decodeCheckpoint verifies and parses a whole checkpoint file held in
+// memory.
 func decodeCheckpoint(raw []byte) (*Checkpoint, error) {
-	if len(raw) < len(checkpointMagic) || !bytes.Equal(raw[:len(checkpointMagic)], []byte(checkpointMagic)) {
-		return nil, errors.New("not a trainer checkpoint (bad magic)")
+	_, body, err := checkpointFormat.Decode(raw)
+	if err != nil {
+		return nil, err
 	}
-	if len(raw) < len(checkpointMagic)+12+4 {
-		return nil, errors.New("truncated")
+	return decodeCheckpointBody(body)
+}
+
+// unframeCheckpointV1 verifies a format version 1 checkpoint (magic,
+// version, body, CRC-32C of everything before it) and returns its body.
+func unframeCheckpointV1(version uint32, raw []byte) ([]byte, error) {
+	const head, trailer = 8 + 4, 4
+	if version != 1 {
+		return nil, fmt.Errorf("unknown version; this build reads versions 1 to %d", checkpointVersion)
 	}
-	body, sum := raw[:len(raw)-4], binary.LittleEndian.Uint32(raw[len(raw)-4:])
-	p := raw[len(checkpointMagic):]
-	if v := binary.LittleEndian.Uint32(p); v != checkpointVersion {
-		return nil, fmt.Errorf("format version %d, this trainer reads version %d", v, checkpointVersion)
+	if len(raw) < head+trailer {
+		return nil, fmt.Errorf("truncated: %d bytes", len(raw))
 	}
-	if crc32.Checksum(body, crcTable) != sum {
-		return nil, errors.New("checksum mismatch (truncated or corrupted)")
+	if crc32.Checksum(raw[:len(raw)-trailer], crcTable) != binary.LittleEndian.Uint32(raw[len(raw)-trailer:]) {
+		return nil, errors.New("damaged or truncated: checksum mismatch")
 	}
-	p = body[len(checkpointMagic)+4:]
+	return raw[head : len(raw)-trailer], nil
+}
+
+func decodeCheckpointBody(p []byte) (*Checkpoint, error) {
+	if len(p) < 8 {
+		return nil, errors.New("body too short for its header")
+	}
 	hl := binary.LittleEndian.Uint64(p)
 	p = p[8:]
 	if hl > uint64(len(p)) {

@@ -1,12 +1,17 @@
 package train
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"trainer/internal/durable"
 )
 
 func sampleCheckpoint() *Checkpoint {
@@ -66,17 +71,18 @@ func TestCheckpointRejectsDamage(t *testing.T) {
 	flip := append([]byte(nil), good...)
 	flip[len(flip)/2] ^= 0x40
 	version := append([]byte(nil), good...)
-	version[len(checkpointMagic)] = 9
+	version[8] = 9
 	cases := []struct {
 		name string
 		data []byte
 		want string
 	}{
-		{"empty", nil, "bad magic"},
-		{"foreign", []byte("PK\x03\x04 some zip file"), "bad magic"},
-		{"truncated", good[:len(good)-9], "checksum"},
-		{"flipped bit", flip, "checksum"},
-		{"other version", version, "version 9"},
+		{"empty", nil, "not a trainer checkpoint"},
+		{"foreign", []byte("PK\x03\x04 some zip file"), "not a trainer checkpoint"},
+		{"model file", durable.Format{Magic: "TRNRMDL\x00", Version: 2}.Append(nil, []byte("{}")), "not a trainer checkpoint"},
+		{"truncated", good[:len(good)-9], fmt.Sprintf("truncated: header says %d bytes, file has %d", len(good), len(good)-9)},
+		{"flipped bit", flip, "damaged: checksum mismatch"},
+		{"newer version", version, "written by a newer version 9 of the trainer checkpoint format"},
 	}
 	for _, c := range cases {
 		p := filepath.Join(dir, c.name)
@@ -86,4 +92,82 @@ func TestCheckpointRejectsDamage(t *testing.T) {
 			t.Errorf("%s: error %v, want one naming the file and %q", c.name, err, c.want)
 		}
 	}
+}
+
+func TestLoadCheckpointReadsFormatVersion1(t *testing.T) {
+	// testdata/checkpoint-v1.bin was written by the build before the
+	// shared framing (magic, version, body, CRC-32C trailer).
+	got, err := LoadCheckpoint("testdata/checkpoint-v1.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wj, _ := json.Marshal(sampleCheckpoint())
+	gj, _ := json.Marshal(got)
+	if string(wj) != string(gj) || len(got.Params) != 3 || len(got.Optim.Slots) != 2 || got.Params[1] != -2.25 {
+		t.Fatalf("got %s with params %v", gj, got.Params)
+	}
+	raw, _ := os.ReadFile("testdata/checkpoint-v1.bin")
+	flip := bytes.Clone(raw)
+	flip[40] ^= 1
+	for name, b := range map[string][]byte{"flipped": flip, "cut": raw[:len(raw)-6], "cut in the header": raw[:14]} {
+		if _, err := decodeCheckpoint(b); err == nil || !strings.Contains(err.Error(), "trainer checkpoint format version 1:") {
+			t.Errorf("%s: error %v, want one naming format version 1", name, err)
+		}
+	}
+}
+
+func TestSaveCheckpointRemovesStaleTemporaries(t *testing.T) {
+	// A run killed while writing (kill -9) leaves its temporary file; the
+	// next save of the same checkpoint removes it, and nothing else.
+	dir := t.TempDir()
+	stale := filepath.Join(dir, ".checkpoint.bin.tmp2946130589")
+	other := filepath.Join(dir, ".model.bin.tmp123")
+	old := time.Now().Add(-24 * time.Hour)
+	for _, p := range []string{stale, other} {
+		os.WriteFile(p, []byte("half a checkpoint"), 0o600)
+		os.Chtimes(p, old, old)
+	}
+	if err := SaveCheckpoint(filepath.Join(dir, CheckpointName), sampleCheckpoint()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale temporary file kept: %v", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("another target's temporary file removed: %v", err)
+	}
+}
+
+// FuzzLoadCheckpoint feeds the checkpoint reader arbitrary bytes: it must
+// return a checkpoint or an error, never panic or allocate without bound,
+// and whatever it accepts must encode and decode again to the same arrays.
+func FuzzLoadCheckpoint(f *testing.F) {
+	var body bytes.Buffer
+	if err := encodeCheckpoint(&body, sampleCheckpoint()); err != nil {
+		f.Fatal(err)
+	}
+	good := checkpointFormat.Append(nil, body.Bytes())
+	f.Add(good)
+	f.Add(good[:len(good)/2])
+	if v1, err := os.ReadFile("testdata/checkpoint-v1.bin"); err == nil {
+		f.Add(v1)
+	}
+	f.Add([]byte("TRNCKPT\x00\x09\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		c, err := decodeCheckpoint(raw)
+		if err != nil {
+			return
+		}
+		var body bytes.Buffer
+		if err := encodeCheckpoint(&body, c); err != nil {
+			t.Fatalf("an accepted checkpoint does not encode: %v", err)
+		}
+		again, err := decodeCheckpoint(checkpointFormat.Append(nil, body.Bytes()))
+		if err != nil {
+			t.Fatalf("an accepted checkpoint does not decode after encoding: %v", err)
+		}
+		if len(again.Params) != len(c.Params) || len(again.Optim.Slots) != len(c.Optim.Slots) || again.Step != c.Step {
+			t.Fatalf("re-encoding changed the checkpoint")
+		}
+	})
 }
