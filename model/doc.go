@@ -6,6 +6,32 @@
 // bidirectional) -> pooling over time -> Linear(D, 1) -> one logit, trained
 // with BCE-with-logits. D is Hidden for one direction and 2*Hidden for two.
 //
+// # Reading order
+//
+// The reference, top to bottom: config.go (the shape of the network),
+// layout.go (every parameter in one flat buffer, with named views), init.go
+// (initial weights), packing.go (the time-major layout of a batch's
+// activations, below), embedding.go (the first layer's input: the batch's
+// distinct tokens and their embedding rows), lstm_cell.go (one step's gate
+// math), lstm.go (one LSTM layer and direction, forward and backward
+// through time), head.go (pooling over time and the linear head), loss.go
+// (binary cross-entropy), workspace.go (the layers tied together: Forward,
+// LossGrad, and the stage-wise StageForward and StageBackward), and file.go
+// (the model file; file_labels.go converts its records to and from the data
+// package's types).
+//
+// The fast paths, each in files of its own that the reference calls into
+// or that stand beside it: fast_products.go (which kernel computes each
+// product: the packed register-blocked kernels of internal/vecmath or the
+// BLAS), fast_pipeline.go (the step-range entry points a pipeline stage
+// uses beyond ForwardRange and BackwardRange), fast_share.go (workers of
+// one step sharing the first layer's distinct rows, with their spinning
+// barrier), fast_inference.go (prediction only: the first layer tabulated
+// per vocabulary word, 8-bit recurrent products, passes that save nothing
+// for a backward pass), and blas.go with its bindings: blas_cgo.go
+// (OpenBLAS through cgo, the package's only cgo), blas_netlib.go, and
+// blas_purego.go (gonum's pure-Go BLAS under the purego build tag).
+//
 // # Parameters
 //
 // Every parameter lives in one flat []float32 (see Layout) so that one

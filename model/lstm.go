@@ -113,83 +113,6 @@ func (a *LSTMActs) ForwardRange(w LSTMWeights, x []float32, rows []int32, st Ste
 	lstmSteps(w, st, s0, s1, a, stepInput{tab: a.proj, ids: rows}, true)
 }
 
-// ProjectBegin packs W_ih^T for ProjectRange.
-func (a *LSTMActs) ProjectBegin(w LSTMWeights) {
-	if a.vec(w) && w.In > 0 {
-		a.wihT.Pack(w.Wih, w.In, w.In, 4*w.Hidden, true)
-	}
-}
-
-// ProjectRange sets the rows of steps [s0, s1) of pre ([N, 4H]) to the
-// input projection plus bias of the same rows of x ([N, In]): the table
-// StepsRange reads. A pipeline runs it as a unit of its own, so that the
-// projection of a layer can sit in the stage before its recurrence.
-func (a *LSTMActs) ProjectRange(w LSTMWeights, x []float32, st Steps, s0, s1 int, pre []float32) {
-	if s0 >= s1 {
-		return
-	}
-	g4 := 4 * w.Hidden
-	lo, hi := st.Offsets[s0], st.Offsets[s1]
-	a.project(w, x[lo*w.In:hi*w.In], hi-lo, pre[lo*g4:hi*g4])
-}
-
-// StepsBegin starts a forward pass, saving for a backward pass, whose
-// input projections come from a table (StepsRange).
-func (a *LSTMActs) StepsBegin(w LSTMWeights, st Steps) {
-	a.grow(st.N(), w.Hidden, true)
-	if a.vec(w) {
-		a.whhT.Pack(w.Whh, w.Hidden, w.Hidden, 4*w.Hidden, true)
-	}
-}
-
-// StepsRange runs steps [s0, s1), the steps before s0 being done, with
-// packed row j's input projection plus bias in row ids[j] of tab ([U,
-// 4H]); ids is the identity for a table made by ProjectRange.
-func (a *LSTMActs) StepsRange(w LSTMWeights, tab []float32, ids []int32, st Steps, s0, s1 int) {
-	lstmSteps(w, st, s0, s1, a, stepInput{tab: tab, ids: ids}, true)
-}
-
-// lstmForwardRows is LSTMForwardRows for a pass with no backward pass after
-// it (save false) or with one.
-func lstmForwardRows(w LSTMWeights, x []float32, rows []int32, st Steps, a *LSTMActs, save bool) {
-	if save {
-		LSTMForwardRows(w, x, rows, st, a)
-		return
-	}
-	u := len(x) / max(w.In, 1)
-	a.grow(st.N(), w.Hidden, false)
-	a.proj = grow(a.proj, u*4*w.Hidden)
-	if a.vec(w) && w.In > 0 {
-		a.wihT.Pack(w.Wih, w.In, w.In, 4*w.Hidden, true)
-	}
-	a.project(w, x, u, a.proj)
-	a.stepsNoSave(w, st, stepInput{tab: a.proj, ids: rows})
-}
-
-// lstmForwardNoSave is LSTMForward for a pass with no backward pass after
-// it: only a.C and a.H are kept, and each step makes its input projection
-// in the one-step scratch. whh8, when not nil, is W_hh^T in 8 bits.
-func lstmForwardNoSave(w LSTMWeights, x []float32, st Steps, a *LSTMActs, whh8 *vecmath.PackedB8) {
-	a.grow(st.N(), w.Hidden, false)
-	if a.vec(w) && w.In > 0 {
-		a.wihT.Pack(w.Wih, w.In, w.In, 4*w.Hidden, true)
-	}
-	a.stepsNoSave(w, st, stepInput{x: x, whh8: whh8})
-}
-
-// stepsNoSave runs every step of a pass that saves nothing.
-func (a *LSTMActs) stepsNoSave(w LSTMWeights, st Steps, in stepInput) {
-	if a.vec(w) && in.whh8 == nil && st.T() > 1 {
-		a.whhT.Pack(w.Whh, w.Hidden, w.Hidden, 4*w.Hidden, true)
-	}
-	lstmSteps(w, st, 0, st.T(), a, in, false)
-}
-
-// vec reports whether the packed vector kernels take this layer's products.
-func (a *LSTMActs) vec(w LSTMWeights) bool {
-	return !a.blasOnly && vecmath.GemmSupported(4*w.Hidden)
-}
-
 func (a *LSTMActs) grow(n, hid int, save bool) {
 	a.C = grow(a.C, n*hid)
 	a.H = grow(a.H, n*hid)
@@ -305,29 +228,6 @@ func lstmSteps(w LSTMWeights, st Steps, s0, s1 int, a *LSTMActs, in stepInput, s
 		if q8 && s+1 < st.T() {
 			vecmath.QuantizeRows(a.H[o*hid:(o+rows)*hid], rows, hid, a.hq, a.hqInit)
 		}
-	}
-}
-
-// product computes C (rows x n) = A*op(W) for A (rows x k), op(W) being
-// W^T for W (n x k), with the packed p when vec, the BLAS otherwise; with
-// add it adds to C instead.
-func (a *LSTMActs) product(vec bool, p *vecmath.PackedB, rows int, x []float32, k int, w, c []float32, n int, add bool) {
-	switch {
-	case rows == 0:
-	case k == 0:
-		if !add {
-			clear(c[:rows*n])
-		}
-	case vec && add:
-		vecmath.GemmPacked(rows, x, k, p, c, n)
-	case vec:
-		vecmath.GemmPackedSet(rows, x, k, p, c, n)
-	default:
-		beta := float32(0)
-		if add {
-			beta = 1
-		}
-		sgemm(false, true, rows, n, k, 1, x, k, w, k, beta, c, n)
 	}
 }
 
@@ -487,15 +387,5 @@ func (a *LSTMActs) backwardInput(w, dw LSTMWeights, x []float32, m int, dGates, 
 	sgemvT(m, g4, dGates, g4, a.ones[:m], dw.B)
 	if dx != nil {
 		a.inputGrad(w, m, dGates, dx)
-	}
-}
-
-// inputGrad sets dx ([m, In]) to dGates ([m, 4H]) * W_ih.
-func (a *LSTMActs) inputGrad(w LSTMWeights, m int, dGates, dx []float32) {
-	g4 := 4 * w.Hidden
-	if !a.blasOnly && vecmath.GemmSupported(w.In) && w.In > 0 {
-		vecmath.GemmPackedSet(m, dGates, g4, &a.wih, dx, w.In)
-	} else {
-		sgemm(false, false, m, w.In, g4, 1, dGates, g4, w.Wih, w.In, 0, dx, w.In)
 	}
 }

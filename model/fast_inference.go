@@ -134,3 +134,39 @@ func (inf *Inference) project(w *Workspace, b data.Batch) {
 		a.stepsNoSave(w.layout.LSTM(inf.params, 0, d), p.Steps, stepInput{tab: inf.table[d], ids: w.ids, whh8: inf.recurrent8(0, d)})
 	}
 }
+
+// lstmForwardRows is LSTMForwardRows for a pass with no backward pass after
+// it (save false) or with one.
+func lstmForwardRows(w LSTMWeights, x []float32, rows []int32, st Steps, a *LSTMActs, save bool) {
+	if save {
+		LSTMForwardRows(w, x, rows, st, a)
+		return
+	}
+	u := len(x) / max(w.In, 1)
+	a.grow(st.N(), w.Hidden, false)
+	a.proj = grow(a.proj, u*4*w.Hidden)
+	if a.vec(w) && w.In > 0 {
+		a.wihT.Pack(w.Wih, w.In, w.In, 4*w.Hidden, true)
+	}
+	a.project(w, x, u, a.proj)
+	a.stepsNoSave(w, st, stepInput{tab: a.proj, ids: rows})
+}
+
+// lstmForwardNoSave is LSTMForward for a pass with no backward pass after
+// it: only a.C and a.H are kept, and each step makes its input projection
+// in the one-step scratch. whh8, when not nil, is W_hh^T in 8 bits.
+func lstmForwardNoSave(w LSTMWeights, x []float32, st Steps, a *LSTMActs, whh8 *vecmath.PackedB8) {
+	a.grow(st.N(), w.Hidden, false)
+	if a.vec(w) && w.In > 0 {
+		a.wihT.Pack(w.Wih, w.In, w.In, 4*w.Hidden, true)
+	}
+	a.stepsNoSave(w, st, stepInput{x: x, whh8: whh8})
+}
+
+// stepsNoSave runs every step of a pass that saves nothing.
+func (a *LSTMActs) stepsNoSave(w LSTMWeights, st Steps, in stepInput) {
+	if a.vec(w) && in.whh8 == nil && st.T() > 1 {
+		a.whhT.Pack(w.Whh, w.Hidden, w.Hidden, 4*w.Hidden, true)
+	}
+	lstmSteps(w, st, 0, st.T(), a, in, false)
+}
