@@ -10,15 +10,20 @@
 //
 // The reference, top to bottom: config.go (the shape of the network),
 // layout.go (every parameter in one flat buffer, with named views), init.go
-// (initial weights), packing.go (the time-major layout of a batch's
-// activations, below), embedding.go (the first layer's input: the batch's
-// distinct tokens and their embedding rows), lstm_cell.go (one step's gate
-// math), lstm.go (one LSTM layer and direction, forward and backward
-// through time), head.go (pooling over time and the linear head), loss.go
-// (binary cross-entropy), workspace.go (the layers tied together: Forward,
-// LossGrad, and the stage-wise StageForward and StageBackward), and file.go
-// (the model file; file_labels.go converts its records to and from the data
-// package's types).
+// (initial weights), and reference.go: the whole network, forward and
+// backward, in the plainest Go (one review and one step at a time, float64,
+// no packing, kernels or BLAS), which defines what everything else computes
+// and which the tests hold the batch path to (ReferenceLossGrad,
+// ReferenceLogits). Then the batch path layer by layer, as exported
+// functions on packed buffers: packing.go (the time-major layout of a
+// batch's activations, below), embedding.go (the first layer's input: the
+// batch's distinct tokens and their embedding rows), lstm_cell.go (one
+// step's gate math), lstm.go (one LSTM layer and direction, forward and
+// backward through time), head.go (pooling over time and the linear head),
+// loss.go (binary cross-entropy), workspace.go (the layers tied together:
+// Forward, LossGrad, and the stage-wise StageForward and StageBackward),
+// and file.go (the model file; file_labels.go converts its records to and
+// from the data package's types).
 //
 // The fast paths, each in files of its own that the reference calls into
 // or that stand beside it: fast_products.go (which kernel computes each
