@@ -562,7 +562,7 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 	approach := approachName(runShape{Device: o.Device, Workers: o.Workers, AMP: o.AMP, Streams: o.Streams, Stages: o.Stages,
 		Schedule: o.Split, Ranks: dist.Size()})
 	file := &model.File{Version: model.FileVersion, Config: o.Model, Vocab: td.vocab.Words(), Preprocess: model.Preprocess(o.preprocess()),
-		MaxLen: o.MaxLen, Extra: map[string]string{"approach": approach, "train": o.Train, "seed": strconv.FormatUint(o.Seed, 10)}}
+		LabelMap: model.LabelMapOf(o.LabelMap), MaxLen: o.MaxLen, Extra: map[string]string{"approach": approach, "train": o.Train, "seed": strconv.FormatUint(o.Seed, 10)}}
 	prog := newEpochProgress(log, o.Epochs, batcher.NumBatches())
 	tracker := newScheduleTracker(rset.hybrid)
 

@@ -35,6 +35,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"strings"
 
 	"trainer/internal/atomicfile"
 )
@@ -129,7 +130,9 @@ var ErrForeign = errors.New("not a file of this kind")
 // format version and body (a slice of raw).
 func (f Format) Decode(raw []byte) (version uint32, body []byte, err error) {
 	if len(raw) < 8 || string(raw[:8]) != f.Magic {
-		if len(raw) < 8 && string(raw) == f.Magic[:len(raw)] && len(raw) > 0 {
+		// A few bytes that begin like the magic are a cut file, not a
+		// foreign one.
+		if len(raw) > 0 && strings.HasPrefix(f.Magic, string(raw)) {
 			return 0, nil, fmt.Errorf("truncated: %d bytes, shorter than the %d-byte header", len(raw), HeaderSize)
 		}
 		return 0, nil, fmt.Errorf("not a %s: %w", f.Name, ErrForeign)

@@ -109,6 +109,9 @@ func TestDecodeRejects(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want one containing %q", err, c.want)
 			}
+			if foreign := strings.HasPrefix(c.want, "not a "); errors.Is(err, ErrForeign) != foreign {
+				t.Fatalf("errors.Is(%v, ErrForeign) = %v, want %v", err, !foreign, foreign)
+			}
 		})
 	}
 }
