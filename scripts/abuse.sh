@@ -194,6 +194,9 @@ expect_error eval-no-model "" 2 'model' eval --test "$good"
 expect_error predict-no-model "" 2 '--model' predict great
 expect_error synth-n-0 "" 2 '--n' synth --n 0 --out "$work/s.txt"
 expect_error synth-no-out "" 2 '--out' synth --n 5
+expect_error bench-approach "" 2 'approach' bench --approaches nonsense --train "$good" --test "$good"
+expect_error bench-no-test "" 2 '--test' bench --train "$good"
+expect_error bench-cpus-0 "" 2 '--cpus' bench --cpus 0 --train "$good" --test "$good"
 
 # ---------------------------------------------------------------- bad files
 for f in missing adir empty.ft.txt blank.ft.txt garbage.bin cut.gz fake.xz badutf8.ft.txt badlabel.ft.txt nolabel.ft.txt fields.csv; do
@@ -292,6 +295,28 @@ if [ "$rc" = 0 ] && cmp -s "$work/f8-file.out" "$work/f8-arg.out"; then
 	record predict-label-tab 8 ok "labelled line read like training input"
 else
 	record predict-label-tab 8 wrong "file: $(cat "$work/f8-file.out") / text: $(cat "$work/f8-arg.out")"
+fi
+
+tr '\n' '\r' <"$D/tab.ft.txt" >"$D/tab-cr.ft.txt"
+tx f15-predict predict --model "$REF/model.bin" --file "$D/tab-cr.ft.txt" --workers 1
+if [ "$rc" = 0 ] && cmp -s "$work/f15-predict.out" "$work/f8-arg.out"; then
+	record predict-cr-only 15 ok "CR-only line endings read as line ends"
+else
+	record predict-cr-only 15 wrong "exit $rc: $(head -c 200 "$work/f15-predict.out")"
+fi
+head -n 100 "$good" | timeout 60 "$T" predict --model "$REF/model.bin" --workers 1 - >"$work/stdin.out" 2>"$work/stdin.err"
+rc=$?
+if [ "$rc" = 0 ] && cmp -s "$work/stdin.out" "$work/f7-plain.out"; then
+	record predict-stdin "" ok "stdin scored like the file"
+else
+	record predict-stdin "" wrong "exit $rc: $(tail -n 1 "$work/stdin.err")"
+fi
+timeout 60 "$T" prep --train - --cache-dir "$CACHE" --workers 1 --json <"$good" >"$work/prep-stdin.out" 2>"$work/prep-stdin.err"
+rc=$?
+if [ "$rc" = 0 ] && [ "$(json_num "$work/prep-stdin.out" reviews_read)" = 400 ]; then
+	record prep-stdin "" ok "400 reviews from stdin"
+else
+	record prep-stdin "" wrong "exit $rc: $(tail -n 1 "$work/prep-stdin.err")"
 fi
 
 # F16: one review is too few for a dev set.

@@ -108,13 +108,13 @@ func (p *predictor) runReader(r io.Reader, out io.Writer, name string) error {
 	if name == "" {
 		name = "stdin"
 	}
-	// Compressed input is detected from its first bytes, as the review
-	// readers detect it.
+	// Compression and CR-only line endings are detected from the content,
+	// as the review readers detect them.
 	r, _, err := data.Decompress(r)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", name, err)
 	}
-	sc := bufio.NewScanner(r)
+	sc := bufio.NewScanner(data.NormalizeCR(r))
 	sc.Buffer(make([]byte, 0, 1<<16), data.DefaultMaxRecordBytes)
 	line := 0
 	var chunk []string

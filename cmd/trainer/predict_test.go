@@ -90,8 +90,8 @@ func TestPredictBadInput(t *testing.T) {
 }
 
 // TestPredictFileReadsLikeTraining: a labelled line keeps every word of
-// its text whichever separator follows the label, and a gzip-compressed
-// file is decompressed, not scored as bytes.
+// its text whichever separator follows the label, a gzip-compressed file is
+// decompressed, not scored as bytes, and CR-only line endings end lines.
 func TestPredictFileReadsLikeTraining(t *testing.T) {
 	modelPath, _ := trainedModel(t)
 	texts := []string{"great product works", "awful broken junk"}
@@ -105,7 +105,8 @@ func TestPredictFileReadsLikeTraining(t *testing.T) {
 	zw := gzip.NewWriter(&gz)
 	zw.Write([]byte(labelled))
 	zw.Close()
-	for name, content := range map[string][]byte{"plain.txt": []byte(labelled), "reviews.gz": gz.Bytes(), "noext": gz.Bytes()} {
+	cr := []byte(strings.ReplaceAll(labelled, "\n", "\r"))
+	for name, content := range map[string][]byte{"plain.txt": []byte(labelled), "reviews.gz": gz.Bytes(), "noext": gz.Bytes(), "cr-only.txt": cr} {
 		path := filepath.Join(dir, name)
 		os.WriteFile(path, content, 0o644)
 		code, got, stderr := trainer(t, "predict", "--model", modelPath, "--file", path)
