@@ -234,6 +234,7 @@ check_counts label-map-drop "" "$D/badlabel.ft.txt" 2 1 --label-map '1=neg 7=dro
 
 # Non-seekable inputs: a process substitution and a FIFO.
 check_counts pipe-process-subst 13 <(cat "$good") 400 400
+expect_ok train-process-subst 13 train --train <(cat "$good") --out "$work/pipe-run" "${TINY[@]}"
 mkfifo "$D/fifo"
 (cat "$good" >"$D/fifo") &
 check_counts pipe-fifo 13 "$D/fifo" 400 400
