@@ -92,8 +92,12 @@ func CheckResume(c *Checkpoint, epochs int, inputs []InputDigest) error {
 		case !inNow:
 			return fmt.Errorf("%w: the interrupted run had a %s file (%s) that this run lacks", ErrResumeMismatch, role, w.Path)
 		case w.Digest != n.Digest:
-			return fmt.Errorf("%w: %s data changed since the checkpoint: %s has digest %s, the run used %s (%s)",
-				ErrResumeMismatch, role, n.Path, n.Digest, w.Digest, w.Path)
+			was := w.Digest
+			if w.Path != n.Path {
+				was += " (" + w.Path + ")"
+			}
+			return fmt.Errorf("%w: %s data changed since the checkpoint: %s has digest %s, the run used %s",
+				ErrResumeMismatch, role, n.Path, n.Digest, was)
 		}
 	}
 	return nil
