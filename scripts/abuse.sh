@@ -370,20 +370,20 @@ else
 fi
 
 # ---------------------------------------------------------------- interruptions
-# interrupt ID SIGNAL OUT [WAIT_FOR_FILE [TRAIN_FILE]]: starts a run, waits
-# until it has written WAIT_FOR_FILE (default its first checkpoint) and a
-# random further while, and sends SIGNAL. Sets killed=1 if the run was still
-# going.
+# interrupt ID SIGNAL OUT [WAIT_FOR_FILE [TRAIN_FILE [MAX_DELAY]]]: starts a
+# run, waits until it has written WAIT_FOR_FILE (default its first
+# checkpoint), then a random 0 to MAX_DELAY tenths of a second (default 0),
+# and sends SIGNAL. Sets killed=1 if the run was still going.
 interrupt() {
-	local id=$1 sig=$2 out=$3 waitfor=${4:-checkpoint.bin} file=${5:-$good} pid i
+	local id=$1 sig=$2 out=$3 waitfor=${4:-checkpoint.bin} file=${5:-$good} delay=${6:-0} pid i
 	"$T" train --train "$file" --out "$out" "${TINY[@]}" >"$work/$id.out" 2>"$work/$id.err" &
 	pid=$!
-	for ((i = 0; i < 600; i++)); do
+	for ((i = 0; i < 3000; i++)); do
 		[ -s "$out/$waitfor" ] && break
 		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
+		sleep 0.01
 	done
-	[ "$waitfor" = checkpoint.bin ] && sleep "0.$((RANDOM % 8))"
+	[ "$delay" -gt 0 ] && sleep "0.$((RANDOM % (delay + 1)))"
 	killed=0
 	if kill -0 "$pid" 2>/dev/null; then
 		kill "-$sig" "$pid" 2>/dev/null && killed=1
@@ -408,7 +408,12 @@ resume_same() {
 for sig in KILL KILL KILL INT TERM; do
 	k=$((${k:-0} + 1))
 	out=$work/int-$k
-	interrupt "int-$k" "$sig" "$out"
+	interrupt "int-$k" "$sig" "$out" checkpoint.bin "$good" 7
+	if [ "$killed" = 0 ]; then
+		# Finished within the random delay: interrupt at the first checkpoint.
+		rm -rf "$out"
+		interrupt "int-$k" "$sig" "$out"
+	fi
 	if [ "$killed" = 0 ]; then
 		record "sig$sig-$k" "" skipped "the run finished before the signal (exit $rc)"
 		continue
