@@ -12,8 +12,9 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
+	"time"
 	"unsafe"
 )
 
@@ -221,7 +222,7 @@ type cacheWriter struct {
 }
 
 func newCacheWriter(path string) (*cacheWriter, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	f, err := createTempShared(path)
 	if err != nil {
 		return nil, fmt.Errorf("create cache: %w", err)
 	}
@@ -233,6 +234,22 @@ func newCacheWriter(path string) (*cacheWriter, error) {
 	w := &cacheWriter{path: path, f: f, bw: bufio.NewWriterSize(f, 4<<20), crc: crc32.New(castagnoli)}
 	w.w = io.MultiWriter(w.crc, w.bw)
 	return w, nil
+}
+
+// createTempShared creates a new temporary file beside path with mode 0644
+// less the umask, like every other output: os.CreateTemp's 0600 would make
+// a cache shared by a team unreadable to all but its builder.
+func createTempShared(path string) (*os.File, error) {
+	var err error
+	for try := 0; try < 100; try++ {
+		name := fmt.Sprintf("%s.tmp%d-%d", path, os.Getpid(), time.Now().UnixNano()+int64(try))
+		var f *os.File
+		f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if err == nil || !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, err
 }
 
 func (w *cacheWriter) write(b []byte) error {

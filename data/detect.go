@@ -116,3 +116,33 @@ func isLabelToken(b []byte) bool {
 	}
 	return true
 }
+
+// Decompress wraps r in the decompressor its first bytes call for (gzip or
+// bzip2), exactly as Open does for review files, and names the compression.
+// Plain text comes back readable as it is; xz, zstd and zip are refused as
+// Open refuses them. Commands that read unlabelled text (predict) use it so
+// that a compressed file is never taken for text.
+func Decompress(r io.Reader) (io.Reader, string, error) {
+	return decompressor(bufio.NewReaderSize(r, 64<<10))
+}
+
+// NormalizeCR returns r, with every CR turned into LF when r's lines end
+// in CR alone: when its first 64 KiB hold carriage returns and no line
+// feed, the rule Open applies to review files. Other input passes as is.
+func NormalizeCR(r io.Reader) io.Reader {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(64 << 10)
+	if bytes.IndexByte(head, '\n') >= 0 || bytes.IndexByte(head, '\r') < 0 {
+		return br
+	}
+	return crReader{br}
+}
+
+// crReader turns CR into LF as it reads.
+type crReader struct{ r io.Reader }
+
+func (c crReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	crToLF(p[:n])
+	return n, err
+}

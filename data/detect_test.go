@@ -1,7 +1,9 @@
 package data
 
 import (
+	"io"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -64,6 +66,21 @@ func TestDetectFormat(t *testing.T) {
 	for _, c := range cases {
 		if got := detectFormat([]byte(c.in)); got != c.want {
 			t.Errorf("detectFormat(%q) = %s, want %s", c.in, got, c.want)
+		}
+	}
+}
+
+func TestNormalizeCR(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"a\nb\n", "a\nb\n"},
+		{"a\r\nb\r\n", "a\r\nb\r\n"},
+		{"a\rb\rc", "a\nb\nc"},
+		{"one\rstill one\nnext\n", "one\rstill one\nnext\n"},
+		{"", ""},
+	} {
+		got, err := io.ReadAll(NormalizeCR(strings.NewReader(c.in)))
+		if err != nil || string(got) != c.want {
+			t.Errorf("NormalizeCR(%q) = %q, %v; want %q", c.in, got, err, c.want)
 		}
 	}
 }

@@ -677,6 +677,7 @@ func EncodeFile(ctx context.Context, path string, v *Vocab, p Preprocess, ro Rea
 	defer ps.store.release()
 	d := ps.dataset()
 	rep := ps.report(path, p)
+	rep.InputDigest = r.Digest()
 	rep.UnkTokens = ps.unk
 	rep.VocabSize = v.Size()
 	rep.finish(d.Offsets, d.Labels)

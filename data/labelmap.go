@@ -95,9 +95,12 @@ func (m LabelMap) String() string {
 // Groups are separated by spaces or semicolons; each is a comma-separated
 // list of raw labels, '=', and a target: "neg", "negative" or "0" for the
 // negative class, "pos", "positive" or "1" for the positive class, "drop"
-// or "skip" to drop the record (counted, not an error). A "__label__"
-// prefix on a raw label is ignored, so "__label__1=neg" works. Labels not
-// listed are errors when read. A label may appear only once.
+// or "skip" to drop the record (counted, not an error). Commas may also
+// separate groups, as in "1=neg,2=pos": a target ends its group, so the
+// labels after its comma start the next one ("1,2=neg,4,5=pos" is two
+// groups). A "__label__" prefix on a raw label is ignored, so
+// "__label__1=neg" works. Labels not listed are errors when read. A label
+// may appear only once.
 func ParseLabelMap(spec string) (LabelMap, error) {
 	groups := strings.FieldsFunc(spec, func(r rune) bool { return r == ' ' || r == ';' || r == '\t' })
 	if len(groups) == 0 {
@@ -106,33 +109,49 @@ func ParseLabelMap(spec string) (LabelMap, error) {
 	seen := map[string]bool{}
 	var entries []labelEntry
 	for _, g := range groups {
-		keys, target, found := strings.Cut(g, "=")
-		if !found {
-			return LabelMap{}, fmt.Errorf("label map %q: group %q has no '=' (want labels=neg|pos|drop)", spec, g)
-		}
-		var action LabelAction
-		switch strings.ToLower(strings.TrimSpace(target)) {
-		case "neg", "negative", "0":
-			action = LabelNegative
-		case "pos", "positive", "1":
-			action = LabelPositive
-		case "drop", "skip":
-			action = LabelDrop
-		default:
-			return LabelMap{}, fmt.Errorf("label map %q: unknown target %q in group %q (want neg, pos, drop, 0 or 1)", spec, target, g)
-		}
-		for _, k := range strings.Split(keys, ",") {
-			k = strings.TrimPrefix(strings.TrimSpace(k), "__label__")
-			if k == "" {
-				return LabelMap{}, fmt.Errorf("label map %q: empty label in group %q", spec, g)
+		// Items are labels, the last of each run carrying "=target".
+		var keys []string
+		for _, item := range strings.Split(g, ",") {
+			key, target, found := strings.Cut(item, "=")
+			keys = append(keys, key)
+			if !found {
+				continue
 			}
-			if seen[k] {
-				return LabelMap{}, fmt.Errorf("label map %q: label %q listed twice", spec, k)
+			action, err := labelTarget(target)
+			if err != nil {
+				return LabelMap{}, fmt.Errorf("label map %q: %v in group %q (want neg, pos, drop, 0 or 1)", spec, err, g)
 			}
-			seen[k] = true
-			entries = append(entries, labelEntry{k, action})
+			for _, k := range keys {
+				k = strings.TrimPrefix(strings.TrimSpace(k), "__label__")
+				if k == "" {
+					return LabelMap{}, fmt.Errorf("label map %q: empty label in group %q", spec, g)
+				}
+				if seen[k] {
+					return LabelMap{}, fmt.Errorf("label map %q: label %q listed twice", spec, k)
+				}
+				seen[k] = true
+				entries = append(entries, labelEntry{k, action})
+			}
+			keys = nil
+		}
+		if len(keys) > 0 {
+			return LabelMap{}, fmt.Errorf("label map %q: group %q has no '=' after labels %q (want labels=neg|pos|drop)",
+				spec, g, strings.Join(keys, ","))
 		}
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].key < entries[j].key })
 	return LabelMap{entries: entries}, nil
+}
+
+// labelTarget reads the target after '=' in a label map.
+func labelTarget(target string) (LabelAction, error) {
+	switch strings.ToLower(strings.TrimSpace(target)) {
+	case "neg", "negative", "0":
+		return LabelNegative, nil
+	case "pos", "positive", "1":
+		return LabelPositive, nil
+	case "drop", "skip":
+		return LabelDrop, nil
+	}
+	return 0, fmt.Errorf("unknown target %q", target)
 }

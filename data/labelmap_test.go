@@ -17,6 +17,13 @@ func TestParseLabelMap(t *testing.T) {
 		{spec: "__label__1=0;__label__2=1", want: "1=neg 2=pos", lookups: map[string]string{"1": "neg", "2": "pos", "__label__1": "unknown"}},
 		{spec: " negative=negative\tpositive=POSITIVE  neutral=skip ", want: "negative=neg positive=pos neutral=drop",
 			lookups: map[string]string{"negative": "neg", "positive": "pos", "neutral": "drop"}},
+		// The comma spelling of train --help, and labels after a target's
+		// comma starting the next group.
+		{spec: "1=neg,2=pos", want: "1=neg 2=pos", lookups: map[string]string{"1": "neg", "2": "pos", "3": "unknown"}},
+		{spec: "1,2=neg,4,5=pos;3=drop", want: "1,2=neg 4,5=pos 3=drop",
+			lookups: map[string]string{"1": "neg", "2": "neg", "3": "drop", "4": "pos", "5": "pos"}},
+		{spec: "1=neg,2", errHas: `no '=' after labels "2"`},
+		{spec: "1=neg,1=pos", errHas: `label "1" listed twice`},
 		{spec: "", errHas: "empty"},
 		{spec: "1,2", errHas: `group "1,2" has no '='`},
 		{spec: "1=good", errHas: `unknown target "good"`},

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"time"
+
+	"github.com/zeebo/xxh3"
 )
 
 // Defaults of PrepOptions.
@@ -34,6 +36,12 @@ type PrepOptions struct {
 	MinCount    int        // default DefaultMinCount
 	Balance     bool
 	Seed        uint64 // chooses the reviews --balance drops
+	// QuickCacheCheck reuses a cache on its key alone (size, modification
+	// time, first and last MiB of each input) without reading the whole
+	// input to prove it unchanged: faster on a huge input, but an edit in
+	// the middle that keeps the size and restores the time goes unnoticed.
+	// Off by default.
+	QuickCacheCheck bool
 	// Progress, when set, receives progress and warnings from the caller's
 	// goroutine.
 	Progress func(ProgressEvent)
@@ -72,17 +80,17 @@ func (p *Prepared) Close() error {
 // test input with the training vocabulary), or reuses the caches of an
 // earlier run with the same inputs and settings.
 //
-// Cache keys. Hashing a whole input on every run would cost as much as a
-// good part of the build, so an input is identified by the SHA-256 of its
-// size, modification time and first and last MiB. That catches every
-// ordinary change (a rewrite, an append, a different file at the same
-// path); an edit inside the middle that keeps the size and restores the
-// modification time would go unnoticed. A digest of the whole input
-// (xxh3-128 of the bytes as read, about 20 times the speed of SHA-256,
-// which cost 8% of a build's CPU) is recorded in the report, so it can be
-// compared when in doubt. The key also covers the preprocessing settings,
+// Cache keys. An input is located by the SHA-256 of its size, modification
+// time and first and last MiB, which names the cache file without reading
+// the input. That alone would miss an edit in the middle that keeps the size
+// and restores the modification time, so a cache is reused only once a
+// digest of the whole input (xxh3-128 of the bytes, about 20 times the speed
+// of SHA-256, a small part of an encoding pass) equals the one recorded when
+// it was built; otherwise it is rebuilt with a warning. QuickCacheCheck
+// skips that read. The key also covers the preprocessing settings,
 // vocabulary size and minimum count, the label map, skip-bad, balance and
-// its seed, and the cache format version.
+// its seed, and the cache format version. Inputs that are not regular files
+// (stdin, pipes, FIFOs) cannot be recognised later and are never reused.
 func Prepare(ctx context.Context, o PrepOptions) (*Prepared, error) {
 	start := time.Now()
 	if o.CacheDir == "" {
@@ -163,6 +171,9 @@ func (b *builder) prepare(ctx context.Context) (*Prepared, error) {
 	if err != nil {
 		return p, err
 	}
+	if c, err = b.proven(c, b.o.Train); err != nil {
+		return p, err
+	}
 	if c == nil {
 		if c, v, err = b.buildTrain(ctx, path, key, vocabPath); err != nil {
 			return p, err
@@ -192,6 +203,9 @@ func (b *builder) prepare(ctx context.Context) (*Prepared, error) {
 		if tc, err = b.load(tpath, tkey, 0); err != nil {
 			return p, err
 		}
+		if tc, err = b.proven(tc, b.o.Test); err != nil {
+			return p, err
+		}
 	}
 	if tc == nil {
 		if tc, err = b.buildTest(ctx, tpath, tkey, v); err != nil {
@@ -208,6 +222,43 @@ func (b *builder) prepare(ctx context.Context) (*Prepared, error) {
 	tr.Seconds = time.Since(tstart).Seconds()
 	p.Report.Test = &tr
 	return p, nil
+}
+
+// proven returns c if the whole input at path still has the digest
+// recorded when c was built (or QuickCacheCheck trusts the key); otherwise
+// it closes c, warns, and returns nil so that the cache is rebuilt.
+func (b *builder) proven(c *cacheFile, path string) (*cacheFile, error) {
+	if c == nil || b.o.QuickCacheCheck {
+		return c, nil
+	}
+	sum, err := FileDigest(path)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	if sum == c.report.InputDigest {
+		return c, nil
+	}
+	b.emit(ProgressEvent{Warning: fmt.Sprintf("cache %s: %s changed since the cache was built (digest %s, cache has %s) though its size, time and ends did not; rebuilding",
+		c.path, path, sum, c.report.InputDigest)})
+	c.Close()
+	return nil, nil
+}
+
+// FileDigest is "xxh3-128:" and the hex xxh3-128 of the whole file at
+// path, as Reader.Digest reports it once a file has been read to the end.
+func FileDigest(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	h := xxh3.New128()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	sum := h.Sum128().Bytes()
+	return "xxh3-128:" + hex.EncodeToString(sum[:]), nil
 }
 
 // load opens a cache if it exists and is sound: a missing one gives nil, a
@@ -404,9 +455,23 @@ func (b *builder) write(ps *pass, w *cacheWriter, path, key string, vocabCRC uin
 }
 
 // inputID identifies an input cheaply for the cache key (see Prepare); ""
-// for stdin.
+// for stdin and every other input that is not a regular file (a pipe, a
+// FIFO, a character device), which can be read only once: no second read
+// for the digest, no section reads here (they fail with "illegal seek").
 func inputID(path string) (string, error) {
 	if path == "-" {
+		return "", nil
+	}
+	// Stat before opening: opening a FIFO to look at it would take the
+	// writer's one stream away from the reader that follows.
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	if st.IsDir() {
+		return "", fmt.Errorf("read %s: %w", path, ErrIsDir)
+	}
+	if !st.Mode().IsRegular() {
 		return "", nil
 	}
 	f, err := os.Open(path)
@@ -414,13 +479,6 @@ func inputID(path string) (string, error) {
 		return "", fmt.Errorf("read %s: %w", path, err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", path, err)
-	}
-	if st.IsDir() {
-		return "", fmt.Errorf("read %s: %w", path, ErrIsDir)
-	}
 	h := sha256.New()
 	var meta [16]byte
 	binary.LittleEndian.PutUint64(meta[:], uint64(st.Size()))

@@ -90,8 +90,17 @@ fields:
 				needMore(false)
 				return
 			default:
-				bad(rec, ReasonCSVQuote, fmt.Sprintf("unexpected %q after the closing quote of field %d (a quote inside a quoted field must be doubled)", data[pos:pos+1], len(ends)))
-				r.resumeAfterLine(data, pos, rec)
+				if lines > openLine {
+					// The quote ran past its line: most likely it was never
+					// closed and paired with a quote of the next record.
+					bad(rec, ReasonCSVQuote, fmt.Sprintf("unterminated quote: field %d, opened on line %d, runs on to line %d, where %q follows the quote that would close it",
+						len(ends), r.line+1+openLine, r.line+1+lines, data[pos:pos+1]))
+				} else {
+					bad(rec, ReasonCSVQuote, fmt.Sprintf("unexpected %q after the closing quote of field %d (a quote inside a quoted field must be doubled)", data[pos:pos+1], len(ends)))
+				}
+				// Skip only the record's first line: the lines after it
+				// are read (and counted) as records of their own.
+				r.resumeAfterLine(data, 0, rec)
 				return
 			}
 		}

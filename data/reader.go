@@ -147,6 +147,7 @@ type Reader struct {
 	buf    []byte // buffered input buf[r:w]
 	r, w   int
 	eof    bool  // src is exhausted
+	crOnly bool  // lines end in a lone CR (classic Mac): fill turns each CR into LF
 	srcErr error // src failed; reported once the buffer is drained
 	line   int64 // lines fully consumed
 
@@ -241,6 +242,13 @@ func openReader(name string, in io.Reader, inSize int64, closer io.Closer, opts 
 	}
 	r.buf = make([]byte, size)
 	r.fill()
+	// A first buffer with carriage returns and no line feed at all is a
+	// file whose lines end in CR alone: without this, all its reviews would
+	// read as one line.
+	if bytes.IndexByte(r.buf[:r.w], '\n') < 0 && bytes.IndexByte(r.buf[:r.w], '\r') >= 0 {
+		r.crOnly = true
+		crToLF(r.buf[:r.w])
+	}
 	if r.w == 0 {
 		if r.srcErr != nil {
 			return nil, r.streamError()
@@ -540,6 +548,9 @@ func (r *Reader) fill() {
 	}
 	for r.w < len(r.buf) && !r.eof && r.srcErr == nil {
 		n, err := r.src.Read(r.buf[r.w:])
+		if r.crOnly {
+			crToLF(r.buf[r.w : r.w+n])
+		}
 		r.w += n
 		switch {
 		case err == io.EOF:
@@ -547,5 +558,13 @@ func (r *Reader) fill() {
 		case err != nil:
 			r.srcErr = err
 		}
+	}
+}
+
+// crToLF turns every CR of b into LF, in place.
+func crToLF(b []byte) {
+	for i := bytes.IndexByte(b, '\r'); i >= 0; i = bytes.IndexByte(b, '\r') {
+		b[i] = '\n'
+		b = b[i+1:]
 	}
 }

@@ -159,7 +159,9 @@ func TestBadInput(t *testing.T) {
 		{name: "csv wrong field count", content: []byte(`"1","t","b"` + "\n" + `"2","only two"` + "\n" + `"2","a","b","c"` + "\n" + `"1","t","b"` + "\n"), file: "x.csv",
 			wantReason: ReasonCSVFields, wantLine: 2, wantMsg: "line 2: 2 CSV fields, want 3 (label, title, body) like the records before", skipKept: 2, skipSkipped: 2},
 		{name: "csv stray quote", content: []byte(`"1","t","b"` + "\n" + `"2","t","never closed` + "\n" + `"1","t2","b2"` + "\n"), file: "x.csv",
-			wantReason: ReasonCSVQuote, wantLine: 2, wantMsg: "line 2: unexpected \"1\" after the closing quote of field 3", skipKept: 1, skipSkipped: 1},
+			wantReason: ReasonCSVQuote, wantLine: 2, wantMsg: "line 2: unterminated quote: field 3, opened on line 2, runs on to line 3, where \"1\" follows", skipKept: 2, skipSkipped: 1},
+		{name: "csv quote followed by text", content: []byte(`"1","t","b"` + "\n" + `"2","t","say "hi" twice"` + "\n" + `"1","t2","b2"` + "\n"), file: "x.csv",
+			wantReason: ReasonCSVQuote, wantLine: 2, wantMsg: "line 2: unexpected \"h\" after the closing quote of field 3", skipKept: 2, skipSkipped: 1},
 		{name: "csv unterminated quote", content: []byte(`"1","t","b"` + "\n" + `"2","t","open at the end` + "\n" + "1,t2,b2\n"), file: "x.csv",
 			wantReason: ReasonCSVQuote, wantLine: 2, wantMsg: "line 2: unterminated quote: field 3, opened on line 2, is still open at the end of the input", skipKept: 2, skipSkipped: 1},
 		{name: "empty file", content: []byte{}, wantIs: ErrEmpty, wantMsg: "no reviews: the input is empty (0 bytes)", hard: true},
@@ -659,5 +661,69 @@ func TestReaderDigest(t *testing.T) {
 			t.Errorf("%s: digest %s, want %s", c.name, r.Digest(), want)
 		}
 		r.Close()
+	}
+}
+
+// TestSkipBadCountsEveryRow: an unterminated quote in row 4 of 10 costs
+// row 4 alone; the row its quote runs into is read, so every row is in
+// the counts (10 read = 9 kept + 1 skipped).
+func TestSkipBadCountsEveryRow(t *testing.T) {
+	var b strings.Builder
+	for i := 1; i <= 10; i++ {
+		if i == 4 {
+			fmt.Fprintf(&b, "\"1\",\"title %d\",\"body never closed\n", i)
+			continue
+		}
+		fmt.Fprintf(&b, "\"%d\",\"title %d\",\"body %d\"\n", 1+i%2, i, i)
+	}
+	path := filepath.Join(t.TempDir(), "rows.csv")
+	os.WriteFile(path, []byte(b.String()), 0o644)
+	r, err := Open(path, ReaderOptions{SkipBad: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for {
+		if _, err := r.Next(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := r.Stats()
+	if st.Records != 10 || st.Kept != 9 || st.Skipped[ReasonCSVQuote] != 1 || st.Kept+st.SkippedTotal() != st.Records {
+		t.Fatalf("read %d, kept %d, skipped %v; want 10 read, 9 kept, 1 csv_quote", st.Records, st.Kept, st.Skipped)
+	}
+}
+
+// TestCROnlyLineEndings: a file whose lines end in CR alone (classic Mac)
+// reads as one review per line, in fastText and CSV, across buffer refills;
+// a CR inside a file that has line feeds stays text.
+func TestCROnlyLineEndings(t *testing.T) {
+	var ft, csv strings.Builder
+	for i := 0; i < 20; i++ {
+		fmt.Fprintf(&ft, "__label__%d review number %d\r", 1+i%2, i)
+		fmt.Fprintf(&csv, "\"%d\",\"title %d\",\"body %d\"\r", 1+i%2, i, i)
+	}
+	for name, in := range map[string]string{"fasttext": ft.String(), "csv": csv.String()} {
+		r, err := openReader(name, strings.NewReader(in), -1, nil, ReaderOptions{bufBytes: 64, MaxRecordBytes: 40})
+		if err != nil {
+			t.Fatal(err)
+		}
+		revs, err := readAllReviews(r)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(revs) != 20 || revs[19].Line != 20 || !strings.HasSuffix(revs[19].Text, "19") {
+			t.Fatalf("%s: %d reviews, last %+v; want 20", name, len(revs), revs[len(revs)-1])
+		}
+	}
+	r, err := openReader("mixed", strings.NewReader("__label__1 one\rstill one\n__label__2 two\n"), -1, nil, ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revs, err := readAllReviews(r)
+	if err != nil || len(revs) != 2 || revs[0].Text != "one\rstill one" {
+		t.Fatalf("mixed: %+v %v", revs, err)
 	}
 }

@@ -111,3 +111,18 @@ func invalidUTF8Msg(b []byte) string {
 	}
 	return fmt.Sprintf("invalid UTF-8: byte 0x%02x at byte offset %d", b[off], off)
 }
+
+// StripFastTextLabel returns line without a leading fastText label, read
+// as the reader reads training lines: the label ends at the first space or
+// tab, and the text is everything after that one separator. A line without
+// the "__label__" prefix comes back unchanged; a label with no text gives "".
+func StripFastTextLabel(line string) string {
+	rest, ok := strings.CutPrefix(line, labelPrefix)
+	if !ok {
+		return line
+	}
+	if sep := strings.IndexAny(rest, " \t"); sep >= 0 {
+		return rest[sep+1:]
+	}
+	return ""
+}

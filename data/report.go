@@ -3,6 +3,7 @@ package data
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -58,6 +59,24 @@ func (r *Report) DroppedTotal() int64 {
 		n += v
 	}
 	return n
+}
+
+// DroppedLine says in one line what was dropped and why, for example
+// "2 of 10 records dropped: bad_label 1, csv_quote 1"; "" when nothing was.
+// Training prints it, so that --skip-bad never drops anything unseen.
+func (r *Report) DroppedLine() string {
+	total := r.DroppedTotal()
+	if total == 0 {
+		return ""
+	}
+	reasons := slices.Sorted(maps.Keys(r.Dropped))
+	parts := make([]string, 0, len(reasons))
+	for _, k := range reasons {
+		if r.Dropped[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, r.Dropped[k]))
+		}
+	}
+	return fmt.Sprintf("%d of %d records dropped: %s", total, r.ReviewsRead, strings.Join(parts, ", "))
 }
 
 // addDrop counts n reviews dropped for reason, leaving zero counts out.

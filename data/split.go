@@ -1,6 +1,7 @@
 package data
 
 import (
+	"fmt"
 	"math"
 	"slices"
 )
@@ -35,6 +36,31 @@ func SplitDev(d *Dataset, fraction float64, seed uint64) (train, dev *Dataset) {
 		}
 	}
 	return subset(d, inDev, false), subset(d, inDev, true)
+}
+
+// HoldOutDev is SplitDev for a training run: it refuses, with a message
+// naming name (the input), a split that leaves either part empty, where a
+// dev accuracy of 0 would be reported for no reviews at all or nothing
+// would be left to train on.
+func HoldOutDev(d *Dataset, fraction float64, seed uint64, name string) (train, dev *Dataset, err error) {
+	train, dev = SplitDev(d, fraction, seed)
+	switch {
+	case dev.Len() == 0:
+		return nil, nil, fmt.Errorf("%s: no dev set: %s too few to hold out a fraction of %g (it rounds to none of either label); give more reviews, a larger --dev-fraction or --dev FILE",
+			name, plural(d.Len(), "review is", "reviews are"), fraction)
+	case train.Len() == 0:
+		return nil, nil, fmt.Errorf("%s: no training reviews left after holding out %s as the dev set (fraction %g); give more reviews, a smaller --dev-fraction or --dev FILE",
+			name, plural(dev.Len(), "review", "reviews"), fraction)
+	}
+	return train, dev, nil
+}
+
+// plural formats n with the singular or plural word.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // subset copies the reviews i of d with pick[i] == want, in order.

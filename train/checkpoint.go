@@ -46,7 +46,68 @@ type Checkpoint struct {
 	Optim   OptimState      `json:"optim"`
 	// Scalers is the state of each loss scaler of LoopConfig.Scalers.
 	Scalers []LossScalerState `json:"loss_scalers,omitempty"`
-	Params  []float32         `json:"-"`
+	// Epochs is the number of epochs the run was started for. The
+	// learning-rate schedule ends at its last step, so a run resumed for a
+	// different number would match neither run: CheckResume refuses it.
+	Epochs int `json:"epochs,omitempty"`
+	// Inputs are the digests of the data the run trains and evaluates on,
+	// so that a resume can prove the files are still the same bytes.
+	Inputs []InputDigest `json:"inputs,omitempty"`
+	Params []float32     `json:"-"`
+}
+
+// InputDigest identifies one input of a run by the digest of its whole
+// content.
+type InputDigest struct {
+	Role   string `json:"role"`   // "train", "dev" or "test"
+	Path   string `json:"path"`   // as given on the command line
+	Digest string `json:"digest"` // e.g. "xxh3-128:..." of the whole file (data.FileDigest)
+}
+
+// ErrResumeMismatch marks a resume refused because the run asked for now
+// is not the run the checkpoint belongs to.
+var ErrResumeMismatch = errors.New("cannot resume")
+
+// CheckResume proves that a run asked for with epochs and inputs continues
+// the run of checkpoint c: the same number of epochs and, role by role, the
+// same input bytes. A checkpoint that records neither (an older trainer's)
+// cannot prove anything and is refused too. Every error wraps
+// ErrResumeMismatch and says what differs in one line.
+func CheckResume(c *Checkpoint, epochs int, inputs []InputDigest) error {
+	if c.Epochs == 0 && len(c.Inputs) == 0 {
+		return fmt.Errorf("%w: the checkpoint records neither its epochs nor its input digests (an older trainer wrote it), so the data cannot be proven the same; start a new run", ErrResumeMismatch)
+	}
+	if c.Epochs != epochs {
+		return fmt.Errorf("%w: --epochs %d, but the run was started with --epochs %d and its learning-rate schedule ends there; resume with --epochs %d or start a new run",
+			ErrResumeMismatch, epochs, c.Epochs, c.Epochs)
+	}
+	byRole := func(ds []InputDigest) map[string]InputDigest {
+		m := make(map[string]InputDigest, len(ds))
+		for _, d := range ds {
+			m[d.Role] = d
+		}
+		return m
+	}
+	was, now := byRole(c.Inputs), byRole(inputs)
+	for _, role := range []string{"train", "dev", "test"} {
+		w, inWas := was[role]
+		n, inNow := now[role]
+		switch {
+		case !inWas && !inNow:
+		case !inWas:
+			return fmt.Errorf("%w: this run has a %s file (%s) that the interrupted run did not", ErrResumeMismatch, role, n.Path)
+		case !inNow:
+			return fmt.Errorf("%w: the interrupted run had a %s file (%s) that this run lacks", ErrResumeMismatch, role, w.Path)
+		case w.Digest != n.Digest:
+			was := w.Digest
+			if w.Path != n.Path {
+				was += " (" + w.Path + ")"
+			}
+			return fmt.Errorf("%w: %s data changed since the checkpoint: %s has digest %s, the run used %s",
+				ErrResumeMismatch, role, n.Path, n.Digest, was)
+		}
+	}
+	return nil
 }
 
 // LoopState is the training loop's own progress: early stopping and the

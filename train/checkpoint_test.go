@@ -3,6 +3,7 @@ package train
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -170,4 +171,51 @@ func FuzzLoadCheckpoint(f *testing.F) {
 			t.Fatalf("re-encoding changed the checkpoint")
 		}
 	})
+}
+
+func TestCheckResume(t *testing.T) {
+	in := func(pairs ...string) []InputDigest {
+		var ds []InputDigest
+		for i := 0; i < len(pairs); i += 2 {
+			ds = append(ds, InputDigest{Role: pairs[i], Path: pairs[i] + ".txt", Digest: pairs[i+1]})
+		}
+		return ds
+	}
+	ck := &Checkpoint{Epochs: 2, Inputs: in("train", "xxh3-128:aa", "test", "xxh3-128:cc")}
+	cases := []struct {
+		name   string
+		ck     *Checkpoint
+		epochs int
+		inputs []InputDigest
+		errHas string // "" = accepted
+	}{
+		{"same run", ck, 2, in("test", "xxh3-128:cc", "train", "xxh3-128:aa"), ""},
+		{"more epochs", ck, 3, in("train", "xxh3-128:aa", "test", "xxh3-128:cc"), "--epochs 3, but the run was started with --epochs 2"},
+		{"fewer epochs", ck, 1, in("train", "xxh3-128:aa", "test", "xxh3-128:cc"), "--epochs 1"},
+		{"train changed", ck, 2, in("train", "xxh3-128:ab", "test", "xxh3-128:cc"), "train data changed since the checkpoint"},
+		{"test changed", ck, 2, in("train", "xxh3-128:aa", "test", "xxh3-128:cd"), "test data changed"},
+		{"dev added", ck, 2, in("train", "xxh3-128:aa", "dev", "xxh3-128:dd", "test", "xxh3-128:cc"), "has a dev file (dev.txt) that the interrupted run did not"},
+		{"test dropped", ck, 2, in("train", "xxh3-128:aa"), "had a test file (test.txt) that this run lacks"},
+		{"older checkpoint", &Checkpoint{}, 2, in("train", "xxh3-128:aa"), "records neither"},
+	}
+	for _, c := range cases {
+		err := CheckResume(c.ck, c.epochs, c.inputs)
+		switch {
+		case c.errHas == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.errHas != "" && (!errors.Is(err, ErrResumeMismatch) || !strings.Contains(err.Error(), c.errHas)):
+			t.Errorf("%s: %v, want ErrResumeMismatch with %q", c.name, err, c.errHas)
+		}
+	}
+	// The fields survive the file.
+	path := filepath.Join(t.TempDir(), CheckpointName)
+	c := sampleCheckpoint()
+	c.Epochs, c.Inputs = ck.Epochs, ck.Inputs
+	if err := SaveCheckpoint(path, c); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadCheckpoint(path)
+	if err != nil || CheckResume(got, 2, ck.Inputs) != nil || CheckResume(got, 3, ck.Inputs) == nil {
+		t.Fatalf("round trip: %v %+v", err, got)
+	}
 }

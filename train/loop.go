@@ -40,6 +40,9 @@ type LoopConfig struct {
 	// in a fixed order: checkpoints carry their state, so that a resumed
 	// run scales its losses as the uninterrupted one would.
 	Scalers []*LossScaler
+	// Inputs are the digests of the run's data, stored in checkpoints
+	// with Epochs for CheckResume.
+	Inputs []InputDigest
 }
 
 // LoopHooks connects the loop to the data, the model file and the user.
@@ -181,6 +184,7 @@ func (l *Loop) checkpoint() error {
 		Seed: l.cfg.Seed, Workers: l.e.Workers(),
 		Model: l.cfg.Model, Run: l.cfg.Run, Loop: l.st,
 		Optim: l.e.opt.State(), Params: l.e.params,
+		Epochs: l.cfg.Epochs, Inputs: l.cfg.Inputs,
 	}
 	for _, sc := range l.cfg.Scalers {
 		c.Scalers = append(c.Scalers, sc.State())

@@ -83,8 +83,10 @@ type evalReport struct {
 	Test        string  `json:"test"`
 	Seconds     float64 `json:"seconds"`
 	ReviewsPerS float64 `json:"reviews_per_s"`
-	Dropped     int64   `json:"dropped"`   // reviews left empty by cleaning or skipped
-	Precision   string  `json:"precision"` // fp32 or int8: the arithmetic that scored
+	Dropped     int64   `json:"dropped"` // reviews left empty by cleaning or skipped
+	// Arithmetic is fp32 or int8, the arithmetic that scored; "precision"
+	// is the classification metric of the embedded Metrics.
+	Arithmetic string `json:"arithmetic"`
 }
 
 func runEval(c *cli.Context, ro data.ReaderOptions, int8 bool) error {
@@ -109,7 +111,7 @@ func runEval(c *cli.Context, ro data.ReaderOptions, int8 bool) error {
 	}
 	r := evalReport{Metrics: m, Model: c.String("model"), Test: c.String("test"),
 		Seconds: time.Since(start).Seconds(), ReviewsPerS: float64(m.N) / time.Since(t).Seconds(), Dropped: rep.DroppedTotal(),
-		Precision: lm.Precision()}
+		Arithmetic: lm.Precision()}
 	if c.Bool("json") {
 		return json.NewEncoder(c.App.Writer).Encode(r)
 	}
@@ -129,7 +131,7 @@ func (r evalReport) writeText(w io.Writer) error {
 	fmt.Fprintf(tw, "confusion\tpredicted pos\tpredicted neg\n")
 	fmt.Fprintf(tw, "  actual pos\t%d\t%d\n", m.Confusion.TP, m.Confusion.FN)
 	fmt.Fprintf(tw, "  actual neg\t%d\t%d\n", m.Confusion.FP, m.Confusion.TN)
-	fmt.Fprintf(tw, "precision\t%s\n", r.Precision)
+	fmt.Fprintf(tw, "arithmetic\t%s\n", r.Arithmetic)
 	if r.Dropped > 0 {
 		fmt.Fprintf(tw, "dropped\t%d (empty after cleaning or skipped)\n", r.Dropped)
 	}

@@ -36,6 +36,11 @@ func TestEvalJSON(t *testing.T) {
 			t.Fatalf("lacks %q: %s", k, stdout)
 		}
 	}
+	// The classification precision is a number; the arithmetic has its
+	// own field rather than overwriting it.
+	if _, ok := m["precision"].(float64); !ok || m["arithmetic"] != "fp32" {
+		t.Fatalf("precision %v (want a number), arithmetic %v (want fp32): %s", m["precision"], m["arithmetic"], stdout)
+	}
 	if m["n"].(float64) != 300 {
 		t.Fatalf("n = %v, want 300", m["n"])
 	}

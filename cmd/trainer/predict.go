@@ -54,6 +54,8 @@ func predictCommand() *cli.Command {
 			switch {
 			case file != "" && len(args) > 0:
 				return usagef("predict: give texts as arguments or --file, not both")
+			case len(args) > 1 && slices.Contains(args, "-"):
+				return usagef("predict: - reads stdin and takes no other arguments, got %q", args)
 			case len(args) == 1 && args[0] == "-":
 				src = c.App.Reader
 				if src == nil {
@@ -103,13 +105,22 @@ type predictor struct {
 
 // runReader scores every line of r.
 func (p *predictor) runReader(r io.Reader, out io.Writer, name string) error {
-	sc := bufio.NewScanner(r)
+	if name == "" {
+		name = "stdin"
+	}
+	// Compression and CR-only line endings are detected from the content,
+	// as the review readers detect them.
+	r, _, err := data.Decompress(r)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", name, err)
+	}
+	sc := bufio.NewScanner(data.NormalizeCR(r))
 	sc.Buffer(make([]byte, 0, 1<<16), data.DefaultMaxRecordBytes)
 	line := 0
 	var chunk []string
 	for sc.Scan() {
 		line++
-		chunk = append(chunk, stripLabel(sc.Text()))
+		chunk = append(chunk, data.StripFastTextLabel(sc.Text()))
 		if len(chunk) == predictChunk {
 			if err := p.score(chunk, out); err != nil {
 				return err
@@ -118,9 +129,6 @@ func (p *predictor) runReader(r io.Reader, out io.Writer, name string) error {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		if name == "" {
-			name = "stdin"
-		}
 		return fmt.Errorf("%s line %d: %w", name, line+1, err)
 	}
 	return p.score(chunk, out)
@@ -133,18 +141,6 @@ func (p *predictor) run(texts func(func(string) bool), out io.Writer) error {
 		chunk = append(chunk, t)
 	}
 	return p.score(chunk, out)
-}
-
-// stripLabel drops a leading fastText label so that labelled files can be
-// scored as they are.
-func stripLabel(s string) string {
-	if strings.HasPrefix(s, "__label__") {
-		if i := strings.IndexByte(s, ' '); i >= 0 {
-			return s[i+1:]
-		}
-		return ""
-	}
-	return s
 }
 
 // score runs texts through the model and writes one line per text in

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"io"
 	"os"
@@ -76,12 +77,55 @@ func TestPredictBadInput(t *testing.T) {
 		{[]string{"predict", "--model", modelPath}, exitUsage, "no reviews"},
 		{[]string{"predict", "great"}, exitUsage, "--model FILE is required"},
 		{[]string{"predict", "--model", modelPath, "--file", "x", "text"}, exitUsage, "not both"},
+		{[]string{"predict", "--model", modelPath, "-", "extra"}, exitUsage, "takes no other arguments"},
+		{[]string{"predict", "--model", modelPath, "extra", "-"}, exitUsage, "takes no other arguments"},
 		{[]string{"predict", "--model", "/nonexistent/model.bin", "text"}, exitRuntime, "model"},
 	}
 	for _, c := range cases {
 		code, _, stderr := trainer(t, c.args...)
 		if code != c.code || !strings.Contains(stderr, c.msg) {
 			t.Errorf("%v: exit %d, want %d with %q; stderr:\n%s", c.args, code, c.code, c.msg, stderr)
+		}
+	}
+}
+
+// TestPredictFileReadsLikeTraining: a labelled line keeps every word of
+// its text whichever separator follows the label, a gzip-compressed file is
+// decompressed, not scored as bytes, and CR-only line endings end lines.
+func TestPredictFileReadsLikeTraining(t *testing.T) {
+	modelPath, _ := trainedModel(t)
+	texts := []string{"great product works", "awful broken junk"}
+	code, want, stderr := trainer(t, append([]string{"predict", "--model", modelPath}, texts...)...)
+	if code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	dir := t.TempDir()
+	labelled := "__label__2\t" + texts[0] + "\n__label__1 " + texts[1] + "\n"
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(labelled))
+	zw.Close()
+	cr := []byte(strings.ReplaceAll(labelled, "\n", "\r"))
+	for name, content := range map[string][]byte{"plain.txt": []byte(labelled), "reviews.gz": gz.Bytes(), "noext": gz.Bytes(), "cr-only.txt": cr} {
+		path := filepath.Join(dir, name)
+		os.WriteFile(path, content, 0o644)
+		code, got, stderr := trainer(t, "predict", "--model", modelPath, "--file", path)
+		if code != exitOK || got != want {
+			t.Errorf("%s: exit %d, output\n%s\nwant\n%s\n%s", name, code, got, want, stderr)
+		}
+	}
+}
+
+func TestStripFastTextLabel(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"__label__1\tgreat product", "great product"},
+		{"__label__1 great product", "great product"},
+		{"__label__2  two spaces", " two spaces"},
+		{"__label__2", ""},
+		{"no label here", "no label here"},
+	} {
+		if got := data.StripFastTextLabel(c.in); got != c.want {
+			t.Errorf("StripFastTextLabel(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
 }
@@ -100,7 +144,7 @@ func BenchmarkPredict(b *testing.B) {
 	counts := map[string]int64{}
 	tok := data.NewTokenizer(data.DefaultPreprocess())
 	for _, l := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
-		t := stripLabel(l)
+		t := data.StripFastTextLabel(l)
 		texts = append(texts, t)
 		for _, w := range tok.Tokens(t) {
 			counts[string(w)]++

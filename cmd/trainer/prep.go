@@ -53,6 +53,7 @@ func prepCommand() *cli.Command {
 		&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of --balance's choice"},
 		&cli.IntFlag{Name: "max-len", Usage: "report how many reviews training with this --max-len would truncate"},
 		&cli.BoolFlag{Name: "json", Usage: "print the report as one JSON object"},
+		&cli.BoolFlag{Name: "quick-cache-check", Usage: "reuse a cache on its key alone (size, time, first and last MiB) without reading the whole input to prove it unchanged"},
 		&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the run to this file"},
 		logFormatFlag(),
 	}
@@ -82,6 +83,8 @@ func prepOptionsFromFlags(c *cli.Context) (data.PrepOptions, error) {
 		MinCount:  c.Int("min-count"),
 		Balance:   c.Bool("balance"),
 		Seed:      c.Uint64("seed"),
+		// Only prep declares it; elsewhere it reads false, the safe check.
+		QuickCacheCheck: c.Bool("quick-cache-check"),
 	}
 	switch {
 	case o.Train == "":

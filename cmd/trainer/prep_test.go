@@ -105,3 +105,44 @@ func TestSynthCommand(t *testing.T) {
 		t.Fatalf("unwritable output: exit %d, want %d", code, exitRuntime)
 	}
 }
+
+// TestPrepQuickCacheCheck: by default prep proves a cache against the whole
+// input and rebuilds after an edit in the middle that keeps the size and
+// the modification time; --quick-cache-check, the explicit opt-in, reuses
+// it on the key alone.
+func TestPrepQuickCacheCheck(t *testing.T) {
+	dir := t.TempDir()
+	var b bytes.Buffer
+	for i := 0; b.Len() < 3<<20; i++ {
+		b.WriteString([]string{"__label__1 awful broken thing\n", "__label__2 great lovely thing\n"}[i%2])
+	}
+	in := filepath.Join(dir, "big.ft.txt")
+	os.WriteFile(in, b.Bytes(), 0o644)
+	cache := filepath.Join(dir, "cache")
+	hit := func(extra ...string) bool {
+		t.Helper()
+		code, stdout, stderr := trainer(t, append([]string{"prep", "--train", in, "--cache-dir", cache, "--workers", "1", "--json"}, extra...)...)
+		var r struct {
+			CacheHit bool `json:"cache_hit"`
+		}
+		if code != exitOK || json.Unmarshal([]byte(stdout), &r) != nil {
+			t.Fatalf("exit %d:\n%s\n%s", code, stdout, stderr)
+		}
+		return r.CacheHit
+	}
+	if hit() || !hit() {
+		t.Fatal("first prep must build and the second reuse")
+	}
+	st, _ := os.Stat(in)
+	raw := b.Bytes()
+	mid := bytes.LastIndex(raw[:len(raw)/2], []byte("__label__")) + len("__label__")
+	raw[mid] ^= '1' ^ '2'
+	os.WriteFile(in, raw, 0o644)
+	os.Chtimes(in, st.ModTime(), st.ModTime())
+	if !hit("--quick-cache-check") {
+		t.Fatal("--quick-cache-check did not reuse the cache on its key")
+	}
+	if hit() {
+		t.Fatal("an edit in the middle with the same size and time reused the cache")
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -23,6 +24,7 @@ func synthCommand() *cli.Command {
 			&cli.StringFlag{Name: "out", Usage: "output file, written to a temporary name and then renamed (required)"},
 			&cli.IntFlag{Name: "workers", Usage: "generator goroutines (0 = all cores)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the summary as one JSON object"},
+			&cli.BoolFlag{Name: "overwrite", Usage: "replace --out if it exists (default: refuse)"},
 			logFormatFlag(),
 		},
 		Action: runSynth,
@@ -46,6 +48,11 @@ func runSynth(c *cli.Context) error {
 	}
 	if c.Int("workers") < 0 {
 		return usagef("synth: --workers must be 0 (all cores) or more, got %d", c.Int("workers"))
+	}
+	// A corpus is often the only copy of a training set's bytes; replacing
+	// one takes a deliberate --overwrite.
+	if _, err := os.Lstat(c.String("out")); err == nil && !c.Bool("overwrite") {
+		return usagef("synth: %s exists: --overwrite replaces it", c.String("out"))
 	}
 	start := time.Now()
 	st, err := data.SynthFile(c.Context, c.String("out"), data.SynthOptions{

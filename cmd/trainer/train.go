@@ -20,6 +20,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"trainer/data"
+	"trainer/internal/runlock"
 	"trainer/model"
 	"trainer/train"
 )
@@ -423,11 +424,21 @@ func diffSettings(stored json.RawMessage, now runSettings) ([]string, error) {
 type trainingData struct {
 	vocab            *data.Vocab
 	train, dev, test *data.Dataset
+	inputs           []train.InputDigest         // digests of the files, checked on resume
+	dropped          map[string]map[string]int64 // records dropped by role and reason
 }
 
 func runTrain(ctx context.Context, o *trainOptions, log *logger, stdout io.Writer) error {
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return fmt.Errorf("train: %w", err)
+	}
+	// One run per directory (under mpirun, rank 0 alone writes it).
+	if rank := os.Getenv("OMPI_COMM_WORLD_RANK"); rank == "" || rank == "0" {
+		lock, err := runlock.Acquire(o.Out)
+		if err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+		defer lock.Release()
 	}
 	var resume *train.Checkpoint
 	ckPath := filepath.Join(o.Out, train.CheckpointName)
@@ -467,6 +478,9 @@ func runTrain(ctx context.Context, o *trainOptions, log *logger, stdout io.Write
 		}
 		if len(diff) > 0 {
 			return usagef("train --resume %s: settings differ from the interrupted run: %s", o.Out, strings.Join(diff, "; "))
+		}
+		if err := train.CheckResume(resume, o.Epochs, td.inputs); err != nil {
+			return usagef("train --resume %s: %v", o.Out, err)
 		}
 	}
 	lines, err := settingsLines(settings)
@@ -563,6 +577,10 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 		Schedule: o.Split, Ranks: dist.Size()})
 	file := &model.File{Version: model.FileVersion, Config: o.Model, Vocab: td.vocab.Words(), Preprocess: model.Preprocess(o.preprocess()),
 		LabelMap: model.LabelMapOf(o.LabelMap), MaxLen: o.MaxLen, Extra: map[string]string{"approach": approach, "train": o.Train, "seed": strconv.FormatUint(o.Seed, 10)}}
+	if len(td.dropped) > 0 {
+		b, _ := json.Marshal(td.dropped)
+		file.Extra["dropped"] = string(b)
+	}
 	prog := newEpochProgress(log, o.Epochs, batcher.NumBatches())
 	tracker := newScheduleTracker(rset.hybrid)
 
@@ -612,6 +630,9 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 			extra := tracker.epoch()
 			pipes.epoch(extra)
 			addLossScale(extra, rset.scalers)
+			if rec.Epoch == 1 && len(td.dropped) > 0 {
+				extra["dropped"] = td.dropped // what --skip-bad and the label map left out
+			}
 			if rset.local != engine.Workers() || dist.Size() > 1 {
 				// The engine sees one replica (a scheduler or a rank); the
 				// log names the workers behind it.
@@ -627,7 +648,7 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 		},
 	}
 	cfg := train.LoopConfig{Epochs: o.Epochs, Seed: o.Seed, Patience: o.Patience, CheckpointEvery: o.CheckpointEvery,
-		Dir: dir, Schedule: sched, MetricsPath: metricsPath, Model: modelJSON, Run: runJSON,
+		Dir: dir, Schedule: sched, MetricsPath: metricsPath, Model: modelJSON, Run: runJSON, Inputs: td.inputs,
 		// Under MPI the checkpoint holds rank 0's scalers, and every rank
 		// resumes with them.
 		Scalers: rset.scalers}
@@ -710,22 +731,48 @@ func loadTrainingData(ctx context.Context, o *trainOptions, log *logger) (td *tr
 		return nil, nil, fmt.Errorf("train: %w", err)
 	}
 	td = &trainingData{vocab: p.Vocab, train: p.Train, test: p.Test}
+	reports := map[string]*data.Report{"train": &p.Report, "test": p.Report.Test}
 	if o.Dev != "" {
 		ro := data.ReaderOptions{LabelMap: o.LabelMap, SkipBad: o.SkipBad}
-		dev, _, err := data.EncodeFile(ctx, o.Dev, p.Vocab, o.preprocess(), ro, o.DataWorkers)
+		dev, rep, err := data.EncodeFile(ctx, o.Dev, p.Vocab, o.preprocess(), ro, o.DataWorkers)
+		if err == nil && dev.Len() == 0 {
+			err = fmt.Errorf("%s: no reviews left for a dev set (%s)", o.Dev, rep.DroppedLine())
+		}
 		if err != nil {
 			p.Close()
 			return nil, nil, fmt.Errorf("train: dev set: %w", err)
 		}
-		td.dev = dev
-	} else {
-		td.train, td.dev = data.SplitDev(p.Train, o.DevFraction, o.Seed)
+		td.dev, reports["dev"] = dev, &rep
+	} else if td.train, td.dev, err = data.HoldOutDev(p.Train, o.DevFraction, o.Seed, o.Train); err != nil {
+		p.Close()
+		return nil, nil, fmt.Errorf("train: %w", err)
 	}
+	td.inputs, td.dropped = runInputs(reports, log)
 	if td.train.Len() == 0 {
 		p.Close()
 		return nil, nil, fmt.Errorf("train: %s: no training reviews left (after holding out the dev set)", o.Train)
 	}
 	return td, func() { p.Close() }, nil
+}
+
+// runInputs takes from the data reports (by role; nil for a role the run
+// lacks) the digests a checkpoint keeps and the records dropped by reason,
+// and says on stderr what was dropped from each file.
+func runInputs(reports map[string]*data.Report, log *logger) ([]train.InputDigest, map[string]map[string]int64) {
+	var inputs []train.InputDigest
+	dropped := map[string]map[string]int64{}
+	for _, role := range []string{"train", "dev", "test"} {
+		r := reports[role]
+		if r == nil {
+			continue
+		}
+		inputs = append(inputs, train.InputDigest{Role: role, Path: r.Input, Digest: r.InputDigest})
+		if line := r.DroppedLine(); line != "" {
+			log.Warnf("%s %s: %s", role, r.Input, line)
+			dropped[role] = r.Dropped
+		}
+	}
+	return inputs, dropped
 }
 
 func lenOf(d *data.Dataset) int {
