@@ -160,6 +160,20 @@ func (m *Model) Encode(texts []string) [][]int32 {
 	return ids
 }
 
+// Inputs are the token ids the network actually reads for each text:
+// Encode's ids cut to MaxLen as the forward batches cut them. They are what
+// `trainer encode` prints, so that another runtime (an exported ONNX model)
+// can be fed exactly what predict scores.
+func (m *Model) Inputs(texts []string) [][]int32 {
+	ids := m.Encode(texts)
+	if n := m.File.MaxLen; n > 0 {
+		for i, row := range ids {
+			ids[i] = row[:min(len(row), n)]
+		}
+	}
+	return ids
+}
+
 // Score returns P(positive) for every text, in input order.
 func (m *Model) Score(texts []string) ([]float64, error) {
 	logits, err := m.Logits(m.Encode(texts))
