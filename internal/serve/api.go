@@ -139,11 +139,8 @@ func (s *Server) instrument(route string, h http.HandlerFunc) http.Handler {
 
 // predict answers POST /v1/predict.
 func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
-	if s.draining.Load() {
-		s.metrics.rejected.WithLabelValues("draining").Inc()
-		writeError(w, http.StatusServiceUnavailable, "shutting down")
-		return
-	}
+	// A request read during a drain is still answered: a stop closes the
+	// listener first, and whatever was accepted before is served.
 	select {
 	case s.slots <- struct{}{}:
 		defer func() { <-s.slots }()

@@ -253,7 +253,22 @@ func (s *Server) Run(ctx context.Context, addr string, ready func(net.Addr)) err
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	var conns atomic.Int64 // connections open: accepted and not yet closed
+	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ConnState: func(c net.Conn, st http.ConnState) {
+			switch st {
+			case http.StateNew:
+				conns.Add(1)
+				// At debug level every accepted connection is logged, so
+				// that a client's failed request can be told apart:
+				// accepted and lost, or never accepted (reset in the
+				// listen backlog as the server stops).
+				s.log.Debug("connection accepted", "remote", c.RemoteAddr().String())
+			case http.StateClosed, http.StateHijacked:
+				conns.Add(-1)
+			}
+		}}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -276,16 +291,35 @@ func (s *Server) Run(ctx context.Context, addr string, ready func(net.Addr)) err
 	case <-ctx.Done():
 	}
 	s.draining.Store(true)
-	s.log.Info("stopping: draining requests in flight", "inflight", len(s.slots))
-	dctx, cancel := context.WithTimeout(context.Background(), s.opt.Drain)
-	defer cancel()
-	err = hs.Shutdown(dctx)
-	s.Close()
-	if err != nil {
+	s.log.Info("stopping: draining requests in flight", "inflight", len(s.slots), "connections", conns.Load())
+	if err := s.drain(hs, ln, served, &conns); err != nil {
+		s.Close()
 		return fmt.Errorf("serve: drain: %w", err)
 	}
+	s.Close()
 	s.log.Info("stopped")
 	return nil
+}
+
+// drain stops accepting and waits until every accepted connection has been
+// answered and closed. http.Server.Shutdown is not used: a request it finds
+// read on a connection accepted just before the listener closed is dropped
+// unanswered, and every accepted request must be answered. Instead keep-alives
+// are turned off (answers say Connection: close and idle connections are
+// closed), the listener is closed, and the open connections are counted down.
+func (s *Server) drain(hs *http.Server, ln net.Listener, served <-chan error, conns *atomic.Int64) error {
+	hs.SetKeepAlivesEnabled(false)
+	ln.Close()
+	<-served // the accept loop has ended: no connection is accepted after this
+	deadline := time.Now().Add(s.opt.Drain)
+	for conns.Load() > 0 {
+		if time.Now().After(deadline) {
+			hs.Close()
+			return fmt.Errorf("%d connections still open after %v", conns.Load(), s.opt.Drain)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return hs.Close()
 }
 
 // background reloads on SIGHUP and on file changes (Watch), and keeps the

@@ -221,7 +221,7 @@ func TestBadRequestsGetStatusAndJSONError(t *testing.T) {
 }
 
 func TestInflightLimitAnswers503WithRetryAfter(t *testing.T) {
-	_, hs := newTestServer(t, Options{MaxInflight: 1})
+	s, hs := newTestServer(t, Options{MaxInflight: 1})
 	// The first request holds the only slot while its body is still coming.
 	pr, pw := io.Pipe()
 	first := make(chan int, 1)
@@ -235,16 +235,12 @@ func TestInflightLimitAnswers503WithRetryAfter(t *testing.T) {
 		first <- resp.StatusCode
 	}()
 	pw.Write([]byte(`{"texts": [`))
-	deadline := time.Now().Add(5 * time.Second)
-	var resp *http.Response
-	var body []byte
-	for time.Now().Before(deadline) {
-		resp, body = postJSON(t, hs.URL, PredictRequest{Texts: []string{"great"}})
-		if resp.StatusCode == http.StatusServiceUnavailable {
-			break
+	for deadline := time.Now().Add(5 * time.Second); len(s.slots) < 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first request never took its slot")
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
+	resp, body := postJSON(t, hs.URL, PredictRequest{Texts: []string{"great"}})
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("second request: status %d, Retry-After %q, body %s; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
