@@ -269,14 +269,14 @@ func parseJSON(body []byte) ([]string, error) {
 	return req.Texts, nil
 }
 
-// parseLines splits a text/plain body into reviews, one per line; a final
-// newline does not start another review.
+// parseLines splits a text/plain body into reviews, one per line, as
+// predict --file reads a file: a final newline does not start another
+// review, a blank line is an (empty) review, and only an empty body has none.
 func parseLines(body []byte) []string {
-	s := strings.TrimSuffix(string(body), "\n")
-	if s == "" {
+	if len(body) == 0 {
 		return nil
 	}
-	lines := strings.Split(s, "\n")
+	lines := strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
 	for i, l := range lines {
 		lines[i] = stripLabel(strings.TrimSuffix(l, "\r"))
 	}
