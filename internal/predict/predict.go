@@ -35,6 +35,11 @@ type Options struct {
 	Workers   int  // goroutines scoring batches; < 1 means 1
 	Int8      bool // 8-bit recurrent products where the CPU has AVX-512 VNNI (fp32 elsewhere)
 	BatchSize int  // reviews per forward batch; < 1 means DefaultBatch
+	// Sets is how many worker sets are kept between calls, for callers
+	// that score from several goroutines at once (a server's scorers):
+	// a call that finds every kept set busy makes a new one and lets it go
+	// afterwards. < 1 means 1.
+	Sets int
 }
 
 // Model is a model file ready to score text. It is safe for concurrent use:
@@ -74,7 +79,7 @@ func New(path string, f *model.File, opt Options) (*Model, error) {
 		return nil, fmt.Errorf("model %s: %w", path, err)
 	}
 	m := &Model{Path: path, File: f, Vocab: v, batch: opt.BatchSize, int8: inf.Int8(), inf: inf,
-		fws: max(opt.Workers, 1), pool: make(chan []train.Forwarder, 1)}
+		fws: max(opt.Workers, 1), pool: make(chan []train.Forwarder, max(opt.Sets, 1))}
 	if m.batch < 1 {
 		m.batch = DefaultBatch
 	}
@@ -152,6 +157,20 @@ func (m *Model) Encode(texts []string) [][]int32 {
 		}()
 	}
 	wg.Wait()
+	return ids
+}
+
+// Inputs are the token ids the network actually reads for each text:
+// Encode's ids cut to MaxLen as the forward batches cut them. They are what
+// `trainer encode` prints, so that another runtime (an exported ONNX model)
+// can be fed exactly what predict scores.
+func (m *Model) Inputs(texts []string) [][]int32 {
+	ids := m.Encode(texts)
+	if n := m.File.MaxLen; n > 0 {
+		for i, row := range ids {
+			ids[i] = row[:min(len(row), n)]
+		}
+	}
 	return ids
 }
 

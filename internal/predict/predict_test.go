@@ -2,6 +2,7 @@ package predict
 
 import (
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -96,5 +97,23 @@ func TestScoreConcurrentCalls(t *testing.T) {
 func TestLoadRejectsMissingFile(t *testing.T) {
 	if _, err := Load(filepath.Join(t.TempDir(), "none.bin"), Options{}); err == nil {
 		t.Fatal("loading a missing model file succeeded")
+	}
+}
+
+func TestInputsAreEncodeCutToMaxLen(t *testing.T) {
+	m, err := Load(testModel(t), Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{"great great great great great awful", "love", "", "great product broken awful"}
+	enc, in := m.Encode(texts), m.Inputs(texts)
+	for i := range texts {
+		want := enc[i][:min(len(enc[i]), m.MaxLen())]
+		if !slices.Equal(in[i], want) {
+			t.Errorf("text %d: inputs %v, want %v (encode %v cut to %d)", i, in[i], want, enc[i], m.MaxLen())
+		}
+	}
+	if len(in[0]) != m.MaxLen() {
+		t.Errorf("a %d-word text gave %d inputs, max len %d", len(enc[0]), len(in[0]), m.MaxLen())
 	}
 }

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"github.com/urfave/cli/v2"
+
+	"trainer/data"
+	"trainer/internal/predict"
+)
+
+func encodeCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "encode",
+		Usage:     "print the token ids predict feeds the network",
+		ArgsUsage: "(TEXT... | --file FILE | -)",
+		Description: "One line per review in input order: the token ids, space separated, after the model's cleaning,\n" +
+			"tokenizer, vocabulary and --max-len cut, exactly what predict scores (a review with no words left is\n" +
+			"the unknown word, id 1). With --json: {\"ids\": [...], \"length\": N}. A leading fastText label is ignored.\n" +
+			"Feed these ids and lengths to an exported model (trainer export) to get predict's probabilities.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "model", Usage: "model file written by train (OUT/model.bin)"},
+			&cli.StringFlag{Name: "file", Usage: "read reviews from this file, one per line"},
+			&cli.BoolFlag{Name: "json", Usage: "JSON lines instead of space-separated ids"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.String("model") == "" {
+				return usagef("encode: --model FILE is required")
+			}
+			texts, err := readReviews(c, "encode")
+			if err != nil {
+				return err
+			}
+			m, err := predict.Load(c.String("model"), predict.Options{Workers: 1})
+			if err != nil {
+				return fmt.Errorf("encode: %w", err)
+			}
+			out := bufio.NewWriterSize(c.App.Writer, 1<<16)
+			enc := json.NewEncoder(out)
+			var line []byte
+			for _, ids := range m.Inputs(texts) {
+				if c.Bool("json") {
+					if err := enc.Encode(struct {
+						IDs    []int32 `json:"ids"`
+						Length int     `json:"length"`
+					}{ids, len(ids)}); err != nil {
+						return fmt.Errorf("encode: %w", err)
+					}
+					continue
+				}
+				line = line[:0]
+				for k, id := range ids {
+					if k > 0 {
+						line = append(line, ' ')
+					}
+					line = strconv.AppendInt(line, int64(id), 10)
+				}
+				line = append(line, '\n')
+				if _, err := out.Write(line); err != nil {
+					return fmt.Errorf("encode: %w", err)
+				}
+			}
+			if err := out.Flush(); err != nil {
+				return fmt.Errorf("encode: %w", err)
+			}
+			return nil
+		},
+	}
+}
+
+// readReviews collects a command's reviews from its arguments, --file or
+// stdin (-), one review a line with any leading fastText label dropped, as
+// predict reads them.
+func readReviews(c *cli.Context, cmd string) ([]string, error) {
+	args := c.Args().Slice()
+	file := c.String("file")
+	var src io.Reader
+	name := file
+	switch {
+	case file != "" && len(args) > 0:
+		return nil, usagef("%s: give texts as arguments or --file, not both", cmd)
+	case len(args) == 1 && args[0] == "-":
+		src, name = c.App.Reader, "stdin"
+		if src == nil {
+			src = os.Stdin
+		}
+	case file != "":
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", cmd, err)
+		}
+		defer f.Close()
+		src = f
+	case len(args) == 0:
+		return nil, usagef("%s: no reviews: give TEXT arguments, --file FILE or - for stdin", cmd)
+	default:
+		return args, nil
+	}
+	sc := bufio.NewScanner(src)
+	sc.Buffer(make([]byte, 0, 1<<16), data.DefaultMaxRecordBytes)
+	var texts []string
+	for sc.Scan() {
+		texts = append(texts, stripLabel(sc.Text()))
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %s line %d: %w", cmd, name, len(texts)+1, err)
+	}
+	return texts, nil
+}
