@@ -14,7 +14,7 @@ TRAIN     ?=
 TEST      ?=
 RUN_ARGS  ?= --epochs 2 --cpu-workers $(shell nproc)
 
-.PHONY: all trainer test lint bench bench-prep bench-train bench-matrix fuzz run deps ptx ptx-check cuda kernel-test gpu-check mpi mpi-test clean
+.PHONY: all trainer test lint bench bench-prep bench-train bench-matrix fuzz run deps ptx ptx-check cuda kernel-test gpu-check mpi mpi-test docker clean
 
 all: trainer
 
@@ -73,6 +73,11 @@ kernel-test:
 # CUDA tests and the GPU benchmark (it has no Go): see scripts/gpu-check.sh.
 gpu-check:
 	./scripts/gpu-check.sh
+
+# docker builds both targets of Dockerfile.cuda (cpu, cuda) with podman and
+# smoke-tests them (scripts/docker-ci.sh); root or sudo, no Docker engine.
+docker:
+	./scripts/docker-ci.sh
 
 mpi:
 	$(GO) build -tags mpi -ldflags '$(LDFLAGS)' -o $(BIN)/trainer-mpi ./cmd/trainer

@@ -67,7 +67,10 @@ func initError() error {
 	case C.CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE, 35: // 35: CUDA_ERROR_INSUFFICIENT_DRIVER, absent from some cuda.h
 		return fmt.Errorf("the NVIDIA driver is too old for this build (%s): update the driver", name)
 	case C.CUDA_ERROR_STUB_LIBRARY:
-		return fmt.Errorf("libcuda.so is the toolkit's stub, not the NVIDIA driver (%s): install the driver or fix LD_LIBRARY_PATH", name)
+		// Also the answer of the CUDA container image run without a GPU:
+		// it carries a stub libcuda.so.1 so that the binary starts at all.
+		return fmt.Errorf("no NVIDIA driver: libcuda.so.1 is a stub (%s): install the driver or fix LD_LIBRARY_PATH; "+
+			"in a container, run with --gpus all or --device nvidia.com/gpu=all (nvidia-container-toolkit)", name)
 	case C.CUDA_ERROR_NOT_INITIALIZED:
 		return fmt.Errorf("the CUDA driver library could not be initialised (%s): is the NVIDIA driver installed?", name)
 	}
