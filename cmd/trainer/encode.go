@@ -101,11 +101,17 @@ func readReviews(c *cli.Context, cmd string) ([]string, error) {
 	default:
 		return args, nil
 	}
-	sc := bufio.NewScanner(src)
+	// Compression and CR-only line endings are detected from the content,
+	// as predict and the review readers detect them.
+	src, _, err := data.Decompress(src)
+	if err != nil {
+		return nil, fmt.Errorf("%s: read %s: %w", cmd, name, err)
+	}
+	sc := bufio.NewScanner(data.NormalizeCR(src))
 	sc.Buffer(make([]byte, 0, 1<<16), data.DefaultMaxRecordBytes)
 	var texts []string
 	for sc.Scan() {
-		texts = append(texts, stripLabel(sc.Text()))
+		texts = append(texts, data.StripFastTextLabel(sc.Text()))
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %s line %d: %w", cmd, name, len(texts)+1, err)

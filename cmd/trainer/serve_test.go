@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	pmodel "github.com/prometheus/common/model"
 
+	"trainer/data"
 	"trainer/internal/serve"
 )
 
@@ -206,7 +207,7 @@ func TestServeEndToEnd(t *testing.T) {
 	os.WriteFile(reviewsFile, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 	texts := make([]string, len(lines))
 	for i, l := range lines {
-		texts[i] = stripLabel(l)
+		texts[i] = data.StripFastTextLabel(l)
 	}
 
 	bin := buildTrainer(t, dir)

@@ -21,7 +21,7 @@ func testFile(t *testing.T, cfg model.Config) *model.File {
 	words := []string{data.PadWord, data.UnkWord, "great", "awful", "product"}
 	cfg.VocabSize = len(words)
 	f := &model.File{Version: model.FileVersion, Config: cfg, Params: make([]float32, model.NewLayout(cfg).Size()),
-		Vocab: words, Preprocess: data.DefaultPreprocess(), MaxLen: 7}
+		Vocab: words, Preprocess: model.Preprocess(data.DefaultPreprocess()), MaxLen: 7}
 	model.InitParams(cfg, f.Params, 11)
 	return f
 }

@@ -68,7 +68,7 @@ func TestONNXRuntimeMatchesPredict(t *testing.T) {
 				t.Run(fmt.Sprintf("layers=%d/bi=%v/%s", layers, bi, pool), func(t *testing.T) {
 					dir := t.TempDir()
 					f := &model.File{Version: model.FileVersion, Config: cfg, Params: make([]float32, model.NewLayout(cfg).Size()),
-						Vocab: vocab.Words(), Preprocess: data.DefaultPreprocess(), MaxLen: 48}
+						Vocab: vocab.Words(), Preprocess: model.Preprocess(data.DefaultPreprocess()), MaxLen: 48}
 					model.InitParams(cfg, f.Params, uint64(layers*10+len(pool)))
 					path := filepath.Join(dir, "model.bin")
 					if err := model.Save(path, f); err != nil {

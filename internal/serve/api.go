@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"trainer/data"
 	"trainer/model"
 	"trainer/train"
 )
@@ -55,16 +54,16 @@ type ErrorResponse struct {
 
 // ModelInfo answers GET /v1/model.
 type ModelInfo struct {
-	Path        string          `json:"path"`
-	Digest      string          `json:"digest"` // SHA-256 of the model file
-	LoadedAt    time.Time       `json:"loaded_at"`
-	LoadSeconds float64         `json:"load_seconds"`
-	Precision   string          `json:"precision"`
-	Config      model.Config    `json:"config"`
-	VocabSize   int             `json:"vocab_size"`
-	MaxLen      int             `json:"max_len"`
-	Preprocess  data.Preprocess `json:"preprocess"`
-	Metrics     map[string]any  `json:"metrics"` // training metrics; a non-finite value is given as a string
+	Path        string           `json:"path"`
+	Digest      string           `json:"digest"` // SHA-256 of the model file
+	LoadedAt    time.Time        `json:"loaded_at"`
+	LoadSeconds float64          `json:"load_seconds"`
+	Precision   string           `json:"precision"`
+	Config      model.Config     `json:"config"`
+	VocabSize   int              `json:"vocab_size"`
+	MaxLen      int              `json:"max_len"`
+	Preprocess  model.Preprocess `json:"preprocess"`
+	Metrics     map[string]any   `json:"metrics"` // training metrics; a non-finite value is given as a string
 }
 
 // Handler routes the server's endpoints, each answer counted in /metrics.

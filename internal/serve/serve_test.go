@@ -36,7 +36,7 @@ func writeModel(t *testing.T, path string, cfg tmodel.Config, seed uint64) strin
 	}
 	cfg.VocabSize = v.Size()
 	f := &tmodel.File{Version: tmodel.FileVersion, Config: cfg, Params: make([]float32, tmodel.NewLayout(cfg).Size()),
-		Vocab: v.Words(), Preprocess: data.DefaultPreprocess(), MaxLen: 6, Metrics: map[string]float64{"dev_accuracy": 0.5}}
+		Vocab: v.Words(), Preprocess: tmodel.Preprocess(data.DefaultPreprocess()), MaxLen: 6, Metrics: map[string]float64{"dev_accuracy": 0.5}}
 	tmodel.InitParams(cfg, f.Params, seed)
 	if err := tmodel.Save(path, f); err != nil {
 		t.Fatal(err)
@@ -334,7 +334,7 @@ func TestModelInfo(t *testing.T) {
 	}
 	digest, _ := s.Model()
 	if info.Digest != digest || info.VocabSize != len(testWords)+2 || info.Config.Hidden != smallConfig.Hidden ||
-		info.MaxLen != 6 || info.Preprocess != data.DefaultPreprocess() || info.Metrics["dev_accuracy"] != 0.5 {
+		info.MaxLen != 6 || info.Preprocess != tmodel.Preprocess(data.DefaultPreprocess()) || info.Metrics["dev_accuracy"] != 0.5 {
 		t.Errorf("model info %+v", info)
 	}
 }
