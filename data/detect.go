@@ -54,6 +54,14 @@ func decompressor(br *bufio.Reader) (io.Reader, string, error) {
 	return br, CompressionPlain, nil
 }
 
+// Decompress wraps r in the decompressor its first bytes call for (gzip,
+// bzip2, or none for plain input) and names the compression, refusing xz,
+// zstd and zip with ErrUnsupported. Readers of other formats (the report's
+// CSV with a header and JSON lines) share this detection through it.
+func Decompress(r io.Reader) (io.Reader, string, error) {
+	return decompressor(bufio.NewReaderSize(r, 64<<10))
+}
+
 // streamError describes a failure of the (decompressed) input stream, with
 // the last complete line for orientation.
 func (r *Reader) streamError() error {
