@@ -71,6 +71,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			trainCommand(),
 			evalCommand(),
 			predictCommand(),
+			reportCommand(),
 			synthCommand(),
 			benchCommand(),
 			versionCommand(),

@@ -50,29 +50,32 @@ func WriteHTML(w io.Writer, r *Report) error {
 }
 
 // groupTableMin is the fewest reviews a product needs to be shown in the
-// HTML table: 5 when at least 10 products have that many (a product with
-// one review is 0% or 100% negative and says little), else 1.
+// HTML table: the largest of 5, 3 and 2 that at least 10 products reach,
+// else 1. A product with one review is 0% or 100% negative and says little.
 func groupTableMin(rows []GroupShare) int64 {
-	n := 0
-	for _, g := range rows {
-		if g.Reviews >= 5 {
-			n++
+	for _, k := range []int64{5, 3, 2} {
+		n := 0
+		for _, g := range rows {
+			if g.Reviews >= k {
+				n++
+			}
 		}
-	}
-	if n >= 10 {
-		return 5
+		if n >= 10 {
+			return k
+		}
 	}
 	return 1
 }
 
 var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"pct":  func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) },
-	"pct0": func(x float64) string { return fmt.Sprintf("%.0f%%", 100*x) },
-	"num":  func(x int64) string { return thousands(x) },
-	"p":    func(x float64) string { return fmt.Sprintf("%.2g", x) },
-	"f2":   func(x float64) string { return fmt.Sprintf("%.2f", x) },
-	"add":  func(a, b int64) int64 { return a + b },
-	"bar":  shareBar,
+	"pct":   func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) },
+	"pct0":  func(x float64) string { return fmt.Sprintf("%.0f%%", 100*x) },
+	"num":   func(x int64) string { return thousands(x) },
+	"p":     func(x float64) string { return fmt.Sprintf("%.2g", x) },
+	"f2":    func(x float64) string { return fmt.Sprintf("%.2f", x) },
+	"add":   func(a, b int64) int64 { return a + b },
+	"int64": func(n int) int64 { return int64(n) },
+	"bar":   shareBar,
 	"arrow": func(a Alert) string {
 		if a.NegativeShareAfter > a.NegativeShareBefore {
 			return "worse"
@@ -117,7 +120,7 @@ func timeChart(r *Report) template.HTML {
 		return ""
 	}
 	const W, H = 1000.0, 300.0
-	const left, right, top, bottom = 48.0, 16.0, 16.0, 48.0
+	const left, right, top, bottom = 48.0, 36.0, 16.0, 48.0
 	pw, ph := W-left-right, H-top-bottom
 	n := len(rows)
 	x := func(i int) float64 {
@@ -136,7 +139,11 @@ func timeChart(r *Report) template.HTML {
 	}
 	step := max(1, (n+11)/12)
 	for i := 0; i < n; i += step {
-		fmt.Fprintf(&b, `<text x="%.1f" y="%g" text-anchor="middle" class="ax">%s</text>`, x(i), H-bottom+18, html.EscapeString(rows[i].Period))
+		anchor := "middle"
+		if x(i) > W-right-40 {
+			anchor = "end" // keep the last label inside the chart
+		}
+		fmt.Fprintf(&b, `<text x="%.1f" y="%g" text-anchor="%s" class="ax">%s</text>`, x(i), H-bottom+18, anchor, html.EscapeString(rows[i].Period))
 	}
 	// The interval band, then the line and points sized by review count.
 	var band strings.Builder
@@ -186,7 +193,7 @@ h3{font-size:16px;margin:18px 0 6px}
 table{border-collapse:collapse;width:100%;font-size:14px}
 th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eef1f4;vertical-align:middle}
 th{font-weight:600;color:#3b434d;background:#f7f8fa}
-td.n{text-align:right;font-variant-numeric:tabular-nums}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .bar{vertical-align:middle}
 .alert{border:1px solid #e3e6ea;border-left:5px solid #d9534f;border-radius:4px;padding:10px 14px;margin:12px 0}
 .alert.better{border-left-color:#2e7d32}
@@ -225,12 +232,12 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 </div>
 {{end}}
 {{else}}
-<p class="note">No product's negative share changed beyond chance ({{.R.GroupsTested}} products had at least enough reviews before and after a period to be tested; Benjamini-Hochberg, FDR {{.R.FDR}}).</p>
+<p class="note">No product's negative share changed beyond chance. {{num (int64 .R.GroupsTested)}} of {{num (int64 (len .R.ByGroup))}} products had enough reviews before and after some period to be tested (Benjamini-Hochberg, FDR {{.R.FDR}}).</p>
 {{end}}
 
 <h2>Products by negative share</h2>
 <p class="note">The {{len .Groups}} most negative of {{num .GroupsShown}} products{{if gt .GroupMin 1}} with at least {{.GroupMin}} reviews{{end}}; every product is in by_group.csv.</p>
-<table><tr><th>product</th><th>reviews</th><th>negative</th><th>95% interval</th><th></th></tr>
+<table><tr><th>product</th><th class="n">reviews</th><th class="n">negative</th><th class="n">95% interval</th><th></th></tr>
 {{range .Groups}}<tr><td>{{.Group}}</td><td class="n">{{num .Reviews}}</td><td class="n">{{pct .NegativeShare}}</td><td class="n">{{pct0 (index .CI95 0)}}–{{pct0 (index .CI95 1)}}</td><td>{{bar .Share}}</td></tr>
 {{end}}</table>
 {{end}}
@@ -238,10 +245,10 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 <h2>Words that carry the sentiment</h2>
 <p class="note">Weighted log-odds with an informative Dirichlet prior (Monroe et al. 2008): z-scores of words and bigrams in reviews predicted negative against those predicted positive; counts are occurrences in each.</p>
 <div class="cols">
-<div><h3 class="neg">Negative</h3><table><tr><th>term</th><th>z</th><th>in negative</th><th>in positive</th></tr>
+<div><h3 class="neg">Negative</h3><table><tr><th>term</th><th class="n">z</th><th class="n">in negative</th><th class="n">in positive</th></tr>
 {{range .R.Terms.Negative}}<tr><td>{{.Term}}</td><td class="n">{{f2 .Score}}</td><td class="n">{{num .Count}}</td><td class="n">{{num .CountOther}}</td></tr>
 {{end}}</table></div>
-<div><h3 class="pos">Positive</h3><table><tr><th>term</th><th>z</th><th>in positive</th><th>in negative</th></tr>
+<div><h3 class="pos">Positive</h3><table><tr><th>term</th><th class="n">z</th><th class="n">in positive</th><th class="n">in negative</th></tr>
 {{range .R.Terms.Positive}}<tr><td>{{.Term}}</td><td class="n">{{f2 .Score}}</td><td class="n">{{num .Count}}</td><td class="n">{{num .CountOther}}</td></tr>
 {{end}}</table></div>
 </div>
@@ -249,7 +256,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 {{with .R.RatingAgreement}}
 <h2>Agreement with the star rating</h2>
 <p>On the {{num (add .NegativeRated.Reviews .PositiveRated.Reviews)}} reviews rated 1-2 or 4-5, the prediction matches the rating for <b>{{pct .Agreement}}</b> (95% interval {{pct (index .AgreementCI95 0)}}–{{pct (index .AgreementCI95 1)}}).</p>
-<table><tr><th>rating</th><th>reviews</th><th>predicted negative</th><th>95% interval</th><th></th></tr>
+<table><tr><th>rating</th><th class="n">reviews</th><th class="n">predicted negative</th><th class="n">95% interval</th><th></th></tr>
 <tr><td>1-2 (negative)</td><td class="n">{{num .NegativeRated.Reviews}}</td><td class="n">{{pct .NegativeRated.NegativeShare}}</td><td class="n">{{pct0 (index .NegativeRated.CI95 0)}}–{{pct0 (index .NegativeRated.CI95 1)}}</td><td>{{bar .NegativeRated}}</td></tr>
 <tr><td>3 (reported apart)</td><td class="n">{{num .Neutral.Reviews}}</td><td class="n">{{pct .Neutral.NegativeShare}}</td><td class="n">{{pct0 (index .Neutral.CI95 0)}}–{{pct0 (index .Neutral.CI95 1)}}</td><td>{{bar .Neutral}}</td></tr>
 <tr><td>4-5 (positive)</td><td class="n">{{num .PositiveRated.Reviews}}</td><td class="n">{{pct .PositiveRated.NegativeShare}}</td><td class="n">{{pct0 (index .PositiveRated.CI95 0)}}–{{pct0 (index .PositiveRated.CI95 1)}}</td><td>{{bar .PositiveRated}}</td></tr>

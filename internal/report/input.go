@@ -45,10 +45,10 @@ const maxLineBytes = 16 << 20
 // an empty field is recognised from the usual names. Text may list several
 // columns separated by commas, joined with a space (title, then body).
 type Columns struct {
-	Text   string
-	Time   string
-	Group  string
-	Rating string
+	Text   string `json:"text"`
+	Time   string `json:"time,omitempty"`
+	Group  string `json:"group,omitempty"`
+	Rating string `json:"rating,omitempty"`
 }
 
 // Column names recognised without flags, compared after lower-casing and

@@ -145,11 +145,16 @@ func (tc *termCounts) rank(bg *termCounts, n int, minCount int64) Terms {
 		}
 	}
 	for id, c := range tc.uni {
-		score(tc.words[id], c, 0)
+		if !functionWords[tc.words[id]] {
+			score(tc.words[id], c, 0)
+		}
 	}
 	for k, c := range tc.bi {
-		term := tc.words[k>>32] + " " + tc.words[uint32(k)]
-		score(term, [2]int64{int64(c[0]), int64(c[1])}, 1)
+		a, b := tc.words[k>>32], tc.words[uint32(k)]
+		if functionWords[a] && functionWords[b] {
+			continue
+		}
+		score(a+" "+b, [2]int64{int64(c[0]), int64(c[1])}, 1)
 	}
 	top := func(ts []Term) []Term {
 		slices.SortFunc(ts, func(a, b Term) int {
@@ -168,6 +173,23 @@ func (tc *termCounts) rank(bg *termCounts, n int, minCount int64) Terms {
 	}
 	return Terms{Negative: top(neg), Positive: top(pos)}
 }
+
+// functionWords are left out of the term lists (and bigrams made only of
+// them): "the" and "and" lean to whichever class writes longer reviews,
+// which says nothing about what the reviews complain of. Negations (not,
+// no, never, n't) are kept: they carry complaints.
+var functionWords = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(`a an the and or but if then than so as of to in on at by for with from
+		into onto about over under up down out off i me my mine we us our you your he him his she her it its
+		it's they them their this that these those there here is are was were be been being am do does did
+		doing have has had having will would shall should can could may might must i'm i've i'd i'll you're
+		we're they're he's she's that's there's what which who whom whose when where why how all any both
+		each some such own same just also too very s t 's 've 'll 'd 're 'm`) {
+		m[w] = true
+	}
+	return m
+}()
 
 // tokenizer is what the term counts need from the model's preprocessing.
 type tokenizer interface {
