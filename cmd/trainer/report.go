@@ -40,6 +40,7 @@ func reportCommand() *cli.Command {
 			&cli.IntFlag{Name: "batch-size", Value: predict.DefaultBatch, Usage: "reviews per forward batch"},
 			precisionFlag(predict.Int8),
 			&cli.BoolFlag{Name: "json", Usage: "print the summary as one JSON object"},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the run to this file"},
 			logFormatFlag(),
 		},
 		Action: runReport,
@@ -76,6 +77,13 @@ func runReport(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
+	if path := c.String("cpuprofile"); path != "" {
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	// Standard input is copied here to be read twice.
 	if err := os.MkdirAll(c.String("out"), 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
@@ -90,7 +98,7 @@ func runReport(c *cli.Context) error {
 		Columns: report.Columns{Text: c.String("text-col"), Time: c.String("time-col"),
 			Group: c.String("group-col"), Rating: c.String("rating-col")},
 		Period: c.String("period"), FDR: c.Float64("fdr"), MinSide: c.Int64("min-reviews"),
-		Preprocess: m.File.Preprocess, TempDir: c.String("out"),
+		Preprocess: m.File.Preprocess, TempDir: c.String("out"), Stdin: c.App.Reader,
 		Progress: func(done, total, scored int64) {
 			if meter == nil {
 				meter = log.Meter("report", total, true, "reviews")

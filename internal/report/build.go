@@ -43,6 +43,8 @@ type Options struct {
 	Preprocess data.Preprocess
 	// TempDir holds a copy of standard input, which is read twice.
 	TempDir string
+	// Stdin is what the path "-" reads; nil means os.Stdin.
+	Stdin io.Reader
 	// Progress, when set, is called after each chunk with the raw bytes
 	// read, the input's size (-1 when unknown) and the reviews scored.
 	Progress func(done, total, scored int64)
@@ -120,7 +122,11 @@ func Build(ctx context.Context, path string, sc Scorer, o Options) (*Report, err
 	name := path
 	if path == "-" {
 		name = "stdin"
-		tmp, err := spool(os.Stdin, o.TempDir)
+		stdin := o.Stdin
+		if stdin == nil {
+			stdin = os.Stdin
+		}
+		tmp, err := spool(stdin, o.TempDir)
 		if err != nil {
 			return nil, err
 		}
@@ -136,7 +142,32 @@ func Build(ctx context.Context, path string, sc Scorer, o Options) (*Report, err
 		Skipped: map[string]int64{}, Incomplete: map[string]int64{}}
 	agg := newAggregator(o.Period)
 	terms := newTermCounts()
-	tok := data.NewTokenizer(o.Preprocess)
+	// Terms are counted on a goroutine of their own while the next chunk
+	// is read and scored: tokenizing and counting cost about as much as a
+	// small model's forward pass.
+	type scored struct {
+		recs []Record
+		prob []float64
+	}
+	toCount := make(chan scored, 1)
+	counted := make(chan struct{})
+	go func() {
+		defer close(counted)
+		tok := data.NewTokenizer(o.Preprocess)
+		for c := range toCount {
+			for i := range c.recs {
+				terms.add(tok.Tokens(c.recs[i].Text), classOf(c.prob[i]))
+			}
+		}
+	}()
+	finishCounting := func() {
+		if toCount != nil {
+			close(toCount)
+			<-counted
+			toCount = nil
+		}
+	}
+	defer finishCounting()
 	var probs []float32 // every scored review's P(positive), for the second read
 	batch := make([]Record, 0, o.Chunk)
 	texts := make([]string, 0, o.Chunk)
@@ -156,11 +187,11 @@ func Build(ctx context.Context, path string, sc Scorer, o Options) (*Report, err
 		}
 		for i := range batch {
 			agg.add(&batch[i], p[i])
-			terms.add(tok.Tokens(batch[i].Text), classOf(p[i]))
 			probs = append(probs, float32(p[i]))
 		}
+		toCount <- scored{batch, p}
 		r.Scored += int64(len(batch))
-		batch, texts = batch[:0], texts[:0]
+		batch, texts = make([]Record, 0, o.Chunk), texts[:0]
 		if o.Progress != nil {
 			done, total := in.Progress()
 			o.Progress(done, total, r.Scored)
@@ -194,6 +225,7 @@ func Build(ctx context.Context, path string, sc Scorer, o Options) (*Report, err
 	if err := flush(); err != nil {
 		return nil, err
 	}
+	finishCounting()
 	if r.Scored == 0 {
 		return nil, fmt.Errorf("read %s: %w: %d records, none with text", in.Name, data.ErrEmpty, r.Reviews)
 	}

@@ -256,3 +256,37 @@ func TestWriteFiles(t *testing.T) {
 		t.Errorf("by_group.csv:\n%s", groups)
 	}
 }
+
+// TestBuildStdin: standard input is read twice through a temporary copy,
+// which is removed afterwards, and errors name it stdin.
+func TestBuildStdin(t *testing.T) {
+	tmp := t.TempDir()
+	var lines []string
+	lines = append(lines, "ProductId,Time,Text")
+	// 40 good reviews in 2021-01, then 40 broken ones: one alert.
+	for i := range 80 {
+		text := "lovely"
+		month := "2021-01-15"
+		if i >= 40 {
+			text, month = "broken lid", "2021-02-15"
+		}
+		lines = append(lines, "B1,"+month+","+text)
+	}
+	r, err := Build(context.Background(), "-", &lexicon{}, Options{Stdin: strings.NewReader(strings.Join(lines, "\n")), TempDir: tmp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Input != "stdin" || r.Scored != 80 || len(r.Alerts) != 1 || r.Alerts[0].Period != "2021-02" || len(r.Alerts[0].Examples) != DefaultExamples {
+		t.Fatalf("input %s scored %d alerts %+v", r.Input, r.Scored, r.Alerts)
+	}
+	if a := r.Alerts[0]; a.Terms == nil || len(a.Terms.Negative) == 0 || a.Examples[0].Text != "broken lid" || a.Examples[0].Line != 42 {
+		t.Fatalf("alert details %+v", a)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Fatalf("left %v in the temporary directory", left)
+	}
+	_, err = Build(context.Background(), "-", &lexicon{}, Options{Stdin: strings.NewReader("1,2,3\n"), TempDir: tmp})
+	if err == nil || !strings.HasPrefix(err.Error(), "read stdin line 1: no text column") {
+		t.Fatalf("error %v", err)
+	}
+}
