@@ -167,7 +167,7 @@ func TestBuildBadInput(t *testing.T) {
 		{"unknown column", fineFoodCSV, Columns{Group: "Product"},
 			[]string{"--group-col", `"Product"`, "no such column", "ProductId"}},
 		{"unknown json key", `{"text":"a","asin":"b"}` + "\n", Columns{Time: "date"},
-			[]string{"--time-col", `"date"`, "no such column", "text, asin"}},
+			[]string{"--time-col", `"date"`, "no such column", `"text", "asin"`}},
 		{"time in an unknown format", "Text,Time\ngood,13/45/2020\n", Columns{},
 			[]string{"line 2", `column "Time"`, `"13/45/2020"`, "not a time in a format"}},
 		{"empty", "", Columns{}, []string{"no reviews"}},

@@ -217,7 +217,7 @@ func (in *Input) resolve(names []string, cols Columns) ([]int, error) {
 		if i, ok := index[normName(given)]; ok {
 			return i, nil
 		}
-		return -1, fmt.Errorf("read %s: %s %q: no such column; the input has %s", in.Name, flag, given, strings.Join(names, ", "))
+		return -1, fmt.Errorf("read %s: %s %q: no such column; the input has %s", in.Name, flag, given, strings.Join(quoteAll(names), ", "))
 	}
 	find := func(cands []string) int {
 		for _, c := range cands {
