@@ -82,8 +82,10 @@ func (a *aggregator) groupID(g string) int32 {
 	return id
 }
 
-// add counts one scored review.
-func (a *aggregator) add(rec *Record, pPositive float64) {
+// add counts one scored review and returns its group and period, or -1
+// for a review without a group or without a time.
+func (a *aggregator) add(rec *Record, pPositive float64) (group, period int32) {
+	group, period = -1, -1
 	neg := pPositive < 0.5
 	a.overall.add(neg)
 	pi := int32(0)
@@ -95,9 +97,11 @@ func (a *aggregator) add(rec *Record, pPositive float64) {
 			a.byPeriod[pi] = c
 		}
 		c.add(neg)
+		period = pi
 	}
 	if rec.Group != "" {
 		g := a.groupID(rec.Group)
+		group = g
 		a.byGroup[g].add(neg)
 		if rec.TimeOK {
 			k := cellKey{g, pi}
@@ -115,6 +119,7 @@ func (a *aggregator) add(rec *Record, pPositive float64) {
 			a.stars[r].add(neg)
 		}
 	}
+	return group, period
 }
 
 func (a *aggregator) periodTable() []PeriodShare {

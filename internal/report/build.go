@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 
@@ -168,7 +169,11 @@ func Build(ctx context.Context, path string, sc Scorer, o Options) (*Report, err
 		}
 	}
 	defer finishCounting()
-	var probs []float32 // every scored review's P(positive), for the second read
+	// Per scored review, for the second read: P(positive), line, group and
+	// period (-1 when none).
+	var probs []float32
+	var lines []int64
+	var groups, periods []int32
 	batch := make([]Record, 0, o.Chunk)
 	texts := make([]string, 0, o.Chunk)
 	flush := func() error {
@@ -186,8 +191,11 @@ func Build(ctx context.Context, path string, sc Scorer, o Options) (*Report, err
 			return fmt.Errorf("score %s: %d scores for %d reviews", in.Name, len(p), len(texts))
 		}
 		for i := range batch {
-			agg.add(&batch[i], p[i])
+			g, pi := agg.add(&batch[i], p[i])
 			probs = append(probs, float32(p[i]))
+			lines = append(lines, batch[i].Line)
+			groups = append(groups, g)
+			periods = append(periods, pi)
 		}
 		toCount <- scored{batch, p}
 		r.Scored += int64(len(batch))
@@ -236,7 +244,8 @@ func Build(ctx context.Context, path string, sc Scorer, o Options) (*Report, err
 	r.Terms = terms.rank(terms, o.Terms, o.MinTermCount)
 	r.RatingAgreement = agg.ratingAgreement()
 	if len(r.Alerts) > 0 {
-		if err := alertDetails(ctx, path, name, in.Used, agg, r, probs, terms, o); err != nil {
+		seen := scoredReviews{probs, lines, groups, periods}
+		if err := alertDetails(ctx, path, name, in.Used, r, seen, terms, o); err != nil {
 			return nil, err
 		}
 	}
@@ -259,25 +268,50 @@ func classOf(pPositive float64) int {
 	return 1
 }
 
+// scoredReviews is what the first read keeps of each scored review, in
+// input order.
+type scoredReviews struct {
+	prob          []float32
+	line          []int64
+	group, period []int32
+}
+
 // alertDetails reads the input a second time for the alerted groups'
 // reviews from their change on: the most negative ones as examples, and
-// their terms against the whole input's. The records come in the same
-// order as on the first read, so the k-th scored one has probs[k].
-func alertDetails(ctx context.Context, path, name string, used Columns, agg *aggregator, r *Report, probs []float32, bg *termCounts, o Options) error {
+// their terms against the whole input's. The first read noted each
+// review's line, group and period, so only the wanted records are parsed
+// in JSON lines and fastText input.
+func alertDetails(ctx context.Context, path, name string, used Columns, r *Report, seen scoredReviews, bg *termCounts, o Options) error {
+	alertOf := map[int32]int{}
+	for i, a := range r.Alerts {
+		alertOf[a.groupID] = i
+	}
+	var want []int // indices into seen, in input order
+	for k, g := range seen.group {
+		if i, ok := alertOf[g]; ok && seen.period[k] >= r.Alerts[i].period {
+			want = append(want, k)
+		}
+	}
+	wantLine := make(map[int64]bool, len(want))
+	for _, k := range want {
+		wantLine[seen.line[k]] = true
+	}
 	in, err := openInput(path, name, used)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	byGroup := map[string]int{}
+	in.only = func(line int64) bool { return wantLine[line] }
 	groupTerms := make([]*termCounts, len(r.Alerts))
-	for i, a := range r.Alerts {
-		byGroup[a.Group] = i
+	for i := range groupTerms {
 		groupTerms[i] = newTermCounts()
 	}
 	tok := data.NewTokenizer(o.Preprocess)
-	k := 0
-	for {
+	changed := func(detail string) error {
+		return fmt.Errorf("read %s: the input changed while being read (%s)", in.Name, detail)
+	}
+	j := 0
+	for n := 0; j < len(want); n++ {
 		rec, err := in.Next()
 		if err == io.EOF {
 			break
@@ -285,34 +319,33 @@ func alertDetails(ctx context.Context, path, name string, used Columns, agg *agg
 		if err != nil {
 			return err
 		}
-		if rec.Skip != "" {
-			continue
-		}
-		if k >= len(probs) {
-			return fmt.Errorf("read %s: the input changed while being read (more reviews on the second read)", in.Name)
-		}
-		p := float64(probs[k])
-		k++
-		if k%o.Chunk == 0 {
+		if n%o.Chunk == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		i, ok := byGroup[rec.Group]
-		if !ok || !rec.TimeOK {
+		k := want[j]
+		if rec.Line < seen.line[k] {
 			continue
 		}
+		if rec.Line > seen.line[k] || rec.Skip != "" || !rec.TimeOK {
+			return changed(fmt.Sprintf("line %d", seen.line[k]))
+		}
+		j++
+		i, ok := alertOf[seen.group[k]]
+		if !ok || r.Alerts[i].Group != rec.Group {
+			return changed(fmt.Sprintf("line %d has another product", rec.Line))
+		}
+		// Four decimals, as predict prints it; the float32 kept would
+		// otherwise show as 0.10000000149.
+		p := math.Round(float64(seen.prob[k])*1e4) / 1e4
 		a := &r.Alerts[i]
-		pi := periodIndex(o.Period, rec.Time)
-		if pi < a.period {
-			continue
-		}
 		groupTerms[i].add(tok.Tokens(rec.Text), classOf(p))
-		a.Examples = keepMostNegative(a.Examples, Example{Line: rec.Line, Period: periodLabel(o.Period, pi),
+		a.Examples = keepMostNegative(a.Examples, Example{Line: rec.Line, Period: periodLabel(o.Period, seen.period[k]),
 			PPositive: p, Text: cut(rec.Text, maxExampleBytes)}, o.Examples)
 	}
-	if k != len(probs) {
-		return fmt.Errorf("read %s: the input changed while being read (%d reviews on the second read, %d on the first)", in.Name, k, len(probs))
+	if j != len(want) {
+		return changed(fmt.Sprintf("%d of %d reviews found again", j, len(want)))
 	}
 	for i := range r.Alerts {
 		t := groupTerms[i].rank(bg, o.Terms, o.MinTermCount)

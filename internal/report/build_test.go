@@ -290,3 +290,48 @@ func TestBuildStdin(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// TestAlertDetailsJSONL: the second read of JSON lines parses only the
+// alerted product's lines and finds the same reviews, with blank and bad
+// lines and other products in between.
+func TestAlertDetailsJSONL(t *testing.T) {
+	var b strings.Builder
+	for i := range 200 {
+		month, text := "1609804800", "lovely" // 2021-01-05
+		if i >= 100 {
+			month = "1612483200" // 2021-02-05
+			if i%2 == 0 {
+				text = "broken lid"
+			}
+		}
+		product := "A"
+		if i%4 == 3 {
+			product = "B"
+		}
+		fmt.Fprintf(&b, `{"asin":%q,"unixReviewTime":%s,"reviewText":%q}`+"\n", product, month, fmt.Sprint(text, " ", i))
+		if i%50 == 7 {
+			b.WriteString("\n{not json\n")
+		}
+	}
+	path := writeFile(t, "r.jsonl", []byte(b.String()))
+	r, err := Build(context.Background(), path, &lexicon{}, Options{Examples: 2, MinTermCount: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Skipped[ReasonBadRecord] != 4 || len(r.Alerts) != 1 {
+		t.Fatalf("skipped %v, alerts %+v", r.Skipped, r.Alerts)
+	}
+	a := r.Alerts[0]
+	if a.Group != "A" || a.Period != "2021-02" || len(a.Examples) != 2 || a.Terms == nil || len(a.Terms.Negative) == 0 {
+		t.Fatalf("alert %+v", a)
+	}
+	// The examples are A's first broken reviews from February: 100 and
+	// 102 (i%4 != 3), on the lines they were read from.
+	for k, want := range []string{"broken lid 100", "broken lid 102"} {
+		e := a.Examples[k]
+		line := strings.Split(b.String(), "\n")[e.Line-1]
+		if e.Text != want || !strings.Contains(line, want) || e.PPositive != 0.1 {
+			t.Errorf("example %d: %+v (line %q), want %q", k, e, line, want)
+		}
+	}
+}

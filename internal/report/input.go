@@ -98,6 +98,9 @@ type Input struct {
 	next     func() (Record, error)
 	timeFmt  string // the layout found on the first time value
 	timeSeen bool
+	// only, when set, names the lines whose records are wanted: the
+	// line-based formats (JSON lines, fastText) skip others unparsed.
+	only func(line int64) bool
 }
 
 // counter counts the raw bytes read, for progress.
@@ -390,6 +393,9 @@ func (in *Input) openJSONL(br *bufio.Reader, cols Columns) error {
 					return Record{}, io.EOF
 				}
 				line++
+				if in.only != nil && !in.only(line) {
+					continue
+				}
 				if len(bytes.TrimSpace(sc.Bytes())) > 0 {
 					break
 				}
@@ -445,6 +451,9 @@ func (in *Input) openFastText(br *bufio.Reader) {
 				return Record{}, io.EOF
 			}
 			line++
+			if in.only != nil && !in.only(line) {
+				continue
+			}
 			s := strings.TrimRight(sc.Text(), "\r")
 			if strings.TrimSpace(s) == "" {
 				continue
