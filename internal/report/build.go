@@ -192,7 +192,11 @@ func Build(ctx context.Context, path string, sc Scorer, o Options) (*Report, err
 		}
 		for i := range batch {
 			g, pi := agg.add(&batch[i], p[i])
-			probs = append(probs, float32(p[i]))
+			pf := float32(p[i])
+			if p[i] < 0.5 && pf >= 0.5 {
+				pf = math.Nextafter32(0.5, 0) // stays on the negative side
+			}
+			probs = append(probs, pf)
 			lines = append(lines, batch[i].Line)
 			groups = append(groups, g)
 			periods = append(periods, pi)
@@ -340,7 +344,7 @@ func alertDetails(ctx context.Context, path, name string, used Columns, r *Repor
 		// otherwise show as 0.10000000149.
 		p := math.Round(float64(seen.prob[k])*1e4) / 1e4
 		a := &r.Alerts[i]
-		groupTerms[i].add(tok.Tokens(rec.Text), classOf(p))
+		groupTerms[i].add(tok.Tokens(rec.Text), classOf(float64(seen.prob[k])))
 		a.Examples = keepMostNegative(a.Examples, Example{Line: rec.Line, Period: periodLabel(o.Period, seen.period[k]),
 			PPositive: p, Text: cut(rec.Text, maxExampleBytes)}, o.Examples)
 	}
