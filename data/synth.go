@@ -167,7 +167,7 @@ func newSynthMeta(seed uint64, o SynthMeta) (*synthMeta, error) {
 	if !o.To.After(o.From) {
 		return nil, fmt.Errorf("synth: time range %s to %s is empty", o.From.Format(time.DateOnly), o.To.Format(time.DateOnly))
 	}
-	r := rand.New(newRNG(seed, 1<<61))
+	r := rand.New(metaStream(seed, 1<<63))
 	m := &synthMeta{from: o.From.Unix(), span: o.To.Unix() - o.From.Unix(),
 		names: make([]string, o.Products), baseNeg: make([]float64, o.Products), plants: make([][]Plant, o.Products)}
 	weights := make([]float64, o.Products)
@@ -187,6 +187,24 @@ func newSynthMeta(seed uint64, o SynthMeta) (*synthMeta, error) {
 		m.plants[i] = append(m.plants[i], p)
 	}
 	return m, nil
+}
+
+// metaStream is the generator of block index's metadata. Its state is
+// hashed from the seed and the block, not newRNG's: two PCG states that
+// differ only in a few bits keep their low bits equal forever, and the
+// text's and the metadata's draws would be correlated (times with polar
+// words, a trend nobody planted).
+func metaStream(seed, index uint64) *rand.PCG {
+	return rand.NewPCG(splitmix64(seed^0x6d657461), splitmix64(index^splitmix64(seed)))
+}
+
+// splitmix64 is Steele, Lea and Flood's 64-bit finalizer: every input bit
+// reaches every output bit.
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // draw picks a review's product, time, label and rating.
@@ -337,7 +355,7 @@ func (m *synthModel) block(seed uint64, index int64, n int, buf []byte, st *Synt
 	r := rand.New(pcg)
 	var metaRNG *rand.PCG
 	if m.meta != nil {
-		metaRNG = newRNG(seed, uint64(index)|1<<60)
+		metaRNG = metaStream(seed, uint64(index))
 	}
 	for k := 0; k < n; k++ {
 		label := uint8(pcg.Uint64() & 1)

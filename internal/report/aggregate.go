@@ -200,8 +200,8 @@ func (a *aggregator) ratingAgreement() *RatingAgreement {
 	return ra
 }
 
-// Alert is a group whose negative share changed: the split of its
-// periods into before and after with the largest two-proportion z.
+// Alert is a group whose negative share changed: its periods split into
+// before and after at the change point (see bestSplit).
 type Alert struct {
 	Group string `json:"group"`
 	// Period is the first period after the change.
@@ -215,8 +215,9 @@ type Alert struct {
 	Z                   float64    `json:"z"`
 	// PValue is the two-proportion test's p-value at the chosen split
 	// times the number of splits tried (Bonferroni, at most 1): the split
-	// is the best of several, and its raw p-value, PValueSplit, would
-	// raise false alarms on products whose share only wanders.
+	// is chosen from the data among several, and its raw p-value,
+	// PValueSplit, would raise false alarms on products whose share only
+	// wanders.
 	PValue      float64 `json:"p_value"`
 	PValueSplit float64 `json:"p_value_split"`
 	Splits      int     `json:"splits"`
@@ -246,17 +247,23 @@ type changeTest struct {
 	tested bool
 }
 
-// bestSplit finds the split of a group's periods (sorted) into before and
-// after with the largest |z|, considering only splits with at least
-// minSide reviews on each side.
+// bestSplit finds the change point of a group's periods (sorted): the
+// split into before and after where the cumulative count of negative
+// reviews departs most from what the group's overall share predicts (the
+// CUSUM estimate, |S_k - k p|). Unlike the split with the largest z, it is
+// not drawn to the ends, where few reviews make z swing. Only splits with
+// at least minSide reviews on each side count. The split is then tested
+// with the two-proportion z-test.
 func bestSplit(periods []int32, cells []counts, minSide int64) (changeTest, bool) {
 	var total counts
 	for _, c := range cells {
 		total.n += c.n
 		total.neg += c.neg
 	}
+	rate := float64(total.neg) / float64(max(total.n, 1))
 	var best changeTest
 	var before counts
+	bestDev := -1.0
 	splits := 0
 	for i := 1; i < len(periods); i++ {
 		before.n += cells[i-1].n
@@ -266,15 +273,18 @@ func bestSplit(periods []int32, cells []counts, minSide int64) (changeTest, bool
 			continue
 		}
 		splits++
-		z, p := TwoProportion(before.neg, before.n, after.neg, after.n)
-		if !best.tested || math.Abs(z) > math.Abs(best.Z) {
-			best = changeTest{tested: true, Alert: Alert{period: periods[i], Z: z, PValueSplit: p,
-				ReviewsBefore: before.n, ReviewsAfter: after.n,
-				NegativeShareBefore: float64(before.neg) / float64(before.n),
-				NegativeShareAfter:  float64(after.neg) / float64(after.n)}}
-			best.CI95Before[0], best.CI95Before[1] = Wilson(before.neg, before.n)
-			best.CI95After[0], best.CI95After[1] = Wilson(after.neg, after.n)
+		dev := math.Abs(float64(before.neg) - rate*float64(before.n))
+		if dev <= bestDev {
+			continue
 		}
+		bestDev = dev
+		z, p := TwoProportion(before.neg, before.n, after.neg, after.n)
+		best = changeTest{tested: true, Alert: Alert{period: periods[i], Z: z, PValueSplit: p,
+			ReviewsBefore: before.n, ReviewsAfter: after.n,
+			NegativeShareBefore: float64(before.neg) / float64(before.n),
+			NegativeShareAfter:  float64(after.neg) / float64(after.n)}}
+		best.CI95Before[0], best.CI95Before[1] = Wilson(before.neg, before.n)
+		best.CI95After[0], best.CI95After[1] = Wilson(after.neg, after.n)
 	}
 	if !best.tested {
 		return best, false
