@@ -80,11 +80,11 @@ type Record struct {
 	Group     string // product id; "" when missing
 	Time      int64  // Unix seconds, valid when TimeOK
 	TimeOK    bool
-	Stance    int8    // -1 rating 1-2 (or fastText label 1), 0 rating 3, +1 rating 4-5 (or label 2)
-	Rating    float64 // the star rating, 0 when none (fastText labels give a stance only)
-	HasRating bool    // a stance is known
-	Skip      string  // reason the record is not scored, "" when it is
-	Missing   []string
+	Stance    int8     // -1 rating 1-2 (or fastText label 1), 0 rating 3, +1 rating 4-5 (or label 2)
+	Rating    float64  // the star rating, 0 when none (fastText labels give a stance only)
+	HasRating bool     // a stance is known
+	Skip      string   // reason the record is not scored, "" when it is
+	Missing   []string // reasons it is left out of some tables (ReasonNoTime, ...)
 }
 
 // Input reads review records from one file or stdin.
@@ -312,17 +312,20 @@ func (in *Input) openCSV(br *bufio.Reader, cols Columns) error {
 	}
 	in.next = func() (Record, error) {
 		row, err := cr.Read()
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			if err == io.EOF {
 				return Record{}, io.EOF
 			}
 			var pe *csv.ParseError
-			if errors.As(err, &pe) && pe.Err == csv.ErrFieldCount {
-				return Record{Line: int64(line), Skip: ReasonBadRecord}, nil
+			if errors.As(err, &pe) {
+				if pe.Err == csv.ErrFieldCount {
+					return Record{Line: int64(pe.StartLine), Skip: ReasonBadRecord}, nil
+				}
+				return Record{}, fmt.Errorf("read %s line %d: %w", in.Name, pe.StartLine, pe.Err)
 			}
-			return Record{}, fmt.Errorf("read %s line %d: %w", in.Name, line, err)
+			return Record{}, fmt.Errorf("read %s: %w", in.Name, err)
 		}
+		line, _ := cr.FieldPos(0)
 		if len(row) != len(header) {
 			return Record{Line: int64(line), Skip: ReasonBadRecord}, nil
 		}
