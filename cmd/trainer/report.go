@@ -23,8 +23,8 @@ func reportCommand() *cli.Command {
 			"reviewText/body; time: Time/unixReviewTime/timestamp/date; product: parent_asin/asin/ProductId;\n" +
 			"rating: Score/overall/rating) unless named with the --*-col flags. Rows without text are\n" +
 			"skipped and counted; a missing or unparsable time, product or rating is counted per reason.\n" +
-			"Alerts: per product, the period where its negative share changed most (two-proportion test,\n" +
-			"adjusted for the splits tried), Benjamini-Hochberg over products at --fdr.",
+			"Alerts: per product, the period where its negative share changed (CUSUM change point, tested by\n" +
+			"a two-proportion test adjusted for the splits tried), Benjamini-Hochberg over products at --fdr.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "model", Usage: "model file written by train (OUT/model.bin) (required)"},
 			&cli.StringFlag{Name: "input", Usage: "review export to report on, - for stdin (required)"},

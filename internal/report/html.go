@@ -222,7 +222,7 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 {{if .HasGrp}}
 <h2>Alerts</h2>
 {{if .Alerts}}
-<p class="note">Products whose negative share changed, at the period where it changed most (two-proportion test, adjusted for the number of splits tried; Benjamini-Hochberg over the {{.R.GroupsTested}} products with enough reviews, FDR {{.R.FDR}}).</p>
+<p class="note">Products whose negative share changed, split at their change point (two-proportion test, adjusted for the number of splits tried; Benjamini-Hochberg over the {{.R.GroupsTested}} products with enough reviews, FDR {{.R.FDR}}).</p>
 {{range .Alerts}}
 <div class="alert {{arrow .}}">
 <h3>{{.Group}} from {{.Period}}: {{pct .NegativeShareBefore}} → {{pct .NegativeShareAfter}} negative <span class="{{if eq (arrow .) "worse"}}neg{{else}}pos{{end}}">({{arrow .}})</span></h3>
