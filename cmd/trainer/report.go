@@ -3,8 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -129,11 +133,17 @@ func runReport(c *cli.Context) error {
 		return nil
 	}
 	var skipped int64
-	for _, n := range r.Skipped {
-		skipped += n
+	var reasons []string
+	for _, k := range slices.Sorted(maps.Keys(r.Skipped)) {
+		skipped += r.Skipped[k]
+		reasons = append(reasons, fmt.Sprintf("%s %d", k, r.Skipped[k]))
 	}
-	fmt.Fprintf(c.App.Writer, "%d reviews read, %d scored, %d skipped %v; %.1f%% negative (95%%: %.1f-%.1f%%); %d periods, %d products, %d alerts; %s/report.html in %.1fs\n",
-		r.Reviews, r.Scored, skipped, r.Skipped, 100*r.Overall.NegativeShare, 100*r.Overall.CI95[0], 100*r.Overall.CI95[1],
-		len(r.ByPeriod), len(r.ByGroup), len(r.Alerts), c.String("out"), secs)
+	why := ""
+	if len(reasons) > 0 {
+		why = " (" + strings.Join(reasons, ", ") + ")"
+	}
+	fmt.Fprintf(c.App.Writer, "%d reviews read, %d scored, %d skipped%s; %.1f%% negative (95%%: %.1f-%.1f%%); %d periods, %d products, %d alerts; %s in %.1fs\n",
+		r.Reviews, r.Scored, skipped, why, 100*r.Overall.NegativeShare, 100*r.Overall.CI95[0], 100*r.Overall.CI95[1],
+		len(r.ByPeriod), len(r.ByGroup), len(r.Alerts), filepath.Join(c.String("out"), report.FileHTML), secs)
 	return nil
 }
