@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -87,10 +86,6 @@ func runReport(c *cli.Context) error {
 			return err
 		}
 		defer stop()
-	}
-	// Standard input is copied here to be read twice.
-	if err := os.MkdirAll(c.String("out"), 0o755); err != nil {
-		return fmt.Errorf("report: %w", err)
 	}
 	start := time.Now()
 	var meter interface {

@@ -389,9 +389,15 @@ func cut(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// spool copies standard input to a temporary file so that it can be read
-// twice, and returns the file's path.
+// spool copies standard input to a temporary file in dir (created if
+// need be; "" is the system's) so that it can be read twice, and returns
+// the file's path.
 func spool(r io.Reader, dir string) (string, error) {
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", fmt.Errorf("copy stdin: %w", err)
+		}
+	}
 	f, err := os.CreateTemp(dir, "report-stdin-*")
 	if err != nil {
 		return "", fmt.Errorf("copy stdin: %w", err)
