@@ -228,6 +228,8 @@ type Alert struct {
 	// Terms are the terms most associated with negative predictions in
 	// the group's reviews from Period on, against the whole input as prior.
 	Terms *Terms `json:"terms,omitempty"`
+	// ByPeriod is the group's negative share in each of its periods.
+	ByPeriod []PeriodShare `json:"by_period"`
 
 	groupID int32
 	period  int32
@@ -244,7 +246,9 @@ type Example struct {
 // changeTest is the best split of one group and its p-values.
 type changeTest struct {
 	Alert
-	tested bool
+	tested  bool
+	periods []int32 // the group's periods and their counts
+	cells   []counts
 }
 
 // bestSplit finds the change point of a group's periods (sorted): the
@@ -320,6 +324,7 @@ func (a *aggregator) alerts(fdr float64, minSide int64) ([]Alert, int) {
 		t.groupID = int32(g)
 		t.Group = a.names[g]
 		t.Period = periodLabel(a.period, t.period)
+		t.cells, t.periods = cells, periods
 		tests = append(tests, t)
 	}
 	p := make([]float64, len(tests))
@@ -331,6 +336,9 @@ func (a *aggregator) alerts(fdr float64, minSide int64) ([]Alert, int) {
 	for i, t := range tests {
 		if q[i] <= fdr {
 			t.QValue = q[i]
+			for k, c := range t.cells {
+				t.ByPeriod = append(t.ByPeriod, PeriodShare{Period: periodLabel(a.period, t.periods[k]), Share: makeShare(c.neg, c.n)})
+			}
 			out = append(out, t.Alert)
 		}
 	}

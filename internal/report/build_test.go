@@ -207,7 +207,8 @@ func TestWriteFiles(t *testing.T) {
 	r.Alerts = []Alert{{Group: "B001", Period: "2011-03", ReviewsBefore: 40, ReviewsAfter: 50, NegativeShareBefore: 0.1,
 		NegativeShareAfter: 0.6, PValue: 1e-6, QValue: 1e-5, Splits: 3,
 		Examples: []Example{{Line: 3, Period: "2011-03", PPositive: 0.1, Text: `Arrived <b>broken</b> & "stale"`}},
-		Terms:    &Terms{Negative: []Term{{Term: "stale", Score: 3, Count: 9}}}}}
+		Terms:    &Terms{Negative: []Term{{Term: "stale", Score: 3, Count: 9}}},
+		ByPeriod: []PeriodShare{{Period: "2011-02", Share: makeShare(4, 40)}, {Period: "2011-03", Share: makeShare(30, 50)}}}}
 	dir := filepath.Join(t.TempDir(), "out")
 	paths, err := Write(dir, r)
 	if err != nil {
@@ -241,7 +242,7 @@ func TestWriteFiles(t *testing.T) {
 	}
 	page, _ := os.ReadFile(filepath.Join(dir, FileHTML))
 	html := string(page)
-	for _, w := range []string{"<svg", "B001 from 2011-03", "Arrived &lt;b&gt;broken&lt;/b&gt; &amp; &#34;stale&#34;", "2011-04", "Agreement with the star rating"} {
+	for _, w := range []string{"<svg", `class="spark"`, "B001 from 2011-03", "Arrived &lt;b&gt;broken&lt;/b&gt; &amp; &#34;stale&#34;", "2011-04", "Agreement with the star rating"} {
 		if !strings.Contains(html, w) {
 			t.Errorf("report.html lacks %q", w)
 		}
@@ -279,7 +280,8 @@ func TestBuildStdin(t *testing.T) {
 	if r.Input != "stdin" || r.Scored != 80 || len(r.Alerts) != 1 || r.Alerts[0].Period != "2021-02" || len(r.Alerts[0].Examples) != DefaultExamples {
 		t.Fatalf("input %s scored %d alerts %+v", r.Input, r.Scored, r.Alerts)
 	}
-	if a := r.Alerts[0]; a.Terms == nil || len(a.Terms.Negative) == 0 || a.Examples[0].Text != "broken lid" || a.Examples[0].Line != 42 {
+	if a := r.Alerts[0]; a.Terms == nil || len(a.Terms.Negative) == 0 || a.Examples[0].Text != "broken lid" || a.Examples[0].Line != 42 ||
+		len(a.ByPeriod) != 2 || a.ByPeriod[1].Period != "2021-02" || a.ByPeriod[1].NegativeShare != 1 {
 		t.Fatalf("alert details %+v", a)
 	}
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {

@@ -76,6 +76,7 @@ var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"add":   func(a, b int64) int64 { return a + b },
 	"int64": func(n int) int64 { return int64(n) },
 	"bar":   shareBar,
+	"spark": alertChart,
 	"arrow": func(a Alert) string {
 		if a.NegativeShareAfter > a.NegativeShareBefore {
 			return "worse"
@@ -109,6 +110,48 @@ func thousands(x int64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// alertChart draws one alerted product's negative share per period, the
+// shares before and after its change as flat lines, and the change as a
+// dashed mark, as a small inline SVG.
+func alertChart(a Alert) template.HTML {
+	rows := a.ByPeriod
+	if len(rows) < 2 {
+		return ""
+	}
+	const W, H = 640.0, 110.0
+	const left, right, top, bottom = 36.0, 8.0, 8.0, 22.0
+	pw, ph := W-left-right, H-top-bottom
+	x := func(i int) float64 { return left + pw*float64(i)/float64(len(rows)-1) }
+	y := func(v float64) float64 { return top + ph*(1-v) }
+	change := len(rows)
+	for i, p := range rows {
+		if p.Period == a.Period {
+			change = i
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="spark" viewBox="0 0 %g %g" role="img" aria-label="negative share of %s per period">`, W, H, html.EscapeString(a.Group))
+	for _, v := range []float64{0, 0.5, 1} {
+		fmt.Fprintf(&b, `<line x1="%g" x2="%g" y1="%.1f" y2="%.1f" stroke="#e3e6ea"/><text x="%g" y="%.1f" text-anchor="end" class="ax">%.0f%%</text>`,
+			left, W-right, y(v), y(v), left-4, y(v)+4, 100*v)
+	}
+	if change < len(rows) {
+		xc := (x(change-1) + x(change)) / 2
+		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%g" y2="%g" stroke="#555" stroke-dasharray="4 3"/>`, xc, xc, top, H-bottom)
+		fmt.Fprintf(&b, `<line x1="%g" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#555" stroke-width="2"/>`, left, xc, y(a.NegativeShareBefore), y(a.NegativeShareBefore))
+		fmt.Fprintf(&b, `<line x1="%.1f" x2="%g" y1="%.1f" y2="%.1f" stroke="#555" stroke-width="2"/>`, xc, W-right, y(a.NegativeShareAfter), y(a.NegativeShareAfter))
+	}
+	var line strings.Builder
+	for i, p := range rows {
+		fmt.Fprintf(&line, "%.1f,%.1f ", x(i), y(p.NegativeShare))
+	}
+	fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="#c9302c" stroke-width="1.5"/>`, strings.TrimSpace(line.String()))
+	fmt.Fprintf(&b, `<text x="%g" y="%g" class="ax">%s</text><text x="%g" y="%g" text-anchor="end" class="ax">%s</text>`,
+		left, H-6, html.EscapeString(rows[0].Period), W-right, H-6, html.EscapeString(rows[len(rows)-1].Period))
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
 }
 
 // timeChart draws the negative share per period with its 95% band, the
@@ -189,6 +232,7 @@ h3{font-size:16px;margin:18px 0 6px}
 .big .fig.pos{color:#2e7d32}
 .big div{font-size:14px;color:#3b434d}
 .chart{width:100%;height:auto;display:block}
+.spark{width:100%;max-width:640px;height:auto;display:block;margin:4px 0}
 .ax{font-size:12px;fill:#5b6470}
 table{border-collapse:collapse;width:100%;font-size:14px}
 th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eef1f4;vertical-align:middle}
@@ -226,6 +270,7 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 {{range .Alerts}}
 <div class="alert {{arrow .}}">
 <h3>{{.Group}} from {{.Period}}: {{pct .NegativeShareBefore}} → {{pct .NegativeShareAfter}} negative <span class="{{if eq (arrow .) "worse"}}neg{{else}}pos{{end}}">({{arrow .}})</span></h3>
+{{spark .}}
 <div class="note">{{num .ReviewsBefore}} reviews before, {{num .ReviewsAfter}} from {{.Period}} on · z = {{f2 .Z}} · p = {{p .PValue}} ({{.Splits}} splits tried) · q = {{p .QValue}}</div>
 {{range .Examples}}<blockquote>{{.Text}}<div class="pp">{{.Period}}, line {{.Line}}, P(positive) {{f2 .PPositive}}</div></blockquote>{{end}}
 {{with .Terms}}{{if .Negative}}<div class="note">Words of its negative reviews since then: {{range $i, $t := .Negative}}{{if lt $i 10}}{{if $i}}, {{end}}<b>{{$t.Term}}</b> ({{$t.Count}}){{end}}{{end}}</div>{{end}}{{end}}
