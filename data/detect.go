@@ -120,7 +120,8 @@ func isLabelToken(b []byte) bool {
 // Decompress wraps r in the decompressor its first bytes call for (gzip or
 // bzip2), exactly as Open does for review files, and names the compression.
 // Plain text comes back readable as it is; xz, zstd and zip are refused as
-// Open refuses them. Commands that read unlabelled text (predict) use it so
+// Open refuses them. Commands that read unlabelled text (predict) and
+// readers of other formats (the report's CSV and JSON lines) use it so
 // that a compressed file is never taken for text.
 func Decompress(r io.Reader) (io.Reader, string, error) {
 	return decompressor(bufio.NewReaderSize(r, 64<<10))

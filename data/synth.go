@@ -7,7 +7,11 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
+	"time"
+
 	"trainer/internal/atomicfile"
 )
 
@@ -46,6 +50,9 @@ type SynthOptions struct {
 	N       int64  // reviews
 	Seed    uint64 // the same seed gives the same bytes
 	Workers int    // generator goroutines; 0 uses every core
+	// Meta, when set, writes JSON lines with a product, a time and a star
+	// rating per review (the McAuley Amazon layout) instead of fastText.
+	Meta *SynthMeta
 }
 
 // SynthStats describes a generated corpus.
@@ -57,12 +64,190 @@ type SynthStats struct {
 	MeanBody float64  `json:"mean_body_words"`
 }
 
+// SynthMeta describes the metadata of a synthetic review export: products
+// of Zipf-like popularity, each with its own share of negative reviews,
+// times uniform over [From, To), and planted changes whose truth tests
+// know. Each line is {"asin","overall","unixReviewTime","summary",
+// "reviewText"}; ratings follow the label (negative: 1, 2 or 3 stars with
+// chances .6, .3, .1; positive: 5, 4 or 3).
+type SynthMeta struct {
+	Products int       // distinct products, named P0000, P0001, ...; 0 means DefaultSynthProducts
+	From, To time.Time // zero: DefaultSynthFrom to DefaultSynthTo
+	Plants   []Plant
+}
+
+// Defaults of SynthMeta.
+var (
+	DefaultSynthProducts = 200
+	DefaultSynthFrom     = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	DefaultSynthTo       = time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// Synthetic products' base negative shares are uniform in
+// [synthBaseNeg, synthBaseNeg+synthBaseSpan).
+const (
+	synthBaseNeg  = 0.2
+	synthBaseSpan = 0.35
+)
+
+// Plant is a planted trend: from From on (until To, when set), reviews of
+// Product are negative with probability Negative.
+type Plant struct {
+	Product  string
+	From, To time.Time
+	Negative float64
+}
+
+// ParsePlant reads "product=P0003,from=2021-06,negative=0.8" (to=YYYY-MM
+// optional; months in UTC).
+func ParsePlant(spec string) (Plant, error) {
+	var p Plant
+	p.Negative = -1
+	for _, kv := range strings.Split(spec, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok {
+			return Plant{}, fmt.Errorf("plant %q: %q is not key=value", spec, kv)
+		}
+		var err error
+		switch k {
+		case "product":
+			p.Product = v
+		case "from":
+			p.From, err = time.Parse("2006-01", v)
+		case "to":
+			p.To, err = time.Parse("2006-01", v)
+		case "negative":
+			p.Negative, err = strconv.ParseFloat(v, 64)
+			if err == nil && (p.Negative < 0 || p.Negative > 1) {
+				err = fmt.Errorf("%g is not a share from 0 to 1", p.Negative)
+			}
+		default:
+			return Plant{}, fmt.Errorf("plant %q: unknown key %q (want product, from, to, negative)", spec, k)
+		}
+		if err != nil {
+			return Plant{}, fmt.Errorf("plant %q: %s: %w", spec, k, err)
+		}
+	}
+	switch {
+	case p.Product == "":
+		return Plant{}, fmt.Errorf("plant %q: product= is missing", spec)
+	case p.From.IsZero():
+		return Plant{}, fmt.Errorf("plant %q: from=YYYY-MM is missing", spec)
+	case p.Negative < 0:
+		return Plant{}, fmt.Errorf("plant %q: negative= is missing", spec)
+	case !p.To.IsZero() && !p.To.After(p.From):
+		return Plant{}, fmt.Errorf("plant %q: to is not after from", spec)
+	}
+	return p, nil
+}
+
+// SynthProduct names product i of a synthetic export.
+func SynthProduct(i int) string { return fmt.Sprintf("P%04d", i) }
+
+// synthMeta is the read-only metadata model for one seed.
+type synthMeta struct {
+	from, span int64 // Unix seconds
+	names      []string
+	baseNeg    []float64
+	alias      []int32
+	threshold  []uint32
+	plants     [][]Plant // per product
+}
+
+func newSynthMeta(seed uint64, o SynthMeta) (*synthMeta, error) {
+	if o.Products == 0 {
+		o.Products = DefaultSynthProducts
+	}
+	if o.From.IsZero() && o.To.IsZero() {
+		o.From, o.To = DefaultSynthFrom, DefaultSynthTo
+	}
+	if o.Products < 1 || o.Products > 1_000_000 {
+		return nil, fmt.Errorf("synth: %d products (want 1 to 1000000)", o.Products)
+	}
+	if !o.To.After(o.From) {
+		return nil, fmt.Errorf("synth: time range %s to %s is empty", o.From.Format(time.DateOnly), o.To.Format(time.DateOnly))
+	}
+	r := rand.New(metaStream(seed, 1<<63))
+	m := &synthMeta{from: o.From.Unix(), span: o.To.Unix() - o.From.Unix(),
+		names: make([]string, o.Products), baseNeg: make([]float64, o.Products), plants: make([][]Plant, o.Products)}
+	weights := make([]float64, o.Products)
+	index := map[string]int{}
+	for i := range m.names {
+		m.names[i] = SynthProduct(i)
+		index[m.names[i]] = i
+		m.baseNeg[i] = synthBaseNeg + synthBaseSpan*r.Float64()
+		weights[i] = 1 / (float64(i) + 10)
+	}
+	m.alias, m.threshold = buildAlias(weights)
+	for _, p := range o.Plants {
+		i, ok := index[p.Product]
+		if !ok {
+			return nil, fmt.Errorf("synth: plant: no product %q (products are %s to %s)", p.Product, m.names[0], m.names[len(m.names)-1])
+		}
+		m.plants[i] = append(m.plants[i], p)
+	}
+	return m, nil
+}
+
+// metaStream is the generator of block index's metadata. Its state is
+// hashed from the seed and the block, not newRNG's: two PCG states that
+// differ only in a few bits keep their low bits equal forever, and the
+// text's and the metadata's draws would be correlated (times with polar
+// words, a trend nobody planted).
+func metaStream(seed, index uint64) *rand.PCG {
+	return rand.NewPCG(splitmix64(seed^0x6d657461), splitmix64(index^splitmix64(seed)))
+}
+
+// splitmix64 is Steele, Lea and Flood's 64-bit finalizer: every input bit
+// reaches every output bit.
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// draw picks a review's product, time, label and rating.
+func (m *synthMeta) draw(r *rand.PCG) (product int, t int64, label uint8, stars int) {
+	u := r.Uint64()
+	n := uint64(len(m.names))
+	product = int((u >> 32) * n >> 32)
+	if uint32(u) >= m.threshold[product] {
+		product = int(m.alias[product])
+	}
+	t = m.from + int64(uniform(r, uint64(m.span)))
+	neg := m.baseNeg[product]
+	for _, p := range m.plants[product] {
+		if t >= p.From.Unix() && (p.To.IsZero() || t < p.To.Unix()) {
+			neg = p.Negative
+		}
+	}
+	f := float64(r.Uint64()>>11) / (1 << 53)
+	label = 1
+	if f < neg {
+		label = 0
+	}
+	switch s := r.Uint64() % 10; {
+	case s < 6:
+		stars = 5
+	case s < 9:
+		stars = 4
+	default:
+		stars = 3
+	}
+	if label == 0 {
+		stars = 6 - stars
+	}
+	return product, t, label, stars
+}
+
 // synthModel is the shared, read-only part of the generator for one seed.
 type synthModel struct {
 	words     []string
 	alias     []int32    // Vose alias table over word ranks
 	threshold []uint32   // keep rank i when the low 32 random bits are below this
 	polar     [2][]int32 // polar word ids per class
+	meta      *synthMeta // nil for fastText output
 }
 
 func newSynthModel(seed uint64) *synthModel {
@@ -162,15 +347,35 @@ func (m *synthModel) word(r *rand.PCG) int32 {
 	return m.alias[i]
 }
 
-// block appends reviews [first, first+n) of the corpus to buf.
+// block appends reviews [first, first+n) of the corpus to buf. With
+// metadata, the product, time, label and rating come from a stream of their
+// own, so the text's stream is the same as without.
 func (m *synthModel) block(seed uint64, index int64, n int, buf []byte, st *SynthStats) []byte {
 	pcg := newRNG(seed, uint64(index))
 	r := rand.New(pcg)
+	var metaRNG *rand.PCG
+	if m.meta != nil {
+		metaRNG = metaStream(seed, uint64(index))
+	}
 	for k := 0; k < n; k++ {
 		label := uint8(pcg.Uint64() & 1)
-		buf = append(buf, "__label__"...)
-		buf = append(buf, '1'+label)
-		buf = append(buf, ' ')
+		if m.meta != nil {
+			product, t, l, stars := m.meta.draw(metaRNG)
+			label = l
+			// Titles and bodies hold letters, apostrophes and .!?, only:
+			// nothing JSON must escape.
+			buf = append(buf, `{"asin":"`...)
+			buf = append(buf, m.meta.names[product]...)
+			buf = append(buf, `","overall":`...)
+			buf = strconv.AppendInt(buf, int64(stars), 10)
+			buf = append(buf, `.0,"unixReviewTime":`...)
+			buf = strconv.AppendInt(buf, t, 10)
+			buf = append(buf, `,"summary":"`...)
+		} else {
+			buf = append(buf, "__label__"...)
+			buf = append(buf, '1'+label)
+			buf = append(buf, ' ')
+		}
 		title := 1 + r.IntN(8)
 		for i := 0; i < title; i++ {
 			if i > 0 {
@@ -178,7 +383,11 @@ func (m *synthModel) block(seed uint64, index int64, n int, buf []byte, st *Synt
 			}
 			buf = m.appendWord(buf, m.pick(pcg, r, label), i == 0)
 		}
-		buf = append(buf, ": "...)
+		if m.meta != nil {
+			buf = append(buf, `","reviewText":"`...)
+		} else {
+			buf = append(buf, ": "...)
+		}
 		body := int(math.Round(math.Exp(synthBodyMu + synthBodySigma*r.NormFloat64())))
 		body = min(max(body, 1), synthBodyMax)
 		sentence := 0
@@ -195,6 +404,9 @@ func (m *synthModel) block(seed uint64, index int64, n int, buf []byte, st *Synt
 			case x < 5:
 				buf = append(buf, ',')
 			}
+		}
+		if m.meta != nil {
+			buf = append(buf, `"}`...)
 		}
 		buf = append(buf, '\n')
 		st.Reviews++
@@ -237,6 +449,12 @@ func WriteSynth(ctx context.Context, w io.Writer, o SynthOptions) (SynthStats, e
 		workers = runtime.GOMAXPROCS(0)
 	}
 	m := newSynthModel(o.Seed)
+	if o.Meta != nil {
+		var err error
+		if m.meta, err = newSynthMeta(o.Seed, *o.Meta); err != nil {
+			return SynthStats{}, err
+		}
+	}
 	type result struct {
 		buf []byte
 		st  SynthStats

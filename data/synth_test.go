@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"path/filepath"
@@ -136,5 +137,104 @@ func TestSynthRereadsWithReader(t *testing.T) {
 	}
 	if r.Format() != FormatFastText {
 		t.Fatalf("format %q", r.Format())
+	}
+}
+
+// TestSynthMetaPlantsTrends checks the metadata export: valid JSON lines,
+// the same bytes for any worker count, text identical to the fastText
+// corpus of the same seed, ratings that follow the label, and planted
+// products whose negative share changes when the plant says.
+func TestSynthMetaPlantsTrends(t *testing.T) {
+	plant, err := ParsePlant("product=P0002,from=2021-06,negative=0.9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := &SynthMeta{Products: 20, Plants: []Plant{plant}}
+	var one, three, plain bytes.Buffer
+	if _, err := WriteSynth(context.Background(), &one, SynthOptions{N: 20000, Seed: 5, Workers: 1, Meta: meta}); err != nil {
+		t.Fatal(err)
+	}
+	WriteSynth(context.Background(), &three, SynthOptions{N: 20000, Seed: 5, Workers: 3, Meta: meta})
+	WriteSynth(context.Background(), &plain, SynthOptions{N: 20000, Seed: 5})
+	if !bytes.Equal(one.Bytes(), three.Bytes()) {
+		t.Fatal("metadata output depends on the worker count")
+	}
+	type review struct {
+		Asin    string  `json:"asin"`
+		Overall float64 `json:"overall"`
+		Time    int64   `json:"unixReviewTime"`
+		Summary string  `json:"summary"`
+		Text    string  `json:"reviewText"`
+	}
+	plainLines := strings.Split(plain.String(), "\n")
+	from := plant.From.Unix()
+	var before, after [2]int // negative, all
+	products := map[string]int{}
+	for i, line := range strings.Split(strings.TrimSuffix(one.String(), "\n"), "\n") {
+		var r review
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("line %d: %v: %q", i+1, err, line)
+		}
+		if r.Time < DefaultSynthFrom.Unix() || r.Time >= DefaultSynthTo.Unix() || r.Overall < 1 || r.Overall > 5 || r.Summary == "" || r.Text == "" {
+			t.Fatalf("line %d out of shape: %+v", i+1, r)
+		}
+		// The text comes from the fastText corpus's stream: where the labels
+		// agree (rating 3 may be either), so do the words.
+		_, ftText, _ := strings.Cut(plainLines[i], " ")
+		ftNegative := plainLines[i][len("__label__")] == '1'
+		if got := r.Summary + ": " + r.Text; r.Overall != 3 && ftNegative == (r.Overall < 3) && got != ftText {
+			t.Fatalf("line %d: text %q differs from the fastText corpus's %q", i+1, got, ftText)
+		}
+		products[r.Asin]++
+		if r.Asin == "P0002" {
+			neg := 0
+			if r.Overall <= 2 {
+				neg = 1
+			}
+			if r.Time >= from {
+				after[0] += neg
+				after[1]++
+			} else {
+				before[0] += neg
+				before[1]++
+			}
+		}
+	}
+	if len(products) != 20 || products["P0000"] <= products["P0019"] {
+		t.Errorf("products %v: want 20, the first most popular", products)
+	}
+	// Ratings 1-2 are 90% of negative reviews.
+	pb := float64(before[0]) / float64(before[1])
+	pa := float64(after[0]) / float64(after[1])
+	if pa < 0.9*0.9-0.05 || pa > 0.9*0.9+0.05 || pb > (synthBaseNeg+synthBaseSpan)*0.9+0.05 || before[1] < 300 || after[1] < 300 {
+		t.Errorf("P0002 rated 1-2: %.3f of %d before, %.3f of %d after; planted 0.9 negative", pb, before[1], pa, after[1])
+	}
+}
+
+func TestParsePlant(t *testing.T) {
+	cases := []struct {
+		spec, err string
+	}{
+		{"product=P0003,from=2021-06,negative=0.8", ""},
+		{"product=P0003, from=2021-06, negative=0, to=2022-01", ""},
+		{"product=P0003,from=2021-06", "negative= is missing"},
+		{"from=2021-06,negative=0.8", "product= is missing"},
+		{"product=P1,negative=0.8", "from=YYYY-MM is missing"},
+		{"product=P1,from=2021-6,negative=0.8", "from"},
+		{"product=P1,from=2021-06,negative=1.5", "not a share"},
+		{"product=P1,from=2021-06,negative=0.5,to=2021-06", "to is not after from"},
+		{"product=P1,from=2021-06,negative=0.5,colour=red", `unknown key "colour"`},
+		{"P1", "not key=value"},
+	}
+	for _, c := range cases {
+		p, err := ParsePlant(c.spec)
+		switch {
+		case c.err == "" && err != nil:
+			t.Errorf("%q: %v", c.spec, err)
+		case c.err == "" && (p.Product != "P0003" || p.From.Format("2006-01") != "2021-06"):
+			t.Errorf("%q: %+v", c.spec, p)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%q: error %v, want %q", c.spec, err, c.err)
+		}
 	}
 }

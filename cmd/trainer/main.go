@@ -74,6 +74,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			serveCommand(),
 			exportCommand(),
 			encodeCommand(),
+			reportCommand(),
 			synthCommand(),
 			benchCommand(),
 			versionCommand(),
