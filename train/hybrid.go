@@ -46,7 +46,7 @@ type HybridShare struct {
 	Reduce     float64 `json:"reduce_s"`   // clearing and summing its buffer
 	RowsPerSec float64 `json:"rows_per_s"` // modelled rows/s at its share, after this step
 	Excluded   bool    `json:"excluded"`   // would not shorten the step: given nothing
-	Probe      bool    `json:"probe"`      // given one row to be measured again
+	Probe      bool    `json:"probe"`      // left out, but given a row or a few to be measured again
 	// Model is the replica's fitted cost after this step.
 	Model HybridCost `json:"model"`
 }

@@ -307,3 +307,38 @@ func TestHybridBringsBackReplicaThatBecameFast(t *testing.T) {
 		}
 	}
 }
+
+// TestHybridScheduleCarriesModel: the schedule each step reports (and
+// metrics.jsonl with it) has the plan and each replica's fitted model once
+// the probe is over, and Split does not advance the schedule.
+func TestHybridScheduleCarriesModel(t *testing.T) {
+	h, err := NewHybrid([]Replica{exactReplica{"a"}, exactReplica{"b"}}, HybridOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	params := make([]float32, 4)
+	b := hybridBatch(9, 64, 10, 30)
+	var s HybridSchedule
+	for step := 1; step <= 4; step++ {
+		if _, s, err = h.Step(params, b, make([]float32, 4)); err != nil {
+			t.Fatal(err)
+		}
+		if step <= 2 && s.Planned != 0 {
+			t.Fatalf("step %d (warm-up or probe) planned %v, want 0", step, s.Planned)
+		}
+	}
+	if s.Planned <= 0 {
+		t.Fatalf("step 4 planned %v, want the modelled step", s.Planned)
+	}
+	for _, sh := range s.Shares {
+		if sh.Rows > 0 && (sh.Model.Samples < 1 || sh.Model.Fixed+sh.Model.PerRow <= 0) {
+			t.Fatalf("share %+v has no fitted model", sh)
+		}
+	}
+	before := h.policy.step
+	h.Split(64)
+	if h.policy.step != before {
+		t.Fatal("Split advanced the schedule")
+	}
+}
