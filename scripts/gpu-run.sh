@@ -153,7 +153,10 @@ stage go-bench 75 env TRAINER_GPU_BENCH="$OUT/bench" TRAINER_GPU_BENCH_STEPS="$s
 	"$bin/cuda.test" -test.run '^TestGPUBench$' -test.v -test.count=1 -test.timeout 0
 
 # 6. PyTorch + cuDNN on the same batches under autocast.
-if [ -f "$OUT/bench/batches.bin" ]; then
+if ! command -v python3 >/dev/null 2>&1; then
+	record pytorch skipped 0 0 "unavailable: python3 not found"
+	echo "== pytorch: unavailable, python3 not found"
+elif [ -f "$OUT/bench/batches.bin" ]; then
 	stage pytorch 75 python3 "$here/gpu_bench.py" --batches "$OUT/bench/batches.bin" --steps "$steps" \
 		--precisions "$precisions" --json "$OUT/bench/pytorch.json"
 else
