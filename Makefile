@@ -14,7 +14,7 @@ TRAIN     ?=
 TEST      ?=
 RUN_ARGS  ?= --epochs 2 --cpu-workers $(shell nproc)
 
-.PHONY: all trainer test lint bench bench-prep bench-train bench-matrix fuzz run deps ptx ptx-check cuda kernel-test gpu-check mpi mpi-test docker clean
+.PHONY: all trainer test lint bench bench-prep bench-train bench-matrix fuzz run deps ptx ptx-check cuda kernel-test gpu-check gpu-check-test mpi mpi-test docker clean
 
 all: trainer
 
@@ -69,8 +69,10 @@ KERNEL_SRC_HASH = $(shell cat kernels/*.cu kernels/*.cuh cuda/emu/*.h cuda/emu/*
 kernel-test:
 	CGO_CXXFLAGS="-O2 -g -DKERNEL_SRC_HASH=$(KERNEL_SRC_HASH)" $(GO) test -v -count=1 ./cuda/emu/...
 
-# gpu-check builds, here, everything a GPU machine needs for one run of the
-# CUDA tests and the GPU benchmark (it has no Go): see scripts/gpu-check.sh.
+# gpu-check builds, here, dist/gpu-check: everything one run on a GPU
+# machine needs (it has no Go): OUT=DIR dist/gpu-check/run.sh BUDGET_S. See
+# docs/gpu.md. gpu-check-test runs the bundle without a GPU (no device, and
+# a fake one) and checks what it writes.
 gpu-check:
 	./scripts/gpu-check.sh
 
@@ -78,6 +80,9 @@ gpu-check:
 # smoke-tests them (scripts/docker-ci.sh); root or sudo, no Docker engine.
 docker:
 	./scripts/docker-ci.sh
+
+gpu-check-test: gpu-check
+	./scripts/gpu-check-test.sh
 
 mpi:
 	$(GO) build -tags mpi -ldflags '$(LDFLAGS)' -o $(BIN)/trainer-mpi ./cmd/trainer

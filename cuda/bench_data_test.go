@@ -24,7 +24,7 @@ const (
 	benchMaxLen    = 256
 	benchBatches   = 64 // distinct batches, cycled
 	epochReviews   = 3_600_000
-	benchWarmup    = 10
+	benchWarmup    = benchBatches // one step on every batch shape: workspace growth stays out of the timing
 	benchStepsDflt = 200
 )
 

@@ -1,87 +1,62 @@
 #!/bin/sh
 # gpu-check.sh (make gpu-check): builds, on this machine, everything one run
-# on a GPU machine needs, into dist/gpu-check/: the CUDA test binaries (the
-# host-emulated kernel and replica tests, rebuilt to run on the GPU, and the
-# device tests with the Go side of the benchmark), the CUDA trainer, the
-# PyTorch side of the benchmark, a small synthetic corpus and run.sh, which
-# runs it all there in one command with a time limit. The GPU machine needs
-# the NVIDIA driver, python3 with PyTorch, and no Go.
+# on a GPU machine needs, into dist/gpu-check/ (see docs/gpu.md):
 #
-# The binaries are built with the purego tag (pure-Go BLAS for the CPU
-# reference), so that they need no OpenBLAS on the GPU machine: only libc,
-# libstdc++ and the driver's libcuda.so.1.
+#   run.sh            the run itself: OUT=DIR ./run.sh BUDGET_S
+#   bin/trainer-cuda  the CUDA trainer (the real path: train --device cuda:0)
+#   bin/kernels.test  the kernel and replica tests (cuda/emu), on the device
+#                     when TRAINER_TEST_DEVICE is set
+#   bin/cuda.test     device tests and the Go side of the benchmark
+#   bin/gpu-report    static: runs each test in its own process, writes summary.json
+#   gpu_bench.py      the PyTorch + cuDNN side of the benchmark
+#   MANIFEST, NEEDS_GLIBC
+#
+# The kernels package's own tests read the .cu sources and stay in CI; the
+# PTX a device gets is named by gpu-report, from kernels.ForDevice.
+#
+# The binaries are stripped and built with the purego tag (pure-Go BLAS for
+# the CPU reference), so the GPU machine needs only glibc, libstdc++ and the
+# driver's libcuda.so.1; no Go, no OpenBLAS. The bundle must stay under
+# 60 MiB.
 set -eu
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
 out=dist/gpu-check
+limit_mib=60
 test -f /usr/include/cuda.h || { echo "gpu-check: cuda.h not found (install nvidia-cuda-dev from Debian contrib/non-free)"; exit 1; }
 rm -rf "$out"
-mkdir -p "$out"
+mkdir -p "$out/bin"
 tags=cuda,purego
+version=$(git describe --always --dirty 2>/dev/null || echo dev)
 # As in make kernel-test: the go build cache does not see the kernel sources
 # the emulator includes from kernels/, so their hash goes into the flags.
 CGO_CXXFLAGS="-O2 -g -DKERNEL_SRC_HASH=$(cat kernels/*.cu kernels/*.cuh cuda/emu/*.h cuda/emu/*.cc | sha256sum | cut -c1-16)"
 export CGO_CXXFLAGS
-echo "gpu-check: building test binaries and the CUDA trainer (-tags $tags)"
-$GO test -c -tags "$tags" -o "$out/kernels.test" ./cuda/emu/
-$GO test -c -tags "$tags" -o "$out/cuda.test" ./cuda/
-$GO build -tags "$tags" -ldflags "-X main.version=$(git describe --always --dirty 2>/dev/null || echo dev)" -o "$out/trainer-cuda" ./cmd/trainer
-cp scripts/gpu_bench.py "$out/"
-echo "gpu-check: writing a 20000-review synthetic corpus"
-"$out/trainer-cuda" synth -n 20000 --seed 7 --out "$out/sample.ft.txt" >/dev/null
+strip="-s -w"
+echo "gpu-check: building test binaries, the CUDA trainer and gpu-report (-tags $tags, stripped)"
+$GO test -c -tags "$tags" -ldflags "$strip" -o "$out/bin/kernels.test" ./cuda/emu/
+$GO test -c -tags "$tags" -ldflags "$strip" -o "$out/bin/cuda.test" ./cuda/
+$GO build -tags "$tags" -ldflags "$strip -X main.version=$version" -o "$out/bin/trainer-cuda" ./cmd/trainer
+CGO_ENABLED=0 $GO build -ldflags "$strip" -o "$out/bin/gpu-report" ./scripts/gpu-report
+cp scripts/gpu-run.sh "$out/run.sh"
+cp scripts/gpu_bench.py "$out/gpu_bench.py"
+chmod +x "$out/run.sh" "$out/gpu_bench.py"
 
-cat > "$out/run.sh" <<'RUN'
-#!/bin/bash
-# run.sh: the CUDA checks and the GPU benchmark, in one command, on a
-# machine with an NVIDIA GPU (driver, python3 + PyTorch; no Go needed).
-# Usage: ./run.sh [TOTAL_SECONDS]   (default 540; each step gets what is left)
-# Environment: TRAINER_TEST_DEVICE (default cuda:0), TRAINER_GPU_BENCH_STEPS
-# (default 200), TRAINER_GPU_BENCH_PRECISIONS (default fp16,bf16,fp32).
-# Everything is logged under results/; the summary is printed at the end.
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-cd "$here"
-limit=${1:-540}
-start=$(date +%s)
-out=$here/results
-rm -rf "$out"
-mkdir -p "$out"
-export TRAINER_TEST_DEVICE=${TRAINER_TEST_DEVICE:-cuda:0}
-steps=${TRAINER_GPU_BENCH_STEPS:-200}
-failed=()
-
-step() { # name command...
-	local name=$1
-	shift
-	local left=$((limit - ($(date +%s) - start)))
-	if [ "$left" -le 5 ]; then
-		echo "== $name: not run, time limit of ${limit}s reached"
-		failed+=("$name(not run)")
-		return
-	fi
-	echo "== $name (at most ${left}s): $*"
-	timeout --kill-after=10 "$left" "$@" > >(tee "$out/$name.log") 2>&1
-	local rc=$?
-	echo "== $name: exit $rc"
-	[ "$rc" -eq 0 ] || failed+=("$name(exit $rc)")
-}
-
-step info bash -c 'nvidia-smi -L; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; ./trainer-cuda version'
-step kernels ./kernels.test -test.v -test.count=1
-step device ./cuda.test -test.v -test.count=1 -test.run 'TestDeviceOpen|TestBenchBatches'
-step go-bench env TRAINER_GPU_BENCH="$out" TRAINER_GPU_BENCH_STEPS="$steps" ./cuda.test -test.v -test.count=1 -test.run TestGPUBench -test.timeout 0
-step torch-bench python3 gpu_bench.py --batches "$out/batches.bin" --go "$out/go.json" --json "$out/pytorch.json" --steps "$steps"
-step train ./trainer-cuda train --train sample.ft.txt --device "$TRAINER_TEST_DEVICE" --epochs 1 --out "$out/train"
-
-echo "== summary ($(($(date +%s) - start))s)"
-grep -h -E '^(--- FAIL|ok|FAIL|PASS)|go-cuda|pytorch-cudnn|floors' "$out"/*.log 2>/dev/null
-if [ "${#failed[@]}" -gt 0 ]; then
-	echo "gpu-check: FAILED: ${failed[*]}"
+# The newest glibc symbol version any binary needs: run.sh checks it first.
+glibc=$(objdump -T "$out"/bin/* 2>/dev/null | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -V -u | tail -1 || true)
+echo "${glibc:-2.34}" >"$out/NEEDS_GLIBC"
+size_kib=$(du -sk "$out" | cut -f1)
+cat >"$out/MANIFEST" <<EOF
+version=$version
+built_utc=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+go=$($GO env GOVERSION)
+tags=$tags
+needs_glibc=${glibc:-2.34}
+size_kib=$size_kib
+EOF
+if [ "$size_kib" -gt $((limit_mib * 1024)) ]; then
+	echo "gpu-check: dist/gpu-check is $((size_kib / 1024)) MiB, over the $limit_mib MiB limit"
 	exit 1
 fi
-echo "gpu-check: all steps passed"
-RUN
-chmod +x "$out/run.sh"
-glibc=$(objdump -T "$out"/*.test "$out/trainer-cuda" 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -t. -k2 -n -u | tail -1 || true)
-echo "gpu-check: dist/gpu-check ready ($(du -sh "$out" | cut -f1), needs ${glibc:-glibc} and libcuda.so.1)"
-echo "gpu-check: copy dist/gpu-check to the GPU machine and run: ./run.sh 540"
+echo "gpu-check: dist/gpu-check ready ($((size_kib / 1024)) MiB; needs glibc >= ${glibc:-2.34} and the NVIDIA driver)"
+echo "gpu-check: copy it to the GPU machine and run: OUT=/some/dir ./run.sh 540"

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"sync"
 	"time"
 
@@ -13,14 +12,24 @@ import (
 
 // HybridOptions tunes the hybrid scheduler.
 type HybridOptions struct {
-	// Alpha is the weight of the newest throughput measurement in the
-	// moving average (0 < Alpha <= 1). Zero means 0.5: fast enough to settle
-	// in a few steps, smooth enough to ignore one noisy step.
+	// Alpha is the weight of the newest measurement in the moving average
+	// of each replica's reduce cost (0 < Alpha <= 1). Zero means 0.5.
 	Alpha float64
 	// Prior is an optional first guess of each replica's rows/s (0 for
-	// unknown), so that a GPU known to be much faster than a CPU worker
-	// does not spend the first step waiting on an even split.
+	// unknown), taken as a pure per-row cost, so that a GPU known to be
+	// much faster than a CPU worker does not spend the first steps waiting
+	// on an even split. PriorCost, when set, replaces it.
 	Prior []float64
+	// PriorCost is an optional first model of each replica (zero for
+	// unknown), e.g. from a short probe run or an earlier run's metrics.
+	PriorCost []HybridCost
+	// WarmupSteps is how many of each replica's first steps are not
+	// measured (0: 1; negative: none).
+	WarmupSteps int
+	// ReprobeEvery is how often a replica given nothing gets one row to be
+	// measured again (0: every 16 steps, or 32 when that row would lengthen
+	// the step; negative: never).
+	ReprobeEvery int
 	// Sparsity, when set, is the embedding block of the parameters: the
 	// replicas' buffers are then cleared and summed over the batch's
 	// support only (see RowSparsity).
@@ -34,8 +43,12 @@ type HybridShare struct {
 	Seconds    float64 `json:"seconds"`    // wall time of its Compute
 	Idle       float64 `json:"idle_s"`     // step wall time minus Seconds
 	IdleFrac   float64 `json:"idle_frac"`  // Idle / step wall time
-	RowsPerSec float64 `json:"rows_per_s"` // moving average after this step
-	Excluded   bool    `json:"excluded"`   // too slow to help: given nothing
+	Reduce     float64 `json:"reduce_s"`   // clearing and summing its buffer
+	RowsPerSec float64 `json:"rows_per_s"` // modelled rows/s at its share, after this step
+	Excluded   bool    `json:"excluded"`   // would not shorten the step: given nothing
+	Probe      bool    `json:"probe"`      // left out, but given a row or a few to be measured again
+	// Model is the replica's fitted cost after this step.
+	Model HybridCost `json:"model"`
 }
 
 // HybridSchedule reports how one global batch was split and how long each replica
@@ -43,7 +56,8 @@ type HybridShare struct {
 type HybridSchedule struct {
 	Step    int           `json:"step"`
 	Rows    int           `json:"rows"`
-	Seconds float64       `json:"seconds"` // wall time of the whole step
+	Seconds float64       `json:"seconds"`   // wall time of the whole step
+	Planned float64       `json:"planned_s"` // modelled step of the split (0 while probing)
 	Shares  []HybridShare `json:"shares"`
 }
 
@@ -59,11 +73,12 @@ func (s HybridSchedule) MaxIdleFrac() float64 {
 }
 
 // Hybrid runs replicas of different speeds (GPU streams, CPU workers) on one
-// global batch at a time, giving each a share of rows proportional to its
-// measured throughput so that all finish together. A replica whose share
-// would be under one row, or whose single row would take longer than the
-// rest of the step, gets nothing. Gradients are summed in fp32, in replica
-// order, so the result does not depend on which replica finished first.
+// global batch at a time. Each replica's step is modelled as a fixed cost
+// plus a cost per row (HybridCost), fitted from its measured steps; the
+// scheduler gives rows to the set of replicas, and in the proportions,
+// that make the modelled step shortest, so a replica gets rows only when
+// that shortens the step. Gradients are summed in fp32, in replica order,
+// so the result does not depend on which replica finished first.
 //
 // Each replica always runs on the same goroutine. It is not locked to an OS
 // thread (see Engine): a GPU replica makes its context current on the
@@ -73,7 +88,7 @@ func (s HybridSchedule) MaxIdleFrac() float64 {
 // one device. It is not safe for concurrent use; Close stops its goroutines.
 type Hybrid struct {
 	replicas []Replica
-	rate     []float64 // moving average of rows/s; 0 until measured
+	policy   *costPolicy
 	alpha    float64
 	bufs     [][]float32
 	sparse   RowSparsity
@@ -100,27 +115,63 @@ func NewHybrid(replicas []Replica, opt HybridOptions) (*Hybrid, error) {
 	if opt.Prior != nil && len(opt.Prior) != len(replicas) {
 		return nil, fmt.Errorf("hybrid scheduler: %d priors for %d replicas", len(opt.Prior), len(replicas))
 	}
-	h := &Hybrid{
-		replicas: replicas,
-		rate:     make([]float64, len(replicas)),
-		alpha:    alpha,
-		bufs:     make([][]float32, len(replicas)),
-		sparse:   opt.Sparsity,
+	if opt.PriorCost != nil && len(opt.PriorCost) != len(replicas) {
+		return nil, fmt.Errorf("hybrid scheduler: %d prior costs for %d replicas", len(opt.PriorCost), len(replicas))
 	}
+	prior := make([]HybridCost, len(replicas))
 	for i, p := range opt.Prior {
 		if p < 0 || math.IsNaN(p) || math.IsInf(p, 0) {
 			return nil, fmt.Errorf("hybrid scheduler: prior %v for replica %s is not a rate", p, replicas[i].Name())
 		}
-		h.rate[i] = p
+		if p > 0 {
+			prior[i] = HybridCost{PerRow: 1 / p}
+		}
 	}
-	return h, nil
+	for i, c := range opt.PriorCost {
+		for _, v := range []float64{c.Fixed, c.PerRow, c.Reduce} {
+			if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("hybrid scheduler: prior cost %+v for replica %s is not a cost", c, replicas[i].Name())
+			}
+		}
+		if c.Fixed > 0 || c.PerRow > 0 {
+			prior[i] = c
+		}
+	}
+	warmup := opt.WarmupSteps
+	switch {
+	case warmup == 0:
+		warmup = defaultWarmupSteps
+	case warmup < 0:
+		warmup = 0
+	}
+	reprobe := opt.ReprobeEvery
+	if reprobe == 0 {
+		reprobe = defaultReprobeEvery
+	}
+	return &Hybrid{
+		replicas: replicas,
+		policy:   newCostPolicy(len(replicas), warmup, reprobe, prior),
+		alpha:    alpha,
+		bufs:     make([][]float32, len(replicas)),
+		sparse:   opt.Sparsity,
+	}, nil
 }
 
 // Name identifies the scheduler in logs.
 func (h *Hybrid) Name() string { return fmt.Sprintf("hybrid(%d)", len(h.replicas)) }
 
-// Rates returns the current moving averages of rows/s per replica.
-func (h *Hybrid) Rates() []float64 { return append([]float64(nil), h.rate...) }
+// Rates returns each replica's modelled rows/s at its latest share (0
+// until it has a model).
+func (h *Hybrid) Rates() []float64 {
+	out := make([]float64, len(h.replicas))
+	for i := range out {
+		out[i] = h.policy.rate(i, h.last.Rows)
+	}
+	return out
+}
+
+// Models returns each replica's fitted cost.
+func (h *Hybrid) Models() []HybridCost { return h.policy.models() }
 
 // Last returns the schedule of the most recent step.
 func (h *Hybrid) Last() HybridSchedule { return h.last }
@@ -131,18 +182,24 @@ func (h *Hybrid) Compute(params []float32, b data.Batch, grad []float32) (Result
 	return res, err
 }
 
-// Split returns the rows each replica gets for a batch of n rows under the
-// current throughput estimates.
+// Split returns the rows each replica would get for a batch of n rows
+// under the current models, leaving out re-probes. It does not advance
+// the schedule.
 func (h *Hybrid) Split(n int) []int {
-	return splitRows(n, h.rate)
+	p := *h.policy
+	p.reps = append([]replicaCost(nil), h.policy.reps...)
+	p.reprobeEvery = 0
+	rows, _ := p.split(n)
+	return rows
 }
 
 // Step splits b over the replicas, runs them concurrently, adds the summed
 // gradient to grad and reports the schedule.
 func (h *Hybrid) Step(params []float32, b data.Batch, grad []float32) (Result, HybridSchedule, error) {
 	h.step++
-	rows := h.Split(b.Size)
-	sched := HybridSchedule{Step: h.step, Rows: b.Size, Shares: make([]HybridShare, len(h.replicas))}
+	rows, probe := h.policy.split(b.Size)
+	sched := HybridSchedule{Step: h.step, Rows: b.Size, Planned: h.policy.planned, Shares: make([]HybridShare, len(h.replicas))}
+	reduce := make([]float64, len(h.replicas))
 
 	type outcome struct {
 		res Result
@@ -160,12 +217,14 @@ func (h *Hybrid) Step(params []float32, b data.Batch, grad []float32) (Result, H
 	sup := &h.support[h.flip]
 	sup.Set(h.sparse, b, len(grad))
 	for i := range h.bufs {
+		t0 := time.Now()
 		switch {
 		case len(h.bufs[i]) == len(grad):
 			prev.Clear(h.bufs[i])
 		case rows[i] > 0:
 			h.bufs[i] = make([]float32, len(grad))
 		}
+		reduce[i] = time.Since(t0).Seconds()
 	}
 	h.start()
 	start := time.Now()
@@ -194,20 +253,25 @@ func (h *Hybrid) Step(params []float32, b data.Batch, grad []float32) (Result, H
 		}
 	}
 	for i, r := range h.replicas {
-		sh := HybridShare{Name: r.Name(), Rows: rows[i], Excluded: rows[i] == 0}
+		sh := HybridShare{Name: r.Name(), Rows: rows[i], Excluded: rows[i] == 0, Probe: probe[i]}
 		if rows[i] > 0 {
 			o := outs[i]
 			total.Add(o.res)
+			t0 := time.Now()
 			sup.Add(grad, h.bufs[i])
+			sh.Reduce = reduce[i] + time.Since(t0).Seconds()
 			sh.Seconds = o.dur.Seconds()
 			sh.Idle = math.Max(0, wall-sh.Seconds)
 			if wall > 0 {
 				sh.IdleFrac = sh.Idle / wall
 			}
-			h.observe(i, rows[i], o.dur)
+			h.policy.observe(i, rows[i], sh.Seconds, sh.Reduce, probe[i], h.alpha)
 		}
-		sh.RowsPerSec = h.rate[i]
 		sched.Shares[i] = sh
+	}
+	for i := range sched.Shares {
+		sched.Shares[i].RowsPerSec = h.policy.rate(i, b.Size)
+		sched.Shares[i].Model = h.policy.reps[i].fit
 	}
 	sched.Seconds = wall
 	h.last = sched
@@ -239,106 +303,4 @@ func (h *Hybrid) Close() {
 		close(ch)
 	}
 	h.work = nil
-}
-
-// observe folds one measurement into replica i's moving average.
-func (h *Hybrid) observe(i, rows int, d time.Duration) {
-	// A duration of zero (a clock too coarse for a tiny share) says only that
-	// the replica is fast; one nanosecond keeps the rate finite.
-	s := math.Max(d.Seconds(), 1e-9)
-	r := float64(rows) / s
-	if h.rate[i] == 0 {
-		h.rate[i] = r
-		return
-	}
-	h.rate[i] = h.alpha*r + (1-h.alpha)*h.rate[i]
-}
-
-// splitRows divides n rows by rate. Unmeasured replicas (rate 0) are
-// assumed as fast as the mean of the measured ones, or all equal when none
-// is measured yet, so that each gets measured once. A replica is dropped
-// when its proportional share is under one row or when giving it a single
-// row would take longer than the step the others need without it; rows are
-// rounded by largest remainder so they always sum to n.
-func splitRows(n int, rate []float64) []int {
-	k := len(rate)
-	rows := make([]int, k)
-	if n <= 0 {
-		return rows
-	}
-	eff := make([]float64, k)
-	sum, measured := 0.0, 0
-	for _, r := range rate {
-		if r > 0 {
-			sum += r
-			measured++
-		}
-	}
-	for i, r := range rate {
-		switch {
-		case r > 0:
-			eff[i] = r
-		case measured > 0:
-			eff[i] = sum / float64(measured)
-		default:
-			eff[i] = 1
-		}
-	}
-	active := make([]bool, k)
-	for i := range active {
-		active[i] = true
-	}
-	// Drop the slowest replica while it does not pay for itself. Each pass
-	// removes one, so this ends after at most k passes.
-	for {
-		total := 0.0
-		nActive := 0
-		slow := -1
-		for i := range eff {
-			if !active[i] {
-				continue
-			}
-			nActive++
-			total += eff[i]
-			if slow < 0 || eff[i] <= eff[slow] { // ties drop the later replica
-				slow = i
-			}
-		}
-		if nActive <= 1 {
-			break
-		}
-		share := float64(n) * eff[slow] / total
-		without := float64(n) / (total - eff[slow]) // step time if it sits out
-		if share >= 1 && 1/eff[slow] <= without {
-			break
-		}
-		active[slow] = false
-	}
-	total := 0.0
-	for i := range eff {
-		if active[i] {
-			total += eff[i]
-		}
-	}
-	type rem struct {
-		i int
-		f float64
-	}
-	var rems []rem
-	given := 0
-	for i := range eff {
-		if !active[i] {
-			continue
-		}
-		exact := float64(n) * eff[i] / total
-		rows[i] = int(math.Floor(exact))
-		given += rows[i]
-		rems = append(rems, rem{i, exact - float64(rows[i])})
-	}
-	sort.SliceStable(rems, func(a, b int) bool { return rems[a].f > rems[b].f })
-	for j := 0; given < n; j++ {
-		rows[rems[j%len(rems)].i]++
-		given++
-	}
-	return rows
 }

@@ -20,6 +20,8 @@ type replicaShare struct {
 	IdleFrac      float64 `json:"idle_frac"`      // time waiting for the slowest, over the steps it worked in
 	RowsPerS      float64 `json:"rows_per_s"`     // the scheduler's throughput estimate at the epoch's end
 	ExcludedSteps int     `json:"excluded_steps"` // steps it was too slow to be given rows
+	// Model is the scheduler's fitted cost of the replica at the epoch's end.
+	Model train.HybridCost `json:"model"`
 }
 
 // epochSchedule is the hybrid schedule of one epoch, as metrics.jsonl
@@ -92,7 +94,7 @@ func (t *scheduleTracker) epoch() map[string]any {
 	}
 	s := epochSchedule{Steps: t.steps, Replicas: make([]replicaShare, len(t.rows)), Last: make([]int, len(t.rows))}
 	for i, sh := range t.last.Shares {
-		r := replicaShare{Name: sh.Name, Rows: t.rows[i], RowsPerS: sh.RowsPerSec, ExcludedSteps: t.excluded[i]}
+		r := replicaShare{Name: sh.Name, Rows: t.rows[i], RowsPerS: sh.RowsPerSec, ExcludedSteps: t.excluded[i], Model: sh.Model}
 		if total > 0 {
 			r.Share = float64(t.rows[i]) / float64(total)
 		}
