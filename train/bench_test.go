@@ -9,6 +9,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"trainer/train/device"
 
 	"trainer/data"
 	"trainer/model"
@@ -77,7 +78,7 @@ func benchEngine(b *testing.B, cfg model.Config, workers int, lazy, share bool, 
 		ShareRows(reps)
 	}
 	rs := reps[0].share
-	opt, _ := NewOptimizer(DefaultOptimConfig(), len(params))
+	opt, _ := NewOptimizer(device.DefaultOptimConfig(), len(params))
 	e, err := NewEngine(params, Replicas(reps), opt, 5)
 	if err != nil {
 		b.Fatal(err)
@@ -318,7 +319,7 @@ func TestSplitLoss(t *testing.T) {
 // does nothing: the engine hands it to its two workers and waits for both,
 // as it does three times a step.
 func BenchmarkEngineDispatch(b *testing.B) {
-	e, err := NewEngine(make([]float32, 1), []Replica{nil, nil}, nil, 0)
+	e, err := NewEngine(make([]float32, 1), []device.Replica{nil, nil}, nil, 0)
 	if err != nil {
 		b.Fatal(err)
 	}

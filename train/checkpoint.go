@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"trainer/internal/atomicfile"
+	"trainer/train/device"
 )
 
 // checkpointMagic opens every checkpoint file; checkpointVersion changes
@@ -28,18 +29,18 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // stopped: batches are a pure function of (seed, epoch), so the position is
 // the epoch and the number of its batches already applied.
 type Checkpoint struct {
-	Step    int64           `json:"step"`  // optimizer steps applied so far
-	Epoch   int             `json:"epoch"` // 0-based epoch in progress
-	Batch   int             `json:"batch"` // batches of Epoch already applied
-	Seed    uint64          `json:"seed"`
-	Workers int             `json:"workers"`
-	Model   json.RawMessage `json:"model"` // model configuration
-	Run     json.RawMessage `json:"run"`   // run settings that must match on resume
-	Loop    LoopState       `json:"loop"`
-	Optim   OptimState      `json:"optim"`
+	Step    int64             `json:"step"`  // optimizer steps applied so far
+	Epoch   int               `json:"epoch"` // 0-based epoch in progress
+	Batch   int               `json:"batch"` // batches of Epoch already applied
+	Seed    uint64            `json:"seed"`
+	Workers int               `json:"workers"`
+	Model   json.RawMessage   `json:"model"` // model configuration
+	Run     json.RawMessage   `json:"run"`   // run settings that must match on resume
+	Loop    LoopState         `json:"loop"`
+	Optim   device.OptimState `json:"optim"`
 	// Scalers is the state of each loss scaler of LoopConfig.Scalers.
-	Scalers []LossScalerState `json:"loss_scalers,omitempty"`
-	Params  []float32         `json:"-"`
+	Scalers []device.LossScalerState `json:"loss_scalers,omitempty"`
+	Params  []float32                `json:"-"`
 }
 
 // LoopState is the training loop's own progress: early stopping and the

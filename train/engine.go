@@ -7,25 +7,21 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"trainer/train/device"
 
 	"trainer/data"
 	"trainer/model"
 )
 
-// ErrNonFinite reports a loss or gradient that became NaN or infinite. The
-// step that produced it is not applied, so the weights stay the last good
-// ones.
-var ErrNonFinite = errors.New("loss or gradient is not finite (NaN or Inf)")
-
 // StepStats describes one synchronous data-parallel step.
 type StepStats struct {
-	Result             // summed over replicas
-	GradNorm   float64 // global L2 norm of the mean gradient, before clipping
-	ClipScale  float64 // factor applied to the gradient (1 = not clipped)
-	LR         float64
-	Seconds    float64
-	Compute    []float64 // per replica: seconds in Compute
-	ReduceSecs float64   // all-reduce, clipping and optimizer update
+	device.Result         // summed over replicas
+	GradNorm      float64 // global L2 norm of the mean gradient, before clipping
+	ClipScale     float64 // factor applied to the gradient (1 = not clipped)
+	LR            float64
+	Seconds       float64
+	Compute       []float64 // per replica: seconds in Compute
+	ReduceSecs    float64   // all-reduce, clipping and optimizer update
 }
 
 // Engine runs synchronous data-parallel training over a fixed set of
@@ -50,7 +46,7 @@ type StepStats struct {
 // microseconds that way against about a microsecond unlocked.
 type Engine struct {
 	params   []float32
-	replicas []Replica
+	replicas []device.Replica
 	grads    [][]float32
 	opt      Optimizer
 	clip     float64
@@ -69,7 +65,7 @@ type Engine struct {
 	parts   [][]span // per worker: its share of this step's support
 
 	// per-step scratch, written by worker i only at index i
-	results []Result
+	results []device.Result
 	errs    []error
 	secs    []float64
 	sumsq   []float64
@@ -78,7 +74,7 @@ type Engine struct {
 // NewEngine starts one worker goroutine per replica. params are the
 // master weights, updated in place by Step; clip is the maximum global
 // gradient norm (0 disables clipping). Close stops the workers.
-func NewEngine(params []float32, replicas []Replica, opt Optimizer, clip float64) (*Engine, error) {
+func NewEngine(params []float32, replicas []device.Replica, opt Optimizer, clip float64) (*Engine, error) {
 	if len(replicas) == 0 {
 		return nil, errors.New("engine: no replicas")
 	}
@@ -89,7 +85,7 @@ func NewEngine(params []float32, replicas []Replica, opt Optimizer, clip float64
 	e := &Engine{
 		params: params, replicas: replicas, opt: opt, clip: clip,
 		grads: make([][]float32, n), workers: make([]chan func(), n),
-		results: make([]Result, n), errs: make([]error, n), secs: make([]float64, n), sumsq: make([]float64, n),
+		results: make([]device.Result, n), errs: make([]error, n), secs: make([]float64, n), sumsq: make([]float64, n),
 		parts: make([][]span, n),
 	}
 	for i := range replicas {
@@ -187,7 +183,7 @@ func (e *Engine) Step(b data.Batch, lr float64) (StepStats, error) {
 	}
 	st.GradNorm = math.Sqrt(sq)
 	if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) || math.IsNaN(st.GradNorm) || math.IsInf(st.GradNorm, 0) {
-		return st, ErrNonFinite
+		return st, device.ErrNonFinite
 	}
 	st.ClipScale = ClipScale(st.GradNorm, e.clip)
 	e.opt.Begin()
@@ -278,16 +274,10 @@ func (e *Engine) Close() {
 	}
 }
 
-// Forwarder computes logits (one per row) for a batch without gradients.
-// CPU replicas implement it; evaluation and prediction use it.
-type Forwarder interface {
-	Forward(params []float32, b data.Batch, logits []float32) error
-}
-
 // ForwardAll computes the logits of every batch, spreading batches over the
 // forwarders (one goroutine each) as they become free. The result
 // does not depend on which forwarder took which batch.
-func ForwardAll(fw []Forwarder, params []float32, batches []data.Batch) ([][]float32, error) {
+func ForwardAll(fw []device.Forwarder, params []float32, batches []data.Batch) ([][]float32, error) {
 	if len(fw) == 0 {
 		return nil, errors.New("forward: no workers")
 	}
@@ -322,7 +312,7 @@ func ForwardAll(fw []Forwarder, params []float32, batches []data.Batch) ([][]flo
 }
 
 // Evaluate scores params on labelled batches in parallel.
-func Evaluate(fw []Forwarder, params []float32, batches []data.Batch) (Metrics, error) {
+func Evaluate(fw []device.Forwarder, params []float32, batches []data.Batch) (Metrics, error) {
 	logits, err := ForwardAll(fw, params, batches)
 	if err != nil {
 		return Metrics{}, err

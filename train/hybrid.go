@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 	"time"
+	"trainer/train/device"
 
 	"trainer/data"
 )
@@ -72,7 +73,7 @@ func (s HybridSchedule) MaxIdleFrac() float64 {
 // Hybrid is itself a Replica: an engine, or an MPI rank, can use it as its
 // one device. It is not safe for concurrent use; Close stops its goroutines.
 type Hybrid struct {
-	replicas []Replica
+	replicas []device.Replica
 	rate     []float64 // moving average of rows/s; 0 until measured
 	alpha    float64
 	bufs     [][]float32
@@ -86,7 +87,7 @@ type Hybrid struct {
 }
 
 // NewHybrid builds a scheduler over the given replicas.
-func NewHybrid(replicas []Replica, opt HybridOptions) (*Hybrid, error) {
+func NewHybrid(replicas []device.Replica, opt HybridOptions) (*Hybrid, error) {
 	if len(replicas) == 0 {
 		return nil, errors.New("hybrid scheduler: no replicas")
 	}
@@ -126,7 +127,7 @@ func (h *Hybrid) Rates() []float64 { return append([]float64(nil), h.rate...) }
 func (h *Hybrid) Last() HybridSchedule { return h.last }
 
 // Compute implements Replica: it adds the gradient of the whole batch to grad.
-func (h *Hybrid) Compute(params []float32, b data.Batch, grad []float32) (Result, error) {
+func (h *Hybrid) Compute(params []float32, b data.Batch, grad []float32) (device.Result, error) {
 	res, _, err := h.Step(params, b, grad)
 	return res, err
 }
@@ -139,19 +140,19 @@ func (h *Hybrid) Split(n int) []int {
 
 // Step splits b over the replicas, runs them concurrently, adds the summed
 // gradient to grad and reports the schedule.
-func (h *Hybrid) Step(params []float32, b data.Batch, grad []float32) (Result, HybridSchedule, error) {
+func (h *Hybrid) Step(params []float32, b data.Batch, grad []float32) (device.Result, HybridSchedule, error) {
 	h.step++
 	rows := h.Split(b.Size)
 	sched := HybridSchedule{Step: h.step, Rows: b.Size, Shares: make([]HybridShare, len(h.replicas))}
 
 	type outcome struct {
-		res Result
+		res device.Result
 		dur time.Duration
 		err error
 	}
 	outs := make([]outcome, len(h.replicas))
 	if err := h.sparse.check(len(grad)); err != nil {
-		return Result{}, sched, fmt.Errorf("hybrid scheduler: %w", err)
+		return device.Result{}, sched, fmt.Errorf("hybrid scheduler: %w", err)
 	}
 	// Every buffer is zero outside the previous step's support, so
 	// clearing that zeroes it whole, written this step or not.
@@ -187,7 +188,7 @@ func (h *Hybrid) Step(params []float32, b data.Batch, grad []float32) (Result, H
 	h.wg.Wait()
 	wall := time.Since(start).Seconds()
 
-	var total Result
+	var total device.Result
 	for i, o := range outs {
 		if o.err != nil {
 			return total, sched, fmt.Errorf("hybrid step %d: replica %s on %d rows: %w", h.step, h.replicas[i].Name(), rows[i], o.err)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"trainer/train/device"
 
 	"trainer/data"
 )
@@ -39,14 +40,14 @@ type LoopConfig struct {
 	// Scalers are the replicas' dynamic loss scalers (fp16 GPU replicas),
 	// in a fixed order: checkpoints carry their state, so that a resumed
 	// run scales its losses as the uninterrupted one would.
-	Scalers []*LossScaler
+	Scalers []*device.LossScaler
 }
 
 // LoopHooks connects the loop to the data, the model file and the user.
 type LoopHooks struct {
 	Train     BatchSource
-	Dev, Test []data.Batch // evaluated after every epoch; Dev picks the best model
-	Eval      []Forwarder  // workers for evaluation
+	Dev, Test []data.Batch       // evaluated after every epoch; Dev picks the best model
+	Eval      []device.Forwarder // workers for evaluation
 	// SaveBest writes the model file when the dev accuracy improves; it
 	// must replace the old file atomically.
 	SaveBest func(params []float32, rec EpochRecord) error
@@ -217,7 +218,7 @@ func (l *Loop) Run(ctx context.Context) (Summary, error) {
 			lr := l.cfg.Schedule.LR(int(l.pos.Step))
 			st, err := l.e.Step(b, lr)
 			if err != nil {
-				if errors.Is(err, ErrNonFinite) {
+				if errors.Is(err, device.ErrNonFinite) {
 					return sum, fmt.Errorf("epoch %d step %d (batch %d of %d): %w; stopped with the weights of the last good step, %s",
 						epoch+1, l.pos.Step+1, l.pos.Batch+1, nb, err, l.keptFiles())
 				}

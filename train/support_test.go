@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"testing"
+	"trainer/train/device"
 
 	"trainer/data"
 )
@@ -120,9 +121,9 @@ func TestSupportGatherScatterAdd(t *testing.T) {
 // decay, so that untouched rows stay put under a dense step from zero
 // moments) and, with sparse, the engine told which params are its token
 // table.
-func runSparse(t *testing.T, workers int, batches []data.Batch, clip float64, sparse, lazy bool) ([]float32, OptimState) {
+func runSparse(t *testing.T, workers int, batches []data.Batch, clip float64, sparse, lazy bool) ([]float32, device.OptimState) {
 	t.Helper()
-	return runBow(t, bowRun{workers: workers, clip: clip, optim: DefaultOptimConfig(), sparse: sparse, lazy: lazy}, batches)
+	return runBow(t, bowRun{workers: workers, clip: clip, optim: device.DefaultOptimConfig(), sparse: sparse, lazy: lazy}, batches)
 }
 
 // TestEngineSparseDenseUpdate: summing only the support changes nothing
@@ -209,8 +210,8 @@ func TestEngineLazyRows(t *testing.T) {
 
 func TestSetSparsityRejectsBadBlock(t *testing.T) {
 	params := newBowParams(10)
-	opt, _ := NewOptimizer(DefaultOptimConfig(), len(params))
-	e, err := NewEngine(params, []Replica{bowReplica{vocab: 10}}, opt, 0)
+	opt, _ := NewOptimizer(device.DefaultOptimConfig(), len(params))
+	e, err := NewEngine(params, []device.Replica{bowReplica{vocab: 10}}, opt, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +229,7 @@ func TestHybridSparseSteps(t *testing.T) {
 	const vocab = 40
 	d := synthDataset(60, vocab, 7)
 	params := newBowParams(vocab)
-	reps := []Replica{bowReplica{vocab: vocab}, bowReplica{vocab: vocab}, bowReplica{vocab: vocab}}
+	reps := []device.Replica{bowReplica{vocab: vocab}, bowReplica{vocab: vocab}, bowReplica{vocab: vocab}}
 	h, err := NewHybrid(reps, HybridOptions{Prior: []float64{1, 1000, 1000}, Sparsity: RowSparsity{Rows: vocab, Dim: 1}})
 	if err != nil {
 		t.Fatal(err)

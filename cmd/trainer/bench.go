@@ -10,11 +10,11 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"trainer/train/device"
 
 	"github.com/urfave/cli/v2"
 
 	"trainer/model"
-	"trainer/train"
 )
 
 // Approaches the bench knows, in the reference's words.
@@ -102,7 +102,7 @@ type benchOptions struct {
 	MaxLen         int
 	BatchSize      int
 	LR             float64
-	Optim          train.OptimConfig
+	Optim          device.OptimConfig
 	VocabSize      int
 	MinCount       int
 	MPIRun         []string
@@ -162,7 +162,7 @@ func benchOptionsFrom(c *cli.Context) (*benchOptions, error) {
 	if err := o.Model.Validate(); err != nil {
 		return nil, usagef("bench: %v", err)
 	}
-	o.Optim = train.DefaultOptimConfig()
+	o.Optim = device.DefaultOptimConfig()
 	if o.Optim.LazyEmbedding, err = lazyEmbedding("bench", c.String("embed-update")); err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"trainer/train/device"
 
 	"trainer/data"
 	"trainer/model"
@@ -249,7 +250,7 @@ func benchTrain(ctx context.Context, o *benchOptions, env *benchEnv, c benchConf
 	if err != nil {
 		return err
 	}
-	var replicas []train.Replica
+	var replicas []device.Replica
 	var pipes []*train.Pipeline
 	var hybrid *train.Hybrid
 	switch c.Approach {
@@ -277,7 +278,7 @@ func benchTrain(ctx context.Context, o *benchOptions, env *benchEnv, c benchConf
 			return err
 		}
 		defer hybrid.Close()
-		replicas = []train.Replica{hybrid}
+		replicas = []device.Replica{hybrid}
 	}
 	if dist.Size() > 1 {
 		// One rank is one replica of the job: its local replicas become one
@@ -288,9 +289,9 @@ func benchTrain(ctx context.Context, o *benchOptions, env *benchEnv, c benchConf
 				return err
 			}
 			defer h.Close()
-			replicas = []train.Replica{h}
+			replicas = []device.Replica{h}
 		}
-		replicas = []train.Replica{dist.Wrap(replicas[0], train.EmbeddingRows(cfg))}
+		replicas = []device.Replica{dist.Wrap(replicas[0], train.EmbeddingRows(cfg))}
 	}
 	engine, err := newEngine(cfg, params, replicas, o.Optim, defaultClip)
 	if err != nil {
@@ -328,7 +329,7 @@ func benchTrain(ctx context.Context, o *benchOptions, env *benchEnv, c benchConf
 			}
 			st, err := engine.Step(batcher.Build(idx), o.LR)
 			if err != nil {
-				if errors.Is(err, train.ErrNonFinite) {
+				if errors.Is(err, device.ErrNonFinite) {
 					return fmt.Errorf("step %d: %w", r.Steps+1, err)
 				}
 				return err

@@ -2,11 +2,11 @@ package main
 
 import (
 	"fmt"
+	"trainer/train/device"
 
 	"trainer/cuda"
 	"trainer/data"
 	"trainer/model"
-	"trainer/train"
 )
 
 // gpuReplicasOn makes one replica per stream of an open device; each
@@ -14,9 +14,9 @@ import (
 // scales its loss dynamically (GradScaler semantics) so the engine always
 // receives finite, unscaled gradients. It needs no CUDA build: the device
 // may be the host emulation.
-func gpuReplicasOn(be cuda.Backend, c model.Config, prec cuda.Precision, streams int) ([]train.Replica, []train.Forwarder, error) {
-	var reps []train.Replica
-	var fws []train.Forwarder
+func gpuReplicasOn(be cuda.Backend, c model.Config, prec cuda.Precision, streams int) ([]device.Replica, []device.Forwarder, error) {
+	var reps []device.Replica
+	var fws []device.Forwarder
 	for s := 0; s < streams; s++ {
 		r, err := cuda.NewReplica(be, s, c, prec)
 		if err != nil {
@@ -24,7 +24,7 @@ func gpuReplicasOn(be cuda.Backend, c model.Config, prec cuda.Precision, streams
 		}
 		g := gpuReplica{r: r}
 		if prec.NeedsLossScaling() {
-			g.scaler = train.NewLossScaler()
+			g.scaler = device.NewLossScaler()
 			r.SetScaler(g.scaler)
 		}
 		reps = append(reps, g)
@@ -36,18 +36,18 @@ func gpuReplicasOn(be cuda.Backend, c model.Config, prec cuda.Precision, streams
 // gpuReplica adapts a cuda.Replica to train.Replica.
 type gpuReplica struct {
 	r      *cuda.Replica
-	scaler *train.LossScaler // fp16 only: the replica's dynamic loss scale
+	scaler *device.LossScaler // fp16 only: the replica's dynamic loss scale
 }
 
 // LossScaler is the replica's dynamic loss scaler, nil outside fp16; the
 // metrics report its scale and overflows.
-func (g gpuReplica) LossScaler() *train.LossScaler { return g.scaler }
+func (g gpuReplica) LossScaler() *device.LossScaler { return g.scaler }
 
 func (g gpuReplica) Name() string { return g.r.Name() }
 
-func (g gpuReplica) Compute(params []float32, b data.Batch, grad []float32) (train.Result, error) {
+func (g gpuReplica) Compute(params []float32, b data.Batch, grad []float32) (device.Result, error) {
 	res, err := g.r.Compute(params, b, grad)
-	return train.Result{Loss: res.Loss, Correct: res.Correct, Rows: res.Rows, Tokens: res.Tokens}, err
+	return device.Result{Loss: res.Loss, Correct: res.Correct, Rows: res.Rows, Tokens: res.Tokens}, err
 }
 
 func (g gpuReplica) Forward(params []float32, b data.Batch, logits []float32) error {

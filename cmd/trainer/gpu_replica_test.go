@@ -4,11 +4,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"trainer/train/device"
 
 	"trainer/cuda"
 	"trainer/cuda/emu"
 	"trainer/model"
-	"trainer/train"
 )
 
 // TestTrainEmulatedGPU runs `train --device cuda:0 --amp` through the real
@@ -17,7 +17,7 @@ import (
 func TestTrainEmulatedGPU(t *testing.T) {
 	saved := newGPUReplicasWith
 	t.Cleanup(func() { newGPUReplicasWith = saved })
-	newGPUReplicasWith = func(c model.Config, device int, amp string, streams int) ([]train.Replica, []train.Forwarder, error) {
+	newGPUReplicasWith = func(c model.Config, ordinal int, amp string, streams int) ([]device.Replica, []device.Forwarder, error) {
 		prec, err := cuda.ParsePrecision(amp)
 		if err != nil {
 			return nil, nil, err
@@ -59,7 +59,7 @@ func TestTrainEmulatedGPU(t *testing.T) {
 				checkSchedule(t, m, c.names)
 			}
 			// Small fp16 gradients of a fresh model do not overflow at 2^16.
-			if m["loss_scale"] != float64(train.DefaultInitScale) || m["skipped_steps"] != 0.0 {
+			if m["loss_scale"] != float64(device.DefaultInitScale) || m["skipped_steps"] != 0.0 {
 				t.Errorf("loss_scale %v, skipped_steps %v; want 65536 and 0", m["loss_scale"], m["skipped_steps"])
 			}
 		})

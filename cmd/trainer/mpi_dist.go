@@ -6,6 +6,7 @@ import (
 	"os"
 	"sort"
 	"time"
+	"trainer/train/device"
 
 	"trainer/train"
 	"trainer/train/mpi"
@@ -75,7 +76,7 @@ func (d *distributed) Root() bool { return d.comm == nil || d.comm.Rank() == 0 }
 // Wrap turns this rank's local replica (one worker, or a scheduler over
 // several) into the job's replica: each global batch is split by rank and
 // gradients are summed over ranks. In a single process it is local itself.
-func (d *distributed) Wrap(local train.Replica, sparse train.RowSparsity) train.Replica {
+func (d *distributed) Wrap(local device.Replica, sparse train.RowSparsity) device.Replica {
 	if d.comm == nil {
 		return local
 	}

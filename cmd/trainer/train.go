@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"trainer/train/device"
 
 	"github.com/urfave/cli/v2"
 
@@ -60,13 +61,13 @@ const (
 // gpuReplicas builds the replicas and evaluation workers of one GPU in fp32
 // on one stream. A file built with the cuda tag sets it from an init
 // function; in a CPU-only build it stays nil.
-type gpuReplicas func(c model.Config, device int) ([]train.Replica, []train.Forwarder, error)
+type gpuReplicas func(c model.Config, ordinal int) ([]device.Replica, []device.Forwarder, error)
 
 // gpuReplicasWith builds the replicas (one per stream) and evaluation
 // workers of GPU device for --device cuda:N, in the arithmetic of an --amp
 // value (off, fp16 or bf16). Set by the cuda build like gpuReplicas; while
 // it is nil, --device cuda:N is refused.
-type gpuReplicasWith func(c model.Config, device int, amp string, streams int) ([]train.Replica, []train.Forwarder, error)
+type gpuReplicasWith func(c model.Config, ordinal int, amp string, streams int) ([]device.Replica, []device.Forwarder, error)
 
 // newGPUReplicas and newGPUReplicasWith are the CUDA backend's hooks.
 var (
@@ -179,7 +180,7 @@ type trainOptions struct {
 	Model            model.Config // VocabSize filled in after the data are read
 	MaxLen           int
 	BatchSize        int
-	Optim            train.OptimConfig
+	Optim            device.OptimConfig
 	Schedule         train.LRSchedule
 	Clip             float64
 	Patience         int
@@ -211,7 +212,7 @@ type runSettings struct {
 	Model            model.Config
 	MaxLen           int
 	BatchSize        int
-	Optim            train.OptimConfig
+	Optim            device.OptimConfig
 	LR               float64
 	Warmup           int
 	Decay            string
@@ -272,7 +273,7 @@ func trainOptionsFrom(c *cli.Context) (*trainOptions, error) {
 	if err := o.Model.Validate(); err != nil {
 		return nil, usagef("train: %v", err)
 	}
-	o.Optim = train.DefaultOptimConfig()
+	o.Optim = device.DefaultOptimConfig()
 	o.Optim.Kind = c.String("optimizer")
 	o.Optim.WeightDecay = c.Float64("weight-decay")
 	o.Optim.Momentum = c.Float64("momentum")
@@ -537,9 +538,9 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 			}
 			defer h.Close()
 			rset.hybrid = h
-			replicas = []train.Replica{h}
+			replicas = []device.Replica{h}
 		}
-		replicas = []train.Replica{dist.Wrap(replicas[0], train.EmbeddingRows(o.Model))}
+		replicas = []device.Replica{dist.Wrap(replicas[0], train.EmbeddingRows(o.Model))}
 	}
 	engine, err := newEngine(o.Model, params, replicas, o.Optim, o.Clip)
 	if err != nil {
@@ -755,19 +756,19 @@ func recordMetrics(rec train.EpochRecord) map[string]float64 {
 
 // replicaSet is what a run trains and evaluates with on this process.
 type replicaSet struct {
-	train     []train.Replica
-	eval      []train.Forwarder
-	hybrid    *train.Hybrid       // the scheduler, when batches are split by throughput
-	scalers   []*train.LossScaler // the GPU replicas' dynamic loss scalers (fp16)
-	cpu       []*train.CPUReplica // the CPU workers, whether or not in pipelines
-	pipelines []*train.Pipeline   // model-parallel replicas, with --pipeline-stages
-	local     int                 // GPU streams plus CPU workers of this process
+	train     []device.Replica
+	eval      []device.Forwarder
+	hybrid    *train.Hybrid        // the scheduler, when batches are split by throughput
+	scalers   []*device.LossScaler // the GPU replicas' dynamic loss scalers (fp16)
+	cpu       []*train.CPUReplica  // the CPU workers, whether or not in pipelines
+	pipelines []*train.Pipeline    // model-parallel replicas, with --pipeline-stages
+	local     int                  // GPU streams plus CPU workers of this process
 }
 
 // lossScaled is a replica that scales its loss dynamically (a GPU replica
 // under fp16).
 type lossScaled interface {
-	LossScaler() *train.LossScaler
+	LossScaler() *device.LossScaler
 }
 
 // lazyEmbedding reads an --embed-update value of command cmd.
@@ -781,7 +782,7 @@ func lazyEmbedding(cmd, v string) (bool, error) {
 
 // newEngine makes the optimizer and the data-parallel engine over
 // replicas, told where the embedding rows of c's parameters are.
-func newEngine(c model.Config, params []float32, replicas []train.Replica, oc train.OptimConfig, clip float64) (*train.Engine, error) {
+func newEngine(c model.Config, params []float32, replicas []device.Replica, oc device.OptimConfig, clip float64) (*train.Engine, error) {
 	opt, err := train.NewOptimizer(oc, len(params))
 	if err != nil {
 		return nil, usagef("train: %v", err)
@@ -845,7 +846,7 @@ func buildReplicas(o *trainOptions) (*replicaSet, error) {
 			return nil, fmt.Errorf("train: %w", err)
 		}
 		rs.hybrid = h
-		rs.train = []train.Replica{h}
+		rs.train = []device.Replica{h}
 	}
 	return rs, nil
 }

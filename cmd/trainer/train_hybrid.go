@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"trainer/train/device"
 
 	"trainer/train"
 )
@@ -112,7 +113,7 @@ func (t *scheduleTracker) epoch() map[string]any {
 // smallest scale over the GPU replicas (each stream scales its own loss) and
 // the overflows, summed, that made a replica halve its scale and recompute
 // a micro-batch.
-func addLossScale(extra map[string]any, scalers []*train.LossScaler) {
+func addLossScale(extra map[string]any, scalers []*device.LossScaler) {
 	if len(scalers) == 0 {
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"trainer/train/device"
 
 	"trainer/model"
 	"trainer/train"
@@ -209,11 +210,11 @@ func TestTrainHybridScheduleCLI(t *testing.T) {
 // that carries a dynamic loss scaler, as an fp16 GPU replica does.
 type fakeGPU struct {
 	*train.CPUReplica
-	scaler *train.LossScaler
+	scaler *device.LossScaler
 }
 
-func (f fakeGPU) Name() string                  { return "fakegpu" }
-func (f fakeGPU) LossScaler() *train.LossScaler { return f.scaler }
+func (f fakeGPU) Name() string                   { return "fakegpu" }
+func (f fakeGPU) LossScaler() *device.LossScaler { return f.scaler }
 
 // TestTrainGPUHybridWiring runs --device cuda:0 with the CUDA hook
 // replaced by a CPU stand-in, so that the GPU + CPU wiring (hybrid
@@ -223,10 +224,10 @@ func TestTrainGPUHybridWiring(t *testing.T) {
 	saved := newGPUReplicasWith
 	t.Cleanup(func() { newGPUReplicasWith = saved })
 	var gotAMP []string
-	newGPUReplicasWith = func(c model.Config, device int, amp string, streams int) ([]train.Replica, []train.Forwarder, error) {
+	newGPUReplicasWith = func(c model.Config, ordinal int, amp string, streams int) ([]device.Replica, []device.Forwarder, error) {
 		gotAMP = append(gotAMP, amp)
-		var reps []train.Replica
-		var fws []train.Forwarder
+		var reps []device.Replica
+		var fws []device.Forwarder
 		for s := 0; s < streams; s++ {
 			r, err := train.NewCPUReplica(c, 100+s)
 			if err != nil {
@@ -234,7 +235,7 @@ func TestTrainGPUHybridWiring(t *testing.T) {
 			}
 			g := fakeGPU{CPUReplica: r}
 			if amp == ampFP16 {
-				g.scaler = train.NewLossScaler()
+				g.scaler = device.NewLossScaler()
 			}
 			reps, fws = append(reps, g), append(fws, g)
 		}
@@ -281,7 +282,7 @@ func TestTrainGPUHybridWiring(t *testing.T) {
 				if hasScale != c.scale {
 					t.Errorf("loss_scale present %v, want %v: %v", hasScale, c.scale, m)
 				}
-				if c.scale && (m["loss_scale"].(float64) != train.DefaultInitScale || m["skipped_steps"].(float64) != 0) {
+				if c.scale && (m["loss_scale"].(float64) != device.DefaultInitScale || m["skipped_steps"].(float64) != 0) {
 					t.Errorf("loss scale %v, skipped %v; want 65536 and 0", m["loss_scale"], m["skipped_steps"])
 				}
 			}
@@ -317,7 +318,7 @@ func TestMergeLastLine(t *testing.T) {
 func TestCheckDevice(t *testing.T) {
 	saved := newGPUReplicasWith
 	t.Cleanup(func() { newGPUReplicasWith = saved })
-	newGPUReplicasWith = func(model.Config, int, string, int) ([]train.Replica, []train.Forwarder, error) {
+	newGPUReplicasWith = func(model.Config, int, string, int) ([]device.Replica, []device.Forwarder, error) {
 		return nil, nil, nil
 	}
 	cases := []struct {

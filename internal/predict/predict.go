@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"trainer/train/device"
 
 	"trainer/data"
 	"trainer/model"
@@ -46,7 +47,7 @@ type Model struct {
 
 	batch int
 	int8  bool
-	pool  chan []train.Forwarder // one set of workers per concurrent call
+	pool  chan []device.Forwarder // one set of workers per concurrent call
 	fws   int
 	inf   *model.Inference
 }
@@ -74,7 +75,7 @@ func New(path string, f *model.File, opt Options) (*Model, error) {
 		return nil, fmt.Errorf("model %s: %w", path, err)
 	}
 	m := &Model{Path: path, File: f, Vocab: v, batch: opt.BatchSize, int8: inf.Int8(), inf: inf,
-		fws: max(opt.Workers, 1), pool: make(chan []train.Forwarder, 1)}
+		fws: max(opt.Workers, 1), pool: make(chan []device.Forwarder, 1)}
 	if m.batch < 1 {
 		m.batch = DefaultBatch
 	}
@@ -84,8 +85,8 @@ func New(path string, f *model.File, opt Options) (*Model, error) {
 
 // newWorkers makes one set of forward workers over the shared inference
 // table; each has its own scratch workspace.
-func (m *Model) newWorkers() []train.Forwarder {
-	fw := make([]train.Forwarder, m.fws)
+func (m *Model) newWorkers() []device.Forwarder {
+	fw := make([]device.Forwarder, m.fws)
 	for i := range fw {
 		fw[i] = worker{inf: m.inf, ws: model.NewWorkspace(m.File.Config)}
 	}
@@ -94,7 +95,7 @@ func (m *Model) newWorkers() []train.Forwarder {
 
 // take returns a free set of workers, making one when every set is busy;
 // give puts it back for the next call.
-func (m *Model) take() []train.Forwarder {
+func (m *Model) take() []device.Forwarder {
 	select {
 	case fw := <-m.pool:
 		return fw
@@ -103,7 +104,7 @@ func (m *Model) take() []train.Forwarder {
 	}
 }
 
-func (m *Model) give(fw []train.Forwarder) {
+func (m *Model) give(fw []device.Forwarder) {
 	select {
 	case m.pool <- fw:
 	default: // a set is already waiting: let this one go
