@@ -9,10 +9,10 @@ import (
 	"slices"
 	"testing"
 	"time"
-	"trainer/train/device"
 
 	"trainer/data"
 	"trainer/model"
+	"trainer/train/device"
 )
 
 // realReviews reads, tokenizes and encodes up to n reviews of a shared data

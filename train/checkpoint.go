@@ -56,6 +56,10 @@ type LoopState struct {
 	EpochTokens  int64   `json:"epoch_tokens"`
 	EpochSeconds float64 `json:"epoch_seconds"`
 	TotalSeconds float64 `json:"total_seconds"`
+	// BestDev and BestTest are the evaluation of the best epoch, so that a
+	// resumed run can report it without reading the model file back.
+	BestDev  *Metrics `json:"best_dev,omitempty"`
+	BestTest *Metrics `json:"best_test,omitempty"`
 }
 
 // SaveCheckpoint writes c to path atomically: a temporary file in the same

@@ -2,10 +2,10 @@ package train
 
 import (
 	"fmt"
-	"trainer/train/device"
 
 	"trainer/data"
 	"trainer/model"
+	"trainer/train/device"
 )
 
 // CPUReplica is one CPU worker: a model workspace of its own, used from one

@@ -5,10 +5,10 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"trainer/train/device"
 
 	"trainer/data"
 	"trainer/model"
+	"trainer/train/device"
 )
 
 // TestCPUEngineWorkersAgree checks the DDP contract on the real model:

@@ -7,10 +7,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"trainer/train/device"
 
 	"trainer/data"
 	"trainer/model"
+	"trainer/train/device"
 )
 
 // StepStats describes one synchronous data-parallel step.
@@ -22,6 +22,11 @@ type StepStats struct {
 	Seconds       float64
 	Compute       []float64 // per replica: seconds in Compute
 	ReduceSecs    float64   // all-reduce, clipping and optimizer update
+	// A resident replica under fp16 reports the loss scale its step ran at
+	// and whether an overflow skipped the update; the engine leaves both
+	// zero (its GPU replicas scale their own losses).
+	LossScale float32
+	Skipped   bool
 }
 
 // Engine runs synchronous data-parallel training over a fixed set of
@@ -123,9 +128,6 @@ func (e *Engine) Workers() int { return len(e.replicas) }
 
 // Params returns the master weights (shared, not a copy).
 func (e *Engine) Params() []float32 { return e.params }
-
-// Optimizer returns the optimizer, for checkpointing its state.
-func (e *Engine) Optimizer() Optimizer { return e.opt }
 
 // parallel runs f(i) on every worker and waits for all.
 func (e *Engine) parallel(f func(i int)) {

@@ -6,9 +6,9 @@ import (
 	"math"
 	"sync/atomic"
 	"testing"
-	"trainer/train/device"
 
 	"trainer/data"
+	"trainer/train/device"
 )
 
 // bowRun is one training run of the bag-of-words stand-in (see runBow).

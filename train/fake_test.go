@@ -3,9 +3,9 @@ package train
 import (
 	"math"
 	"sync/atomic"
-	"trainer/train/device"
 
 	"trainer/data"
+	"trainer/train/device"
 )
 
 // bowReplica is a tiny stand-in model for engine and loop tests: logistic

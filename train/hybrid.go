@@ -7,9 +7,9 @@ import (
 	"sort"
 	"sync"
 	"time"
-	"trainer/train/device"
 
 	"trainer/data"
+	"trainer/train/device"
 )
 
 // HybridOptions tunes the hybrid scheduler.

@@ -3,9 +3,9 @@ package train
 import (
 	"math/rand/v2"
 	"time"
-	"trainer/train/device"
 
 	"trainer/data"
+	"trainer/train/device"
 )
 
 // exactReplica is a deterministic stand-in for a model: its gradient is a sum

@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"trainer/train/device"
 
 	"trainer/data"
 	"trainer/model"
+	"trainer/train/device"
 )
 
 func TestSplitRows(t *testing.T) {

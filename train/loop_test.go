@@ -12,10 +12,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"trainer/train/device"
 
 	"trainer/data"
 	"trainer/internal/atomicfile"
+	"trainer/train/device"
 )
 
 type loopRun struct {

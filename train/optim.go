@@ -3,9 +3,9 @@ package train
 import (
 	"fmt"
 	"math"
-	"trainer/train/device"
 
 	"trainer/internal/vecmath"
+	"trainer/train/device"
 )
 
 // Optimizer updates fp32 master weights from the mean gradient. A step is

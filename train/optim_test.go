@@ -3,6 +3,7 @@ package train
 import (
 	"math"
 	"testing"
+
 	"trainer/train/device"
 )
 

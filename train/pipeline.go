@@ -7,10 +7,10 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"trainer/train/device"
 
 	"trainer/data"
 	"trainer/model"
+	"trainer/train/device"
 )
 
 // PipelineOptions configures model parallelism for one replica.

@@ -6,10 +6,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"trainer/train/device"
 
 	"trainer/data"
 	"trainer/model"
+	"trainer/train/device"
 )
 
 func TestBalanceStages(t *testing.T) {

@@ -5,9 +5,9 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"testing"
-	"trainer/train/device"
 
 	"trainer/data"
+	"trainer/train/device"
 )
 
 func TestSupportSet(t *testing.T) {

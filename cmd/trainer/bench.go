@@ -10,11 +10,11 @@ import (
 	"strings"
 	"syscall"
 	"time"
-	"trainer/train/device"
 
 	"github.com/urfave/cli/v2"
 
 	"trainer/model"
+	"trainer/train/device"
 )
 
 // Approaches the bench knows, in the reference's words.

@@ -6,9 +6,9 @@ import (
 	"os"
 	"sort"
 	"time"
-	"trainer/train/device"
 
 	"trainer/train"
+	"trainer/train/device"
 	"trainer/train/mpi"
 )
 

@@ -16,13 +16,13 @@ import (
 	"strings"
 	"syscall"
 	"time"
-	"trainer/train/device"
 
 	"github.com/urfave/cli/v2"
 
 	"trainer/data"
 	"trainer/model"
 	"trainer/train"
+	"trainer/train/device"
 )
 
 // Defaults chosen by measurement on the shared files (Amazon polarity and
@@ -56,23 +56,6 @@ const (
 	scheduleHybrid = "hybrid"
 	embedDense     = "dense"
 	embedLazy      = "lazy"
-)
-
-// gpuReplicas builds the replicas and evaluation workers of one GPU in fp32
-// on one stream. A file built with the cuda tag sets it from an init
-// function; in a CPU-only build it stays nil.
-type gpuReplicas func(c model.Config, ordinal int) ([]device.Replica, []device.Forwarder, error)
-
-// gpuReplicasWith builds the replicas (one per stream) and evaluation
-// workers of GPU device for --device cuda:N, in the arithmetic of an --amp
-// value (off, fp16 or bf16). Set by the cuda build like gpuReplicas; while
-// it is nil, --device cuda:N is refused.
-type gpuReplicasWith func(c model.Config, ordinal int, amp string, streams int) ([]device.Replica, []device.Forwarder, error)
-
-// newGPUReplicas and newGPUReplicasWith are the CUDA backend's hooks.
-var (
-	newGPUReplicas     gpuReplicas
-	newGPUReplicasWith gpuReplicasWith
 )
 
 // mpiTimeout bounds every collective of a multi-process run: far above
@@ -347,36 +330,35 @@ func (o *trainOptions) checkDevice(workersSet, scheduleSet bool) error {
 	if o.Streams < 1 {
 		return usagef("train: --streams must be at least 1, got %d", o.Streams)
 	}
-	switch {
-	case o.Device == "cpu":
+	spec, err := device.ParseSpec(o.Device)
+	if err != nil {
+		return usagef("train: --device: %v", err)
+	}
+	if spec.CPU() {
 		if o.AMP != ampOff {
 			return usagef("train: --amp %s needs a GPU (--device cuda:N): CPU math is fp32", o.AMP)
 		}
 		if o.Streams != 1 {
 			return usagef("train: --streams %d needs a GPU (--device cuda:N)", o.Streams)
 		}
-	case strings.HasPrefix(o.Device, "cuda:"):
-		n, err := strconv.Atoi(strings.TrimPrefix(o.Device, "cuda:"))
-		if err != nil || n < 0 {
-			return usagef("train: --device %q: want cpu or cuda:N", o.Device)
+		return nil
+	}
+	if !device.Available(spec.Kind) {
+		// device.Open says how to get a binary that has the backend.
+		_, err := device.Open(spec, device.Request{})
+		return usageError{fmt.Errorf("train: --device: %w", err)}
+	}
+	o.Device = spec.String()
+	if !workersSet {
+		o.Workers = 0 // the device alone unless CPU workers are asked for
+	}
+	if o.Workers > 0 {
+		if scheduleSet && o.Split == scheduleEven {
+			return usagef("train: --schedule even: a GPU and %d CPU workers differ too much in speed; GPU + CPU runs use --schedule hybrid", o.Workers)
 		}
-		if newGPUReplicasWith == nil {
-			return usagef("train: --device %s: this trainer binary has no CUDA support; build it with make cuda", o.Device)
-		}
-		o.GPU = n
-		if !workersSet {
-			o.Workers = 0 // the GPU alone unless CPU workers are asked for
-		}
-		if o.Workers > 0 {
-			if scheduleSet && o.Split == scheduleEven {
-				return usagef("train: --schedule even: a GPU and %d CPU workers differ too much in speed; GPU + CPU runs use --schedule hybrid", o.Workers)
-			}
-			o.Split = scheduleHybrid
-		} else {
-			o.Split = scheduleEven
-		}
-	default:
-		return usagef("train: --device %q: want cpu or cuda:N", o.Device)
+		o.Split = scheduleHybrid
+	} else {
+		o.Split = scheduleEven
 	}
 	return nil
 }
@@ -495,8 +477,6 @@ func runTrain(ctx context.Context, o *trainOptions, log *logger, stdout io.Write
 // the model, metrics, checkpoints and progress.
 func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writer, td *trainingData,
 	settings runSettings, resume *train.Checkpoint, dist *distributed) error {
-	runJSON, _ := json.Marshal(settings)
-	modelJSON, _ := json.Marshal(o.Model)
 	root := dist.Root()
 	dir, metricsPath := o.Out, o.Metrics
 	if !root {
@@ -510,86 +490,19 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 		dir, metricsPath = tmp, ""
 		log, stdout = &logger{w: io.Discard}, io.Discard
 	}
-	if metricsPath == "" {
-		metricsPath = filepath.Join(dir, "metrics.jsonl")
-	}
-
-	layout := model.NewLayout(o.Model)
-	params := make([]float32, layout.Size())
-	model.InitParams(o.Model, params, o.Seed)
-	rset, err := buildReplicas(o)
-	if err != nil {
-		return err
-	}
-	defer rset.Close()
-	replicas := rset.train
-	if dist.Size() == 1 && rset.hybrid == nil && len(rset.pipelines) == 0 {
-		// The engine steps every CPU replica in every step.
-		train.ShareRows(rset.cpu)
-	}
-	if dist.Size() > 1 {
-		// A rank is one replica of the job: its local replicas become one
-		// scheduler under the MPI wrapper, which takes the rank's share of
-		// every global batch and sums gradients over ranks.
-		if len(replicas) > 1 {
-			h, err := train.NewHybrid(replicas, train.HybridOptions{Sparsity: train.EmbeddingRows(o.Model)})
-			if err != nil {
-				return fmt.Errorf("train: %w", err)
-			}
-			defer h.Close()
-			rset.hybrid = h
-			replicas = []device.Replica{h}
-		}
-		replicas = []device.Replica{dist.Wrap(replicas[0], train.EmbeddingRows(o.Model))}
-	}
-	engine, err := newEngine(o.Model, params, replicas, o.Optim, o.Clip)
-	if err != nil {
-		return err
-	}
-	defer engine.Close()
-
 	batcher := data.NewBatcher(td.train, data.BatchOptions{BatchSize: o.BatchSize, MaxLen: o.MaxLen, Seed: o.Seed, Bucket: o.Bucket, Shuffle: true})
-	sched := o.Schedule
-	sched.Total = o.Epochs * batcher.NumBatches()
-	evalBatches := func(d *data.Dataset) []data.Batch {
-		if d == nil || d.Len() == 0 {
-			return nil
-		}
-		// Training-sized batches: a larger one would grow every worker's
-		// activation buffers for evaluation alone.
-		return data.NewBatcher(d, data.BatchOptions{BatchSize: o.BatchSize, MaxLen: o.MaxLen, Bucket: true}).Epoch(0)
-	}
 	modelPath := filepath.Join(o.Out, "model.bin")
 	approach := approachName(runShape{Device: o.Device, Workers: o.Workers, AMP: o.AMP, Streams: o.Streams, Stages: o.Stages,
 		Schedule: o.Split, Ranks: dist.Size()})
 	file := &model.File{Version: model.FileVersion, Config: o.Model, Vocab: td.vocab.Words(), Preprocess: o.preprocess(),
 		MaxLen: o.MaxLen, Extra: map[string]string{"approach": approach, "train": o.Train, "seed": strconv.FormatUint(o.Seed, 10)}}
 	prog := newEpochProgress(log, o.Epochs, batcher.NumBatches())
-	tracker := newScheduleTracker(rset.hybrid)
-
-	// Under mpirun a signal reaches the ranks at different steps; rank 0
-	// decides after every step, so all ranks stop after the same one.
-	loopCtx := ctx
-	var stopErr error
-	stopAll := func() {}
-	if dist.Size() > 1 {
-		var cancel context.CancelFunc
-		loopCtx, cancel = context.WithCancel(context.Background())
-		defer cancel()
-		stopAll = func() {
-			stop, err := dist.RootDecides(ctx.Err() != nil)
-			if err != nil && stopErr == nil {
-				stopErr = err
-			}
-			if stop || err != nil {
-				cancel()
-			}
-		}
-	}
-	var extrasErr error
-	pipes := &pipelineTracker{ps: rset.pipelines}
-	hooks := train.LoopHooks{
-		Train: batcher, Dev: evalBatches(td.dev), Test: evalBatches(td.test), Eval: rset.eval,
+	cfg := o.runConfig(settings, dist)
+	cfg.Loop.Dir, cfg.Loop.MetricsPath = dir, metricsPath
+	cfg.Loop.Schedule.Total = o.Epochs * batcher.NumBatches()
+	cfg.Resume = resume
+	cfg.Hooks = train.LoopHooks{
+		Train: batcher, Dev: o.evalBatches(td.dev), Test: o.evalBatches(td.test),
 		SaveBest: func(p []float32, rec train.EpochRecord) error {
 			if !root {
 				return nil
@@ -600,61 +513,32 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 			return model.Save(modelPath, file)
 		},
 		OnStep: func(epoch, batch, batches int, st train.StepStats) {
-			tracker.step()
-			pipes.step()
 			prog.step(epoch, batch, batches, st)
 			if o.afterStep != nil {
 				o.afterStep()
 			}
-			stopAll()
 		},
 		OnEpoch: func(rec train.EpochRecord) {
 			prog.epoch(rec)
-			extra := tracker.epoch()
-			pipes.epoch(extra)
-			addLossScale(extra, rset.scalers)
-			if rset.local != engine.Workers() || dist.Size() > 1 {
-				// The engine sees one replica (a scheduler or a rank); the
-				// log names the workers behind it.
-				extra["workers"] = rset.local
-				extra["ranks"] = dist.Size()
-			}
-			if s, ok := extra["schedule"].(epochSchedule); ok {
-				log.Infof("epoch %d schedule: %s", rec.Epoch, s)
-			}
-			if len(extra) > 0 && root && extrasErr == nil {
-				extrasErr = mergeLastLine(metricsPath, extra)
+			if rec.Schedule != nil {
+				log.Infof("epoch %d schedule: %s", rec.Epoch, rec.Schedule)
 			}
 		},
 	}
-	cfg := train.LoopConfig{Epochs: o.Epochs, Seed: o.Seed, Patience: o.Patience, CheckpointEvery: o.CheckpointEvery,
-		Dir: dir, Schedule: sched, MetricsPath: metricsPath, Model: modelJSON, Run: runJSON,
-		// Under MPI the checkpoint holds rank 0's scalers, and every rank
-		// resumes with them.
-		Scalers: rset.scalers}
-	loop, err := train.NewLoop(engine, cfg, hooks, resume)
+	run, err := train.Assemble(cfg)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	// Rank 0's weights, fresh or resumed, are every rank's starting point.
-	if err := dist.SyncParams(engine.Params()); err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
+	defer run.Close()
 	if resume != nil {
 		log.Infof("resuming %s at epoch %d, batch %d (step %d)", o.Out, resume.Epoch+1, resume.Batch, resume.Step)
 	}
 	log.Infof("training %s: %d reviews (%d dev, %d test), vocabulary %d, %d parameters, %s, batch %d",
-		o.Train, td.train.Len(), lenOf(td.dev), lenOf(td.test), td.vocab.Size(), len(params), approach, o.BatchSize)
-	sum, err := loop.Run(loopCtx)
+		o.Train, td.train.Len(), lenOf(td.dev), lenOf(td.test), td.vocab.Size(), model.NewLayout(o.Model).Size(), approach, o.BatchSize)
+	sum, err := run.Train(ctx)
 	prog.stop()
-	if err == nil && stopErr != nil {
-		err = stopErr
-	}
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
-	}
-	if extrasErr != nil {
-		return fmt.Errorf("train: %w", extrasErr)
 	}
 	if !root {
 		return nil
@@ -664,16 +548,50 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 	}
 	rs := runSummary{CPUs: o.Workers * dist.Size(), Approach: approach, Training: time.Duration(sum.Seconds * float64(time.Second)),
 		Epochs: sum.Epochs, BestEpoch: sum.BestEpoch, ModelPath: modelPath, TokensPerS: sum.Last.TokensPerS}
-	// The best epoch may predate a resume; the model file remembers it.
-	best, err := model.Load(modelPath)
-	if err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
-	rs.Evaluated, rs.Accuracy, rs.Loss = "dev", best.Metrics["dev_accuracy"], best.Metrics["dev_loss"]
-	if _, ok := best.Metrics["test_accuracy"]; ok {
-		rs.Evaluated, rs.Accuracy, rs.Loss = "test", best.Metrics["test_accuracy"], best.Metrics["test_loss"]
+	// The best epoch may predate a resume; the checkpoint carried its scores.
+	if best := sum.BestRecord; best.Test != nil {
+		rs.Evaluated, rs.Accuracy, rs.Loss = "test", best.Test.Accuracy, best.Test.Loss
+	} else if best.Dev != nil {
+		rs.Evaluated, rs.Accuracy, rs.Loss = "dev", best.Dev.Accuracy, best.Dev.Loss
 	}
 	return rs.write(stdout)
+}
+
+// runConfig is the run assembly's view of the options: model, optimizer,
+// devices, pipeline, ranks and the loop's settings.
+func (o *trainOptions) runConfig(settings runSettings, dist *distributed) train.RunConfig {
+	runJSON, _ := json.Marshal(settings)
+	modelJSON, _ := json.Marshal(o.Model)
+	spec, _ := device.ParseSpec(o.Device) // validated with the flags
+	cfg := train.RunConfig{
+		Model: o.Model, Seed: o.Seed, Optim: o.Optim, Clip: o.Clip,
+		Devices: train.Devices{Device: spec, CPUWorkers: o.Workers, Precision: precisionOf(o.AMP), Streams: o.Streams,
+			Hybrid:   o.Split == scheduleHybrid,
+			Pipeline: train.PipelineOptions{Stages: o.Stages, MicroBatches: o.MicroBatches, Chunks: o.Chunks}},
+		Loop: train.LoopConfig{Epochs: o.Epochs, Seed: o.Seed, Patience: o.Patience, CheckpointEvery: o.CheckpointEvery,
+			Schedule: o.Schedule, Model: modelJSON, Run: runJSON},
+	}
+	if dist.Size() > 1 {
+		cfg.Ranks = dist
+	}
+	return cfg
+}
+
+// precisionOf is the device precision of an --amp value.
+func precisionOf(amp string) string {
+	if amp == ampOff {
+		return "fp32"
+	}
+	return amp
+}
+
+// evalBatches cuts an evaluation set into training-sized batches: a larger
+// one would grow every worker's activation buffers for evaluation alone.
+func (o *trainOptions) evalBatches(d *data.Dataset) []data.Batch {
+	if d == nil || d.Len() == 0 {
+		return nil
+	}
+	return data.NewBatcher(d, data.BatchOptions{BatchSize: o.BatchSize, MaxLen: o.MaxLen, Bucket: true}).Epoch(0)
 }
 
 // preprocess is the text preprocessing of every run: the reference's
@@ -754,23 +672,6 @@ func recordMetrics(rec train.EpochRecord) map[string]float64 {
 	return m
 }
 
-// replicaSet is what a run trains and evaluates with on this process.
-type replicaSet struct {
-	train     []device.Replica
-	eval      []device.Forwarder
-	hybrid    *train.Hybrid        // the scheduler, when batches are split by throughput
-	scalers   []*device.LossScaler // the GPU replicas' dynamic loss scalers (fp16)
-	cpu       []*train.CPUReplica  // the CPU workers, whether or not in pipelines
-	pipelines []*train.Pipeline    // model-parallel replicas, with --pipeline-stages
-	local     int                  // GPU streams plus CPU workers of this process
-}
-
-// lossScaled is a replica that scales its loss dynamically (a GPU replica
-// under fp16).
-type lossScaled interface {
-	LossScaler() *device.LossScaler
-}
-
 // lazyEmbedding reads an --embed-update value of command cmd.
 func lazyEmbedding(cmd, v string) (bool, error) {
 	switch v {
@@ -778,84 +679,6 @@ func lazyEmbedding(cmd, v string) (bool, error) {
 		return v == embedLazy, nil
 	}
 	return false, usagef("%s: --embed-update %q: want dense or lazy", cmd, v)
-}
-
-// newEngine makes the optimizer and the data-parallel engine over
-// replicas, told where the embedding rows of c's parameters are.
-func newEngine(c model.Config, params []float32, replicas []device.Replica, oc device.OptimConfig, clip float64) (*train.Engine, error) {
-	opt, err := train.NewOptimizer(oc, len(params))
-	if err != nil {
-		return nil, usagef("train: %v", err)
-	}
-	e, err := train.NewEngine(params, replicas, opt, clip)
-	if err != nil {
-		return nil, err
-	}
-	if err := e.SetSparsity(train.EmbeddingRows(c), oc.LazyEmbedding); err != nil {
-		e.Close()
-		return nil, err
-	}
-	return e, nil
-}
-
-// buildReplicas makes the training replicas and evaluation workers for the
-// chosen device: the GPU's streams, then the CPU workers, under the hybrid
-// scheduler when --schedule is hybrid (always with a GPU and CPU workers).
-func buildReplicas(o *trainOptions) (*replicaSet, error) {
-	rs := &replicaSet{}
-	if o.Device != "cpu" {
-		gpu, fw, err := newGPUReplicasWith(o.Model, o.GPU, o.AMP, o.Streams)
-		if err != nil {
-			return nil, err
-		}
-		// The GPU evaluates alone: mixing its fp16 logits with the CPU's
-		// fp32 ones would make the scores depend on who took which batch.
-		rs.train, rs.eval = gpu, fw
-		for _, r := range gpu {
-			if ls, ok := r.(lossScaled); ok && ls.LossScaler() != nil {
-				rs.scalers = append(rs.scalers, ls.LossScaler())
-			}
-		}
-	}
-	if o.Workers > 0 {
-		cpu, err := train.NewCPUReplicas(o.Model, o.Workers)
-		if err != nil {
-			return nil, usagef("train: %v", err)
-		}
-		rs.cpu = cpu
-		if o.Stages > 1 {
-			ps, err := train.NewPipelines(o.Model, o.Workers, train.PipelineOptions{Stages: o.Stages, MicroBatches: o.MicroBatches, Chunks: o.Chunks})
-			if err != nil {
-				return nil, usagef("train: %v", err)
-			}
-			rs.pipelines = ps
-			for _, p := range ps {
-				rs.train = append(rs.train, p)
-			}
-		} else {
-			rs.train = append(rs.train, train.Replicas(cpu)...)
-		}
-		if rs.eval == nil {
-			rs.eval = train.Forwarders(cpu)
-		}
-	}
-	rs.local = len(rs.train)
-	if o.Split == scheduleHybrid {
-		h, err := train.NewHybrid(rs.train, train.HybridOptions{Sparsity: train.EmbeddingRows(o.Model)})
-		if err != nil {
-			return nil, fmt.Errorf("train: %w", err)
-		}
-		rs.hybrid = h
-		rs.train = []device.Replica{h}
-	}
-	return rs, nil
-}
-
-// Close stops the scheduler's goroutines.
-func (rs *replicaSet) Close() {
-	if rs.hybrid != nil {
-		rs.hybrid.Close()
-	}
 }
 
 // expandBareAMP lets --amp stand alone, as in `train --device cuda:0 --amp`:

@@ -13,11 +13,11 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"trainer/train/device"
 
 	"trainer/data"
 	"trainer/model"
 	"trainer/train"
+	"trainer/train/device"
 )
 
 // Precisions a model can score in: the arithmetic of the recurrent products.

@@ -11,11 +11,11 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"trainer/train/device"
 
 	"trainer/data"
 	"trainer/model"
 	"trainer/train"
+	"trainer/train/device"
 )
 
 // The tests run once per rank: scripts/mpi-test.sh starts the test binary

@@ -3,10 +3,10 @@ package mpi
 import (
 	"errors"
 	"fmt"
-	"trainer/train/device"
 
 	"trainer/data"
 	"trainer/train"
+	"trainer/train/device"
 )
 
 // Replica makes one rank a data-parallel replica of a multi-process job:
