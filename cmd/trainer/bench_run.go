@@ -77,8 +77,9 @@ func (e *benchEnv) close() { e.prep.Close() }
 // loadBenchData reads and encodes the files once; every configuration
 // sees the same vocabulary, batches and test reviews.
 func loadBenchData(ctx context.Context, o *benchOptions, cache string) (*benchEnv, error) {
-	p, err := data.Prepare(ctx, data.PrepOptions{Train: o.Train, Test: o.Test, CacheDir: cache,
-		VocabSize: o.VocabSize, MinCount: o.MinCount, Seed: o.Seed})
+	po := o.Data
+	po.CacheDir = cache
+	p, err := data.Prepare(ctx, po)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
@@ -235,7 +236,7 @@ func runBenchChild(ctx context.Context, o *benchOptions) error {
 // evenly over the budget. It runs the training loop with a budget stop and
 // no files.
 func benchTrain(ctx context.Context, o *benchOptions, env *benchEnv, c benchConfig, dist *distributed, r *benchResult) error {
-	cfg := train.RunConfig{Model: o.Model, Seed: o.Seed, Optim: o.Optim, Clip: defaultClip,
+	cfg := train.RunConfig{Model: o.Model, Seed: o.Seed, Optim: o.Optim, Clip: o.Clip,
 		Devices: train.Devices{Device: device.Spec{Kind: "cpu"}, CPUWorkers: c.CPUs / c.Ranks}}
 	cfg.Model.VocabSize = env.vocab
 	switch c.Approach {

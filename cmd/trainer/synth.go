@@ -19,10 +19,10 @@ func synthCommand() *cli.Command {
 			"the same bytes. It is for speed and scale runs; accuracy on it means nothing.",
 		Flags: []cli.Flag{
 			&cli.Int64Flag{Name: "n", Usage: "number of reviews (required)"},
-			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "random seed"},
+			seedFlag(),
 			&cli.StringFlag{Name: "out", Usage: "output file, written to a temporary name and then renamed (required)"},
-			&cli.IntFlag{Name: "workers", Usage: "generator goroutines (0 = all cores)"},
-			&cli.BoolFlag{Name: "json", Usage: "print the summary as one JSON object"},
+			workersFlag(),
+			jsonFlag(),
 			logFormatFlag(),
 		},
 		Action: runSynth,
@@ -44,12 +44,13 @@ func runSynth(c *cli.Context) error {
 	if n < 1 {
 		return usagef("synth: --n must be at least 1, got %d", n)
 	}
-	if c.Int("workers") < 0 {
-		return usagef("synth: --workers must be 0 (all cores) or more, got %d", c.Int("workers"))
+	workers, err := parseWorkers(c)
+	if err != nil {
+		return err
 	}
 	start := time.Now()
 	st, err := data.SynthFile(c.Context, c.String("out"), data.SynthOptions{
-		N: n, Seed: c.Uint64("seed"), Workers: c.Int("workers"),
+		N: n, Seed: c.Uint64(flagSeed), Workers: workers,
 	})
 	if err != nil {
 		return err

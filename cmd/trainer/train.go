@@ -98,50 +98,31 @@ func trainCommand() *cli.Command {
 }
 
 func trainFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "train", Usage: "training file (required unless --resume)"},
-		&cli.StringFlag{Name: "test", Usage: "test file, evaluated after every epoch"},
+	flags := []cli.Flag{
 		&cli.StringFlag{Name: "dev", Usage: "dev file for model selection and early stopping (default: --dev-fraction of --train)"},
 		&cli.Float64Flag{Name: "dev-fraction", Value: defaultDevFrac, Usage: "share of --train held out as dev set when --dev is not given"},
 		&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cpu, or cuda:N in a binary built with make cuda"},
 		&cli.IntFlag{Name: "cpu-workers", Value: runtime.NumCPU(), Usage: "data-parallel CPU workers (one core each); with --device cuda:N they join the GPU under the hybrid scheduler (default there: 0, the GPU alone)"},
 		&cli.StringFlag{Name: "amp", Value: ampOff, Usage: "mixed precision on the GPU: fp16 (dynamic loss scaling; a bare --amp means fp16), bf16 or off"},
 		&cli.IntFlag{Name: "streams", Value: 1, Usage: "GPU streams, one replica each"},
-		&cli.IntFlag{Name: "pipeline-stages", Value: 1, Usage: "split the model's layers into this many pipeline stages, each on its own CPU worker; --cpu-workers/K pipelines run data-parallel (DDP + model parallel)"},
-		&cli.IntFlag{Name: "micro-batches", Usage: "micro-batches per pipeline step (0: 2 for a unidirectional model, whose stages also overlap over time chunks; 4 per stage for a bidirectional one)"},
-		&cli.IntFlag{Name: "pipeline-chunks", Usage: "time chunks per micro-batch of a unidirectional pipeline (0: 16)"},
 		&cli.StringFlag{Name: "schedule", Value: scheduleEven, Usage: "split of every batch over the CPU workers: even (by tokens) or hybrid (by measured throughput); GPU + CPU runs are always hybrid"},
 		&cli.IntFlag{Name: "epochs", Value: defaultEpochs},
 		&cli.StringFlag{Name: "out", Usage: "output directory (model.bin, metrics.jsonl, checkpoint.bin)"},
-		&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "fixes initialisation, dev split and batch order: same seed and workers, same weights"},
-		&cli.IntFlag{Name: "embed-dim", Value: defaultEmbedDim},
-		&cli.IntFlag{Name: "hidden", Value: defaultHidden},
-		&cli.IntFlag{Name: "layers", Value: 1},
-		&cli.BoolFlag{Name: "bidirectional"},
-		&cli.StringFlag{Name: "pool", Value: model.PoolMean, Usage: "last, mean or max over time (mean: +2 points dev accuracy over last on Amazon polarity, 5 epochs)"},
-		&cli.IntFlag{Name: "max-len", Value: defaultMaxLen, Usage: "truncate reviews to this many tokens"},
-		&cli.IntFlag{Name: "batch-size", Value: defaultBatch, Usage: "global batch, split over the workers"},
-		&cli.Float64Flag{Name: "lr", Value: defaultLR, Usage: "peak learning rate"},
-		&cli.Float64Flag{Name: "weight-decay", Value: 0, Usage: "decoupled weight decay (AdamW); 0 is plain Adam"},
-		&cli.StringFlag{Name: "optimizer", Value: "adamw", Usage: "adamw or sgd (momentum 0.9)"},
-		&cli.Float64Flag{Name: "momentum", Value: 0.9, Usage: "SGD momentum"},
-		&cli.StringFlag{Name: "embed-update", Value: embedLazy, Usage: "optimizer step of the embedding: lazy (only the rows of the batch's tokens) or dense (every row, every step)"},
-		&cli.Float64Flag{Name: "clip", Value: defaultClip, Usage: "max global gradient norm; 0 disables clipping"},
+		seedFlag(),
 		&cli.IntFlag{Name: "warmup", Value: 0, Usage: "steps of linear learning-rate warmup"},
 		&cli.StringFlag{Name: "lr-decay", Value: "cosine", Usage: "after warmup: constant, linear or cosine to 0 at the last step"},
 		&cli.IntFlag{Name: "patience", Value: defaultPatience, Usage: "stop after this many epochs without a better dev accuracy; 0 never stops early"},
 		&cli.IntFlag{Name: "checkpoint-every", Value: 500, Usage: "steps between checkpoints (0: only at epoch ends and on signals)"},
-		&cli.StringFlag{Name: "resume", Usage: "continue the interrupted run in this directory"},
+		&cli.StringFlag{Name: "resume", Usage: "continue the interrupted run in this directory (--train and --test default to the run's)"},
 		&cli.BoolFlag{Name: "overwrite", Usage: "replace a run already in --out (default: refuse)"},
 		&cli.StringFlag{Name: "metrics", Usage: "JSON lines metrics log (default OUT/metrics.jsonl)"},
-		&cli.StringFlag{Name: "cache-dir", Value: data.DefaultCacheDir, Usage: "cache of encoded datasets, shared with prep"},
-		&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "goroutines for reading and encoding data"},
-		&cli.IntFlag{Name: "vocab-size", Value: defaultVocabSize, Usage: "vocabulary size including pad and unknown"},
-		&cli.IntFlag{Name: "min-count", Value: defaultMinCount, Usage: "fewest occurrences for a word to enter the vocabulary"},
-		&cli.BoolFlag{Name: "skip-bad", Usage: "skip malformed records instead of failing"},
-		&cli.StringFlag{Name: "label-map", Usage: "raw label to class, e.g. '1=neg,2=pos' (default: Amazon polarity 1/2)"},
 		&cli.BoolFlag{Name: "no-bucket", Usage: "random batches instead of length-bucketed ones (slower)"},
 	}
+	def := model.Config{EmbedDim: defaultEmbedDim, Hidden: defaultHidden, Layers: 1, Pool: model.PoolMean}
+	flags = append(flags, dataFlags()...)
+	flags = append(flags, modelFlags(def, defaultMaxLen)...)
+	flags = append(flags, optimFlags(defaultBatch, true)...)
+	return append(flags, pipelineFlags(1)...)
 }
 
 // trainOptions is the validated command line of a training run.
@@ -149,7 +130,6 @@ type trainOptions struct {
 	Train, Test, Dev string
 	DevFraction      float64
 	Device           string
-	GPU              int // device number when Device is cuda:N
 	Workers          int // CPU replicas (per rank); 0 with a GPU: the GPU alone
 	AMP              string
 	Streams          int
@@ -177,6 +157,8 @@ type trainOptions struct {
 	SkipBad          bool
 	LabelMap         data.LabelMap // parsed LabelMapSpec, for reading --dev
 	LabelMapSpec     string
+	Balance          bool
+	Preprocess       data.Preprocess
 	Bucket           bool
 	Overwrite        bool
 
@@ -206,23 +188,45 @@ type runSettings struct {
 	Bucket           bool
 	AMP              string `json:",omitempty"` // "" for fp32, so older checkpoints still match
 	Schedule         string `json:",omitempty"` // "" for the even split
+	// Preprocess is nil for the default preprocessing, Balance false when
+	// off, for the same reason.
+	Preprocess *data.Preprocess `json:",omitempty"`
+	Balance    bool             `json:",omitempty"`
 }
 
 func trainOptionsFrom(c *cli.Context) (*trainOptions, error) {
-	o := &trainOptions{
-		Train: c.String("train"), Test: c.String("test"), Dev: c.String("dev"),
-		DevFraction: c.Float64("dev-fraction"), Device: c.String("device"),
-		Workers: c.Int("cpu-workers"), Epochs: c.Int("epochs"), Out: c.String("out"), Seed: c.Uint64("seed"),
-		MaxLen: c.Int("max-len"), BatchSize: c.Int("batch-size"), Clip: c.Float64("clip"),
-		Patience: c.Int("patience"), CheckpointEvery: c.Int("checkpoint-every"),
-		Metrics: c.String("metrics"), CacheDir: c.String("cache-dir"), DataWorkers: c.Int("workers"),
-		VocabSize: c.Int("vocab-size"), MinCount: c.Int("min-count"), SkipBad: c.Bool("skip-bad"),
-		LabelMapSpec: c.String("label-map"), Bucket: !c.Bool("no-bucket"), Overwrite: c.Bool("overwrite"),
-		AMP: c.String("amp"), Streams: c.Int("streams"), Split: c.String("schedule"),
-		Stages: c.Int("pipeline-stages"), MicroBatches: c.Int("micro-batches"), Chunks: c.Int("pipeline-chunks"),
+	d, err := parseData(c)
+	if err != nil {
+		return nil, err
 	}
-	o.Model = model.Config{VocabSize: max(o.VocabSize, 3), EmbedDim: c.Int("embed-dim"), Hidden: c.Int("hidden"),
-		Layers: c.Int("layers"), Bidirectional: c.Bool("bidirectional"), Pool: c.String("pool")}
+	op, err := parseOptim(c)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := parsePipeline(c)
+	if err != nil {
+		return nil, err
+	}
+	o := &trainOptions{
+		Train: d.Train, Test: d.Test, Dev: c.String("dev"),
+		DevFraction: c.Float64("dev-fraction"), Device: c.String("device"),
+		Workers: c.Int("cpu-workers"), Epochs: c.Int("epochs"), Out: c.String("out"), Seed: c.Uint64(flagSeed),
+		BatchSize: op.BatchSize, Optim: op.Optim, Clip: op.Clip,
+		Patience: c.Int("patience"), CheckpointEvery: c.Int("checkpoint-every"),
+		Metrics: c.String("metrics"), CacheDir: d.CacheDir, DataWorkers: d.Workers,
+		VocabSize: d.VocabSize, MinCount: d.MinCount, SkipBad: d.SkipBad, LabelMap: d.LabelMap,
+		LabelMapSpec: d.PrepOptions.LabelMap, Balance: d.Balance, Preprocess: d.Preprocess,
+		Bucket: !c.Bool("no-bucket"), Overwrite: c.Bool("overwrite"),
+		AMP: c.String("amp"), Streams: c.Int("streams"), Split: c.String("schedule"),
+		Stages: pl.Stages, MicroBatches: pl.MicroBatches, Chunks: pl.Chunks,
+	}
+	if o.Model, o.MaxLen, err = parseModel(c, o.VocabSize); err != nil {
+		return nil, err
+	}
+	if err := finite("train", "dev-fraction", o.DevFraction, o.Dev != "" || (o.DevFraction > 0 && o.DevFraction < 1),
+		"in (0, 1) when --dev is not given"); err != nil {
+		return nil, err
+	}
 	if r := c.String("resume"); r != "" {
 		if o.Out != "" && filepath.Clean(o.Out) != filepath.Clean(r) {
 			return nil, usagef("train: --resume %s and --out %s name different directories", r, o.Out)
@@ -230,7 +234,7 @@ func trainOptionsFrom(c *cli.Context) (*trainOptions, error) {
 		o.Out, o.Resume = r, true
 	}
 	switch {
-	case o.Train == "":
+	case o.Train == "" && !o.Resume:
 		return nil, usagef("train: --train FILE is required")
 	case o.Out == "":
 		return nil, usagef("train: --out DIR is required")
@@ -238,45 +242,12 @@ func trainOptionsFrom(c *cli.Context) (*trainOptions, error) {
 		return nil, usagef("train: --epochs must be at least 1, got %d", o.Epochs)
 	case o.Workers < 0 || (o.Workers == 0 && o.Device == "cpu"):
 		return nil, usagef("train: --cpu-workers must be at least 1 (0 only beside a GPU), got %d", o.Workers)
-	case o.BatchSize < 1:
-		return nil, usagef("train: --batch-size must be at least 1, got %d", o.BatchSize)
-	case o.MaxLen < 1:
-		return nil, usagef("train: --max-len must be at least 1, got %d", o.MaxLen)
-	case o.VocabSize < 3:
-		return nil, usagef("train: --vocab-size %d is too small: need at least 3 (pad, unknown and one word)", o.VocabSize)
-	case o.MinCount < 1:
-		return nil, usagef("train: --min-count must be at least 1, got %d", o.MinCount)
-	case o.Dev == "" && !(o.DevFraction > 0 && o.DevFraction < 1):
-		return nil, usagef("train: --dev-fraction must be in (0, 1) when --dev is not given, got %g", o.DevFraction)
-	case o.Patience < 0 || o.CheckpointEvery < 0 || o.DataWorkers < 1:
-		return nil, usagef("train: --patience and --checkpoint-every must be >= 0 and --workers >= 1")
-	case o.Clip < 0:
-		return nil, usagef("train: --clip must be >= 0, got %g", o.Clip)
+	case o.Patience < 0 || o.CheckpointEvery < 0:
+		return nil, usagef("train: --patience and --checkpoint-every must be >= 0")
 	}
-	if err := o.Model.Validate(); err != nil {
-		return nil, usagef("train: %v", err)
-	}
-	o.Optim = device.DefaultOptimConfig()
-	o.Optim.Kind = c.String("optimizer")
-	o.Optim.WeightDecay = c.Float64("weight-decay")
-	o.Optim.Momentum = c.Float64("momentum")
-	var err error
-	if o.Optim.LazyEmbedding, err = lazyEmbedding("train", c.String("embed-update")); err != nil {
-		return nil, err
-	}
-	if _, err := train.NewOptimizer(o.Optim, 1); err != nil {
-		return nil, usagef("train: %v", err)
-	}
-	o.Schedule = train.LRSchedule{Base: c.Float64("lr"), Warmup: c.Int("warmup"), Decay: c.String("lr-decay")}
+	o.Schedule = train.LRSchedule{Base: op.LR, Warmup: c.Int("warmup"), Decay: c.String("lr-decay")}
 	if err := o.Schedule.Validate(); err != nil {
 		return nil, usagef("train: %v", err)
-	}
-	if o.LabelMapSpec != "" {
-		m, err := data.ParseLabelMap(o.LabelMapSpec)
-		if err != nil {
-			return nil, usagef("train: --label-map: %v", err)
-		}
-		o.LabelMap = m
 	}
 	if err := o.checkDevice(c.IsSet("cpu-workers"), c.IsSet("schedule")); err != nil {
 		return nil, err
@@ -291,8 +262,6 @@ func trainOptionsFrom(c *cli.Context) (*trainOptions, error) {
 // workers that must hold whole pipelines.
 func (o *trainOptions) checkPipeline() error {
 	switch {
-	case o.Stages < 1:
-		return usagef("train: --pipeline-stages must be at least 1, got %d", o.Stages)
 	case o.Stages == 1:
 		return nil
 	case o.Stages > len(train.PipelineUnits(o.Model)):
@@ -306,8 +275,6 @@ func (o *trainOptions) checkPipeline() error {
 	case o.Workers < o.Stages || o.Workers%o.Stages != 0:
 		return usagef("train: --cpu-workers %d must be a multiple of --pipeline-stages %d (each pipeline needs one worker per stage)",
 			o.Workers, o.Stages)
-	case o.MicroBatches < 0 || o.Chunks < 0:
-		return usagef("train: --micro-batches and --pipeline-chunks must not be negative, got %d and %d", o.MicroBatches, o.Chunks)
 	}
 	return nil
 }
@@ -364,11 +331,16 @@ func (o *trainOptions) checkDevice(workersSet, scheduleSet bool) error {
 }
 
 func (o *trainOptions) settings() runSettings {
-	return runSettings{Train: o.Train, Test: o.Test, Dev: o.Dev, DevFraction: o.DevFraction, Seed: o.Seed,
+	s := runSettings{Train: o.Train, Test: o.Test, Dev: o.Dev, DevFraction: o.DevFraction, Seed: o.Seed,
 		Workers: o.Workers, Model: o.Model, MaxLen: o.MaxLen, BatchSize: o.BatchSize, Optim: o.Optim,
 		LR: o.Schedule.Base, Warmup: o.Schedule.Warmup, Decay: o.Schedule.Decay, Clip: o.Clip,
 		VocabSize: o.VocabSize, MinCount: o.MinCount, LabelMap: o.LabelMapSpec, Bucket: o.Bucket,
-		AMP: omitDefault(o.AMP, ampOff), Schedule: omitDefault(o.Split, scheduleEven)}
+		AMP: omitDefault(o.AMP, ampOff), Schedule: omitDefault(o.Split, scheduleEven), Balance: o.Balance}
+	if o.Preprocess != data.DefaultPreprocess() {
+		p := o.Preprocess
+		s.Preprocess = &p
+	}
+	return s
 }
 
 // omitDefault is "" for a setting at its default, so that runs that do not
@@ -402,6 +374,53 @@ func diffSettings(stored json.RawMessage, now runSettings) ([]string, error) {
 	return diff, nil
 }
 
+// openRunDir prepares the output directory: a fresh run creates it and
+// refuses to replace a run already there (unless --overwrite); --resume
+// loads its checkpoint, never creating the directory, and takes the input
+// files the run was started with when the command line names none.
+func (o *trainOptions) openRunDir() (*train.Checkpoint, error) {
+	if !o.Resume {
+		if err := os.MkdirAll(o.Out, 0o755); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+		if o.Overwrite {
+			return nil, nil
+		}
+		// A fresh run would replace these; never lose a finished or
+		// interrupted run by re-running a command.
+		for _, name := range []string{"model.bin", train.CheckpointName} {
+			if _, err := os.Stat(filepath.Join(o.Out, name)); err == nil {
+				return nil, usagef("train: %s already holds a run (%s): --resume %s continues it, --overwrite replaces it", o.Out, name, o.Out)
+			}
+		}
+		return nil, nil
+	}
+	if fi, err := os.Stat(o.Out); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("train --resume %s: no run directory there", o.Out)
+	}
+	ck, err := train.LoadCheckpoint(filepath.Join(o.Out, train.CheckpointName))
+	if err != nil {
+		return nil, fmt.Errorf("train --resume: %w", err)
+	}
+	if ck.Epoch >= o.Epochs {
+		return nil, fmt.Errorf("train --resume: the run in %s already finished %d epochs (asked for %d)", o.Out, ck.Epoch, o.Epochs)
+	}
+	if o.Train == "" {
+		var stored runSettings
+		if err := json.Unmarshal(ck.Run, &stored); err != nil || stored.Train == "" {
+			return nil, fmt.Errorf("train --resume %s: the checkpoint does not name its training file; give --train", o.Out)
+		}
+		o.Train = stored.Train
+		if o.Test == "" {
+			o.Test = stored.Test
+		}
+		if o.Dev == "" {
+			o.Dev = stored.Dev
+		}
+	}
+	return ck, nil
+}
+
 // trainingData is what a run trains and evaluates on.
 type trainingData struct {
 	vocab            *data.Vocab
@@ -409,30 +428,10 @@ type trainingData struct {
 }
 
 func runTrain(ctx context.Context, o *trainOptions, log *logger, stdout io.Writer) error {
-	if err := os.MkdirAll(o.Out, 0o755); err != nil {
-		return fmt.Errorf("train: %w", err)
+	resume, err := o.openRunDir()
+	if err != nil {
+		return err
 	}
-	var resume *train.Checkpoint
-	ckPath := filepath.Join(o.Out, train.CheckpointName)
-	if o.Resume {
-		ck, err := train.LoadCheckpoint(ckPath)
-		if err != nil {
-			return fmt.Errorf("train --resume: %w", err)
-		}
-		if ck.Epoch >= o.Epochs {
-			return fmt.Errorf("train --resume: the run in %s already finished %d epochs (asked for %d)", o.Out, ck.Epoch, o.Epochs)
-		}
-		resume = ck
-	} else if !o.Overwrite {
-		// A fresh run would replace these; never lose a finished or
-		// interrupted run by re-running a command.
-		for _, name := range []string{"model.bin", train.CheckpointName} {
-			if _, err := os.Stat(filepath.Join(o.Out, name)); err == nil {
-				return usagef("train: %s already holds a run (%s): --resume %s continues it, --overwrite replaces it", o.Out, name, o.Out)
-			}
-		}
-	}
-
 	td, release, err := loadTrainingData(ctx, o, log)
 	if err != nil {
 		return err
@@ -494,7 +493,7 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 	modelPath := filepath.Join(o.Out, "model.bin")
 	approach := approachName(runShape{Device: o.Device, Workers: o.Workers, AMP: o.AMP, Streams: o.Streams, Stages: o.Stages,
 		Schedule: o.Split, Ranks: dist.Size()})
-	file := &model.File{Version: model.FileVersion, Config: o.Model, Vocab: td.vocab.Words(), Preprocess: o.preprocess(),
+	file := &model.File{Version: model.FileVersion, Config: o.Model, Vocab: td.vocab.Words(), Preprocess: o.Preprocess,
 		MaxLen: o.MaxLen, Extra: map[string]string{"approach": approach, "train": o.Train, "seed": strconv.FormatUint(o.Seed, 10)}}
 	prog := newEpochProgress(log, o.Epochs, batcher.NumBatches())
 	cfg := o.runConfig(settings, dist)
@@ -594,10 +593,6 @@ func (o *trainOptions) evalBatches(d *data.Dataset) []data.Batch {
 	return data.NewBatcher(d, data.BatchOptions{BatchSize: o.BatchSize, MaxLen: o.MaxLen, Bucket: true}).Epoch(0)
 }
 
-// preprocess is the text preprocessing of every run: the reference's
-// cleaning (lowercase, keep letters, digits and apostrophes) and split.
-func (o *trainOptions) preprocess() data.Preprocess { return data.DefaultPreprocess() }
-
 // loadTrainingData reads and encodes the inputs (through the cache) and
 // holds out the dev set. The caller must call release when done.
 func loadTrainingData(ctx context.Context, o *trainOptions, log *logger) (td *trainingData, release func(), err error) {
@@ -619,7 +614,7 @@ func loadTrainingData(ctx context.Context, o *trainOptions, log *logger) (td *tr
 	}
 	p, err := data.Prepare(ctx, data.PrepOptions{
 		Train: o.Train, Test: o.Test, CacheDir: o.CacheDir, Workers: o.DataWorkers, SkipBad: o.SkipBad,
-		LabelMap: o.LabelMapSpec, Preprocess: o.preprocess(), VocabSize: o.VocabSize, MinCount: o.MinCount,
+		LabelMap: o.LabelMapSpec, Preprocess: o.Preprocess, VocabSize: o.VocabSize, MinCount: o.MinCount, Balance: o.Balance,
 		Seed: o.Seed, Progress: progress,
 	})
 	for _, m := range meters {
@@ -631,7 +626,7 @@ func loadTrainingData(ctx context.Context, o *trainOptions, log *logger) (td *tr
 	td = &trainingData{vocab: p.Vocab, train: p.Train, test: p.Test}
 	if o.Dev != "" {
 		ro := data.ReaderOptions{LabelMap: o.LabelMap, SkipBad: o.SkipBad}
-		dev, _, err := data.EncodeFile(ctx, o.Dev, p.Vocab, o.preprocess(), ro, o.DataWorkers)
+		dev, _, err := data.EncodeFile(ctx, o.Dev, p.Vocab, o.Preprocess, ro, o.DataWorkers)
 		if err != nil {
 			p.Close()
 			return nil, nil, fmt.Errorf("train: dev set: %w", err)
@@ -670,15 +665,6 @@ func recordMetrics(rec train.EpochRecord) map[string]float64 {
 	put("dev_", rec.Dev)
 	put("test_", rec.Test)
 	return m
-}
-
-// lazyEmbedding reads an --embed-update value of command cmd.
-func lazyEmbedding(cmd, v string) (bool, error) {
-	switch v {
-	case embedDense, embedLazy:
-		return v == embedLazy, nil
-	}
-	return false, usagef("%s: --embed-update %q: want dense or lazy", cmd, v)
 }
 
 // expandBareAMP lets --amp stand alone, as in `train --device cuda:0 --amp`:

@@ -70,7 +70,7 @@ func TestTrainBadInput(t *testing.T) {
 		{"bad optimizer", tinyTrain(corpus, filepath.Join(dir, "i"), cache, "--optimizer", "lbfgs"), exitUsage, "unknown optimizer"},
 		{"empty training set", tinyTrain(empty, filepath.Join(dir, "j"), cache), exitRuntime, "no reviews"},
 		{"missing file", tinyTrain(filepath.Join(dir, "nope.txt"), filepath.Join(dir, "k"), cache), exitRuntime, "nope.txt"},
-		{"resume nothing", tinyTrain(corpus, filepath.Join(dir, "l"), cache, "--resume", filepath.Join(dir, "l")), exitRuntime, "checkpoint"},
+		{"resume nothing", tinyTrain(corpus, filepath.Join(dir, "l"), cache, "--resume", filepath.Join(dir, "l")), exitRuntime, "no run directory"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
