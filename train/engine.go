@@ -63,11 +63,10 @@ type Engine struct {
 	// touch are left out of the optimizer step (see SetSparsity).
 	sparse RowSparsity
 	lazy   bool
-	// support[flip] is this step's gradient support, the other one the
-	// previous step's, which is what the buffers still hold.
-	support [2]Support
-	flip    int
-	parts   [][]span // per worker: its share of this step's support
+	// supports are this step's gradient support and the previous step's,
+	// which is what the buffers still hold.
+	supports StepSupports
+	parts    [][]span // per worker: its share of this step's support
 
 	// per-step scratch, written by worker i only at index i
 	results []device.Result
@@ -150,10 +149,7 @@ func (e *Engine) Step(b data.Batch, lr float64) (StepStats, error) {
 	t0 := time.Now()
 	n := len(e.replicas)
 	bounds := BalancedBounds(b, n)
-	prev := &e.support[e.flip]
-	e.flip = 1 - e.flip
-	sup := &e.support[e.flip]
-	sup.Set(e.sparse, b, len(e.params))
+	sup, prev := e.supports.Next(e.sparse, b, len(e.params))
 	for i := range e.parts {
 		e.parts[i] = sup.part(i, n, e.parts[i][:0])
 	}

@@ -78,8 +78,7 @@ type Hybrid struct {
 	alpha    float64
 	bufs     [][]float32
 	sparse   RowSparsity
-	support  [2]Support // this step's and the previous step's: what bufs may hold
-	flip     int
+	supports StepSupports // this step's and the previous step's: what bufs may hold
 	step     int
 	last     HybridSchedule
 	work     []chan func() // one goroutine per replica, started on first use
@@ -156,10 +155,7 @@ func (h *Hybrid) Step(params []float32, b data.Batch, grad []float32) (device.Re
 	}
 	// Every buffer is zero outside the previous step's support, so
 	// clearing that zeroes it whole, written this step or not.
-	prev := &h.support[h.flip]
-	h.flip = 1 - h.flip
-	sup := &h.support[h.flip]
-	sup.Set(h.sparse, b, len(grad))
+	sup, prev := h.supports.Next(h.sparse, b, len(grad))
 	for i := range h.bufs {
 		switch {
 		case len(h.bufs[i]) == len(grad):

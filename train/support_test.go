@@ -252,3 +252,43 @@ func TestHybridSparseSteps(t *testing.T) {
 		}
 	}
 }
+
+// TestStepSupportsNext: each step's previous support is exactly the
+// support the step before made current, so a buffer written then is
+// cleared whole, and nothing of an older step leaks in.
+func TestStepSupportsNext(t *testing.T) {
+	rows := func(r ...[]int32) data.Batch { return data.MakeBatch(r, make([]uint8, len(r)), 0) }
+	sp := RowSparsity{Offset: 0, Rows: 6, Dim: 1}
+	steps := []struct {
+		b    data.Batch
+		want []span // the step's support
+	}{
+		{rows([]int32{1}), []span{{1, 2}, {6, 8}}},
+		{rows([]int32{4, 5}), []span{{4, 8}}},
+		{rows([]int32{0}), []span{{0, 1}, {6, 8}}},
+	}
+	var s StepSupports
+	buf := make([]float32, 8)
+	var before []span
+	for i, st := range steps {
+		cur, prev := s.Next(sp, st.b, len(buf))
+		if i > 0 && !reflect.DeepEqual(prev.spans, before) {
+			t.Fatalf("step %d: previous support %v, want %v", i, prev.spans, before)
+		}
+		if !reflect.DeepEqual(cur.spans, st.want) {
+			t.Fatalf("step %d: support %v, want %v", i, cur.spans, st.want)
+		}
+		prev.Clear(buf)
+		for j := range buf {
+			if buf[j] != 0 {
+				t.Fatalf("step %d: buf[%d] = %v after clearing the previous support", i, j, buf[j])
+			}
+		}
+		for _, r := range cur.spans { // what a replica writes
+			for j := r.lo; j < r.hi; j++ {
+				buf[j] = 1
+			}
+		}
+		before = append([]span(nil), cur.spans...)
+	}
+}

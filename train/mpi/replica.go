@@ -18,13 +18,12 @@ import (
 // the whole global batch, so identical optimizer steps keep the weights
 // identical on every rank without a further broadcast.
 type Replica struct {
-	comm    *Comm
-	local   device.Replica
-	sparse  train.RowSparsity
-	buf     []float32
-	packed  []float32        // the support of buf, contiguous, for the all-reduce
-	support [2]train.Support // this step's and the previous step's
-	flip    int
+	comm     *Comm
+	local    device.Replica
+	sparse   train.RowSparsity
+	buf      []float32
+	packed   []float32          // the support of buf, contiguous, for the all-reduce
+	supports train.StepSupports // this step's and the previous step's
 }
 
 // NewReplica wraps the local replica of this rank. With a RowSparsity
@@ -51,10 +50,7 @@ func (r *Replica) Compute(params []float32, b data.Batch, grad []float32) (devic
 	// rows would give the last rank the longest reviews every step.
 	bounds := train.BalancedBounds(b, r.comm.Size())
 	lo, hi := bounds[r.comm.Rank()], bounds[r.comm.Rank()+1]
-	prev := &r.support[r.flip]
-	r.flip = 1 - r.flip
-	sup := &r.support[r.flip]
-	sup.Set(r.sparse, b, len(grad))
+	sup, prev := r.supports.Next(r.sparse, b, len(grad))
 	if len(r.buf) != len(grad) {
 		r.buf = make([]float32, len(grad))
 	} else {
