@@ -150,7 +150,7 @@ func runBenchConfig(ctx context.Context, o *benchOptions, env *benchEnv, c bench
 	if c.Ranks > 1 {
 		err = runUnderMPI(ctx, o, c, &r)
 	} else {
-		err = benchTrain(ctx, o, env, c, &distributed{}, &r)
+		err = benchTrain(ctx, o, env, c, mpi.Single(), &r)
 	}
 	if err != nil {
 		r.Error = err.Error()
@@ -209,7 +209,7 @@ func runBenchChild(ctx context.Context, o *benchOptions) error {
 	}
 	defer env.close()
 	settings := append([]string{"command=bench", "approach=" + c.Approach, fmt.Sprint("cpus=", c.CPUs)}, o.args...)
-	dist, err := startDistributed(true, settings, env.train.Len(), 10*time.Minute)
+	dist, err := mpi.Start(true, settings, env.train.Len(), 10*time.Minute)
 	if err != nil {
 		return err
 	}
@@ -235,7 +235,7 @@ func runBenchChild(ctx context.Context, o *benchOptions) error {
 // under MPI) until the budget is spent, evaluating on the test reviews
 // evenly over the budget. It runs the training loop with a budget stop and
 // no files.
-func benchTrain(ctx context.Context, o *benchOptions, env *benchEnv, c benchConfig, dist *distributed, r *benchResult) error {
+func benchTrain(ctx context.Context, o *benchOptions, env *benchEnv, c benchConfig, dist *mpi.Job, r *benchResult) error {
 	cfg := train.RunConfig{Model: o.Model, Seed: o.Seed, Optim: o.Optim, Clip: o.Clip,
 		Devices: train.Devices{Device: device.Spec{Kind: "cpu"}, CPUWorkers: c.CPUs / c.Ranks}}
 	cfg.Model.VocabSize = env.vocab

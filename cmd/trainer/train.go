@@ -23,6 +23,7 @@ import (
 	"trainer/model"
 	"trainer/train"
 	"trainer/train/device"
+	"trainer/train/mpi"
 )
 
 // Defaults chosen by measurement on the shared files (Amazon polarity and
@@ -451,13 +452,13 @@ func runTrain(ctx context.Context, o *trainOptions, log *logger, stdout io.Write
 			return usagef("train --resume %s: settings differ from the interrupted run: %s", o.Out, strings.Join(diff, "; "))
 		}
 	}
-	lines, err := settingsLines(settings)
+	lines, err := mpi.SettingsLines(settings)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	// Under mpirun every rank has read the same data by now; the start-up
 	// check compares binaries and settings before any rank trains.
-	dist, err := startDistributed(false, lines, td.train.Len(), mpiTimeout)
+	dist, err := mpi.Start(false, lines, td.train.Len(), mpiTimeout)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
@@ -475,7 +476,7 @@ func runTrain(ctx context.Context, o *trainOptions, log *logger, stdout io.Write
 // process, its share of every global batch under mpirun. Only rank 0 writes
 // the model, metrics, checkpoints and progress.
 func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writer, td *trainingData,
-	settings runSettings, resume *train.Checkpoint, dist *distributed) error {
+	settings runSettings, resume *train.Checkpoint, dist *mpi.Job) error {
 	root := dist.Root()
 	dir, metricsPath := o.Out, o.Metrics
 	if !root {
@@ -545,20 +546,25 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 	if sum.EarlyStopped {
 		log.Infof("early stopping: no better dev accuracy for %d epochs", o.Patience)
 	}
-	rs := runSummary{CPUs: o.Workers * dist.Size(), Approach: approach, Training: time.Duration(sum.Seconds * float64(time.Second)),
+	return newRunSummary(sum, approach, o.Workers*dist.Size(), modelPath).write(stdout)
+}
+
+// newRunSummary is the closing table of a run from the loop's summary; the
+// best epoch may predate a resume, and the checkpoint carried its scores.
+func newRunSummary(sum train.Summary, approach string, cpus int, modelPath string) runSummary {
+	rs := runSummary{CPUs: cpus, Approach: approach, Training: time.Duration(sum.Seconds * float64(time.Second)),
 		Epochs: sum.Epochs, BestEpoch: sum.BestEpoch, ModelPath: modelPath, TokensPerS: sum.Last.TokensPerS}
-	// The best epoch may predate a resume; the checkpoint carried its scores.
 	if best := sum.BestRecord; best.Test != nil {
 		rs.Evaluated, rs.Accuracy, rs.Loss = "test", best.Test.Accuracy, best.Test.Loss
 	} else if best.Dev != nil {
 		rs.Evaluated, rs.Accuracy, rs.Loss = "dev", best.Dev.Accuracy, best.Dev.Loss
 	}
-	return rs.write(stdout)
+	return rs
 }
 
 // runConfig is the run assembly's view of the options: model, optimizer,
 // devices, pipeline, ranks and the loop's settings.
-func (o *trainOptions) runConfig(settings runSettings, dist *distributed) train.RunConfig {
+func (o *trainOptions) runConfig(settings runSettings, dist *mpi.Job) train.RunConfig {
 	runJSON, _ := json.Marshal(settings)
 	modelJSON, _ := json.Marshal(o.Model)
 	spec, _ := device.ParseSpec(o.Device) // validated with the flags
