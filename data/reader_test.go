@@ -89,8 +89,9 @@ func manyLines(n int) []byte {
 // (nil at a clean end).
 func readAllReviews(r *Reader) ([]Review, error) {
 	var out []Review
+	rs := &oneByOne{r: r}
 	for {
-		rv, err := r.Next()
+		rv, err := rs.Next()
 		if err == io.EOF {
 			return out, nil
 		}
@@ -607,7 +608,7 @@ func ExampleOpen() {
 	defer r.Close()
 	fmt.Println(r.Format(), r.Compression())
 	for {
-		rv, err := r.Next()
+		c, err := r.NextChunk()
 		if err == io.EOF {
 			break
 		}
@@ -615,7 +616,9 @@ func ExampleOpen() {
 			fmt.Println(err)
 			return
 		}
-		fmt.Printf("line %d label %d: %.29s\n", rv.Line, rv.Label, rv.Text)
+		for _, rv := range c.Reviews {
+			fmt.Printf("line %d label %d: %.29s\n", rv.Line, rv.Label, rv.Text)
+		}
 	}
 	st := r.Stats()
 	fmt.Printf("%d kept, %d blank lines\n", st.Kept, st.Blank)
@@ -647,8 +650,9 @@ func TestReaderDigest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		rs := &oneByOne{r: r}
 		for {
-			if _, err := r.Next(); err == io.EOF {
+			if _, err := rs.Next(); err == io.EOF {
 				break
 			} else if err != nil {
 				t.Fatal(err)
@@ -660,4 +664,25 @@ func TestReaderDigest(t *testing.T) {
 		}
 		r.Close()
 	}
+}
+
+// oneByOne reads a Reader one review at a time, as most tests want.
+type oneByOne struct {
+	r *Reader
+	c *Chunk
+	i int
+}
+
+// Next returns the next review, io.EOF at the end.
+func (o *oneByOne) Next() (Review, error) {
+	for o.c == nil || o.i >= len(o.c.Reviews) {
+		c, err := o.r.NextChunk()
+		if err != nil {
+			o.c = nil
+			return Review{}, err
+		}
+		o.c, o.i = c, 0
+	}
+	o.i++
+	return o.c.Reviews[o.i-1], nil
 }
