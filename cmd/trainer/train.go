@@ -422,23 +422,17 @@ func (o *trainOptions) openRunDir() (*train.Checkpoint, error) {
 	return ck, nil
 }
 
-// trainingData is what a run trains and evaluates on.
-type trainingData struct {
-	vocab            *data.Vocab
-	train, dev, test *data.Dataset
-}
-
 func runTrain(ctx context.Context, o *trainOptions, log *logger, stdout io.Writer) error {
 	resume, err := o.openRunDir()
 	if err != nil {
 		return err
 	}
-	td, release, err := loadTrainingData(ctx, o, log)
+	td, err := loadTrainingData(ctx, o, log)
 	if err != nil {
 		return err
 	}
-	defer release()
-	o.Model.VocabSize = td.vocab.Size()
+	defer td.Close()
+	o.Model.VocabSize = td.Vocab.Size()
 	if err := o.Model.Validate(); err != nil {
 		return usagef("train: %v", err)
 	}
@@ -458,7 +452,7 @@ func runTrain(ctx context.Context, o *trainOptions, log *logger, stdout io.Write
 	}
 	// Under mpirun every rank has read the same data by now; the start-up
 	// check compares binaries and settings before any rank trains.
-	dist, err := mpi.Start(false, lines, td.train.Len(), mpiTimeout)
+	dist, err := mpi.Start(false, lines, td.Train.Len(), mpiTimeout)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
@@ -475,7 +469,7 @@ func runTrain(ctx context.Context, o *trainOptions, log *logger, stdout io.Write
 // trainRank trains this process's part of the run: all of it in a single
 // process, its share of every global batch under mpirun. Only rank 0 writes
 // the model, metrics, checkpoints and progress.
-func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writer, td *trainingData,
+func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writer, td *train.Data,
 	settings runSettings, resume *train.Checkpoint, dist *mpi.Job) error {
 	root := dist.Root()
 	dir, metricsPath := o.Out, o.Metrics
@@ -490,11 +484,11 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 		dir, metricsPath = tmp, ""
 		log, stdout = &logger{w: io.Discard}, io.Discard
 	}
-	batcher := data.NewBatcher(td.train, data.BatchOptions{BatchSize: o.BatchSize, MaxLen: o.MaxLen, Seed: o.Seed, Bucket: o.Bucket, Shuffle: true})
+	batcher := data.NewBatcher(td.Train, data.BatchOptions{BatchSize: o.BatchSize, MaxLen: o.MaxLen, Seed: o.Seed, Bucket: o.Bucket, Shuffle: true})
 	modelPath := filepath.Join(o.Out, "model.bin")
 	approach := approachName(runShape{Device: o.Device, Workers: o.Workers, AMP: o.AMP, Streams: o.Streams, Stages: o.Stages,
 		Schedule: o.Split, Ranks: dist.Size()})
-	file := &model.File{Version: model.FileVersion, Config: o.Model, Vocab: td.vocab.Words(), Preprocess: o.Preprocess,
+	file := &model.File{Version: model.FileVersion, Config: o.Model, Vocab: td.Vocab.Words(), Preprocess: o.Preprocess,
 		MaxLen: o.MaxLen, Extra: map[string]string{"approach": approach, "train": o.Train, "seed": strconv.FormatUint(o.Seed, 10)}}
 	prog := newEpochProgress(log, o.Epochs, batcher.NumBatches())
 	cfg := o.runConfig(settings, dist)
@@ -502,7 +496,7 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 	cfg.Loop.Schedule.Total = o.Epochs * batcher.NumBatches()
 	cfg.Resume = resume
 	cfg.Hooks = train.LoopHooks{
-		Train: batcher, Dev: o.evalBatches(td.dev), Test: o.evalBatches(td.test),
+		Train: batcher, Dev: train.EvalBatches(td.Dev, o.BatchSize, o.MaxLen), Test: train.EvalBatches(td.Test, o.BatchSize, o.MaxLen),
 		SaveBest: func(p []float32, rec train.EpochRecord) error {
 			if !root {
 				return nil
@@ -534,7 +528,7 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 		log.Infof("resuming %s at epoch %d, batch %d (step %d)", o.Out, resume.Epoch+1, resume.Batch, resume.Step)
 	}
 	log.Infof("training %s: %d reviews (%d dev, %d test), vocabulary %d, %d parameters, %s, batch %d",
-		o.Train, td.train.Len(), lenOf(td.dev), lenOf(td.test), td.vocab.Size(), model.NewLayout(o.Model).Size(), approach, o.BatchSize)
+		o.Train, td.Train.Len(), lenOf(td.Dev), lenOf(td.Test), td.Vocab.Size(), model.NewLayout(o.Model).Size(), approach, o.BatchSize)
 	sum, err := run.Train(ctx)
 	prog.stop()
 	if err != nil {
@@ -590,18 +584,9 @@ func precisionOf(amp string) string {
 	return amp
 }
 
-// evalBatches cuts an evaluation set into training-sized batches: a larger
-// one would grow every worker's activation buffers for evaluation alone.
-func (o *trainOptions) evalBatches(d *data.Dataset) []data.Batch {
-	if d == nil || d.Len() == 0 {
-		return nil
-	}
-	return data.NewBatcher(d, data.BatchOptions{BatchSize: o.BatchSize, MaxLen: o.MaxLen, Bucket: true}).Epoch(0)
-}
-
-// loadTrainingData reads and encodes the inputs (through the cache) and
-// holds out the dev set. The caller must call release when done.
-func loadTrainingData(ctx context.Context, o *trainOptions, log *logger) (td *trainingData, release func(), err error) {
+// loadTrainingData reads the inputs with a progress meter per stage. The
+// caller must Close the data.
+func loadTrainingData(ctx context.Context, o *trainOptions, log *logger) (*train.Data, error) {
 	meters := map[string]*meter{}
 	progress := func(ev data.ProgressEvent) {
 		if ev.Warning != "" {
@@ -618,34 +603,18 @@ func loadTrainingData(ctx context.Context, o *trainOptions, log *logger) (td *tr
 			m.Finish()
 		}
 	}
-	p, err := data.Prepare(ctx, data.PrepOptions{
+	td, err := train.LoadData(ctx, train.DataConfig{Prep: data.PrepOptions{
 		Train: o.Train, Test: o.Test, CacheDir: o.CacheDir, Workers: o.DataWorkers, SkipBad: o.SkipBad,
 		LabelMap: o.LabelMapSpec, Preprocess: o.Preprocess, VocabSize: o.VocabSize, MinCount: o.MinCount, Balance: o.Balance,
 		Seed: o.Seed, Progress: progress,
-	})
+	}, Dev: o.Dev, DevFraction: o.DevFraction, LabelMap: o.LabelMap})
 	for _, m := range meters {
 		m.Finish()
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("train: %w", err)
+		return nil, fmt.Errorf("train: %w", err)
 	}
-	td = &trainingData{vocab: p.Vocab, train: p.Train, test: p.Test}
-	if o.Dev != "" {
-		ro := data.ReaderOptions{LabelMap: o.LabelMap, SkipBad: o.SkipBad}
-		dev, _, err := data.EncodeFile(ctx, o.Dev, p.Vocab, o.Preprocess, ro, o.DataWorkers)
-		if err != nil {
-			p.Close()
-			return nil, nil, fmt.Errorf("train: dev set: %w", err)
-		}
-		td.dev = dev
-	} else {
-		td.train, td.dev = data.SplitDev(p.Train, o.DevFraction, o.Seed)
-	}
-	if td.train.Len() == 0 {
-		p.Close()
-		return nil, nil, fmt.Errorf("train: %s: no training reviews left (after holding out the dev set)", o.Train)
-	}
-	return td, func() { p.Close() }, nil
+	return td, nil
 }
 
 func lenOf(d *data.Dataset) int {
