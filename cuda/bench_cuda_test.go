@@ -14,7 +14,7 @@ import (
 
 	"trainer/cuda"
 	"trainer/model"
-	"trainer/train"
+	"trainer/train/device"
 )
 
 // The GPU benchmark runs only when $TRAINER_GPU_BENCH names an output
@@ -75,10 +75,10 @@ func TestGPUBench(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var sc *train.LossScaler
+		var sc *device.LossScaler
 		var scaler cuda.Scaler
 		if prec.NeedsLossScaling() {
-			sc = train.NewLossScaler()
+			sc = device.NewLossScaler()
 			scaler = sc
 		}
 		tr, err := cuda.NewTrainer(r, params, cuda.AdamW{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Clip: 5}, scaler)

@@ -8,16 +8,12 @@ import (
 
 	"trainer/data"
 	"trainer/model"
+	"trainer/train/device"
 )
 
-// Result is what a replica reports for one micro-batch; it mirrors
-// train.Result, which this package may not import.
-type Result struct {
-	Loss    float64 // sum of per-review losses
-	Correct int     // reviews predicted right
-	Rows    int     // reviews
-	Tokens  int     // real (non-padding) tokens
-}
+// Result is what a replica reports for one micro-batch: the replica
+// contract's, so a Replica is a device.Replica as it stands.
+type Result = device.Result
 
 // Threads per block of the element-wise kernels, and the grid cap beyond
 // which their grid-stride loops take over.

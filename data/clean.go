@@ -106,8 +106,30 @@ func (c *cleaner) classAt(text string, i int) (uint8, rune, int) {
 type span struct{ start, end int32 }
 
 // clean writes the cleaned text into buf and the [start, end) of each
-// cleaned token into spans, in one pass over text. The steps are
-// documented on Tokenizer.Clean.
+// cleaned token into spans, in one pass over text. The steps, each
+// switched by its Preprocess field:
+//
+//   - Lowercase: unicode.ToLower on every character (a table lookup for
+//     ASCII). Unlike Python's str.lower it maps one character to one
+//     character ("İ" becomes "i", final "Σ" becomes "σ").
+//   - RemoveSpecial: letters of any script, decimal digits and combining
+//     marks are word characters; every other character becomes a space,
+//     except an apostrophe (ASCII ' or U+2019, the typographic one in
+//     "don’t") with a word character on both sides, which stays as an
+//     ASCII '. So "don't", "o'neill" and "rock'n'roll" keep theirs and
+//     "'quoted'" and "dogs'" lose them, as does an apostrophe next to
+//     another apostrophe. The reference's
+//     [^a-z0-9' ] differs in two ways: it also removes non-ASCII letters
+//     (splitting "café" into "caf") and keeps stray apostrophes ("'quoted'"
+//     would be a token of its own, unlike "quoted").
+//     Without RemoveSpecial only white space (unicode.IsSpace) separates
+//     tokens and every other character is kept.
+//   - CollapseSpace: runs of separators become one space and the ends are
+//     trimmed; without it each removed character leaves one space and
+//     white space is kept as it was.
+//
+// Tokens are the maximal runs of non-separators, so they are the same with
+// or without CollapseSpace; that setting only shapes this text.
 func (c *cleaner) clean(buf []byte, spans []span, text string) ([]byte, []span) {
 	start := -1 // start of the current token in buf, -1 between tokens
 	for i := 0; i < len(text); {

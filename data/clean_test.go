@@ -23,7 +23,7 @@ func TestCleaningSteps(t *testing.T) {
 	for _, c := range cases {
 		c.p.Tokenizer = TokenizerSplit
 		tk := NewTokenizer(c.p)
-		if got := tk.Clean(raw); got != c.clean {
+		if got := cleanText(tk, raw); got != c.clean {
 			t.Errorf("%s: Clean = %q, want %q", c.p.Key(), got, c.clean)
 		}
 		if got := tokenStrings(tk.Tokens(raw)); !equalStrings(got, c.split) {

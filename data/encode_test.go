@@ -101,7 +101,7 @@ func TestWordDictIDsMatchesID(t *testing.T) {
 func TestEncodeFileUsesVocabulary(t *testing.T) {
 	dir := t.TempDir()
 	in := writeFile(t, dir, "in.txt", "__label__2 Good movie: I don't like it\n__label__1 ???: !!!\n__label__1 Bad: zzz qqq\n")
-	v := BuildVocab(map[string]int64{"good": 5, "movie": 4, "bad": 3, "i": 2}, 10, 1)
+	v := vocabOf(map[string]int64{"good": 5, "movie": 4, "bad": 3, "i": 2}, 10, 1)
 	d, rep, err := EncodeFile(context.Background(), in, v, DefaultPreprocess(), ReaderOptions{}, 2)
 	if err != nil {
 		t.Fatal(err)

@@ -41,8 +41,9 @@ func checkConsistent(t *testing.T, path string, p *Prepared, pre Preprocess) {
 	defer r.Close()
 	tok := NewTokenizer(pre)
 	i := 0
+	rs := &oneByOne{r: r}
 	for {
-		rv, err := r.Next()
+		rv, err := rs.Next()
 		if err != nil {
 			break
 		}

@@ -15,7 +15,7 @@ type Preprocess struct {
 // DefaultPreprocess is what the Python reference (torch_lstm.py with its
 // default --tokenizer split) does: lowercase, every character other than
 // letters, digits and apostrophes becomes a space, split on white space.
-// Two deliberate differences are documented on Tokenizer.Clean: letters
+// Two deliberate differences are documented on the cleaner (clean.go): letters
 // and digits of any script are kept (the reference's [a-z0-9' ] splits
 // "café" into "caf"), and apostrophes survive only inside words (the
 // reference keeps "'quoted'" with its quotes, a different token from

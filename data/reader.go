@@ -160,9 +160,6 @@ type Reader struct {
 	pending error // error to return once the current chunk is delivered
 	err     error // sticky terminal error (io.EOF included)
 	avgSize int   // text bytes per review, for sizing Reviews slices
-
-	cur    *Chunk
-	curIdx int
 }
 
 // countingReader counts bytes read from the underlying file for Progress,
@@ -310,7 +307,7 @@ func (r *Reader) Stats() ReadStats {
 
 // Close releases the input. It does not close standard input.
 func (r *Reader) Close() error {
-	r.buf, r.scratch, r.cur = nil, nil, nil
+	r.buf, r.scratch = nil, nil
 	if r.err == nil {
 		r.err = errors.New("read " + r.name + ": reader is closed")
 	}
@@ -320,22 +317,6 @@ func (r *Reader) Close() error {
 		return c.Close()
 	}
 	return nil
-}
-
-// Next returns the next review, io.EOF at the end. It is a convenience over
-// NextChunk for callers that want one review at a time.
-func (r *Reader) Next() (Review, error) {
-	for r.cur == nil || r.curIdx >= len(r.cur.Reviews) {
-		c, err := r.NextChunk()
-		if err != nil {
-			r.cur = nil
-			return Review{}, err
-		}
-		r.cur, r.curIdx = c, 0
-	}
-	rv := r.cur.Reviews[r.curIdx]
-	r.curIdx++
-	return rv, nil
 }
 
 // record kinds returned by the parsers.

@@ -89,8 +89,9 @@ func manyLines(n int) []byte {
 // (nil at a clean end).
 func readAllReviews(r *Reader) ([]Review, error) {
 	var out []Review
+	rs := &oneByOne{r: r}
 	for {
-		rv, err := r.Next()
+		rv, err := rs.Next()
 		if err == io.EOF {
 			return out, nil
 		}
@@ -609,7 +610,7 @@ func ExampleOpen() {
 	defer r.Close()
 	fmt.Println(r.Format(), r.Compression())
 	for {
-		rv, err := r.Next()
+		c, err := r.NextChunk()
 		if err == io.EOF {
 			break
 		}
@@ -617,7 +618,9 @@ func ExampleOpen() {
 			fmt.Println(err)
 			return
 		}
-		fmt.Printf("line %d label %d: %.29s\n", rv.Line, rv.Label, rv.Text)
+		for _, rv := range c.Reviews {
+			fmt.Printf("line %d label %d: %.29s\n", rv.Line, rv.Label, rv.Text)
+		}
 	}
 	st := r.Stats()
 	fmt.Printf("%d kept, %d blank lines\n", st.Kept, st.Blank)
@@ -649,8 +652,9 @@ func TestReaderDigest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		rs := &oneByOne{r: r}
 		for {
-			if _, err := r.Next(); err == io.EOF {
+			if _, err := rs.Next(); err == io.EOF {
 				break
 			} else if err != nil {
 				t.Fatal(err)
@@ -684,7 +688,7 @@ func TestSkipBadCountsEveryRow(t *testing.T) {
 	}
 	defer r.Close()
 	for {
-		if _, err := r.Next(); err == io.EOF {
+		if _, err := (&oneByOne{r: r}).Next(); err == io.EOF {
 			break
 		} else if err != nil {
 			t.Fatal(err)
@@ -726,4 +730,25 @@ func TestCROnlyLineEndings(t *testing.T) {
 	if err != nil || len(revs) != 2 || revs[0].Text != "one\rstill one" {
 		t.Fatalf("mixed: %+v %v", revs, err)
 	}
+}
+
+// oneByOne reads a Reader one review at a time, as most tests want.
+type oneByOne struct {
+	r *Reader
+	c *Chunk
+	i int
+}
+
+// Next returns the next review, io.EOF at the end.
+func (o *oneByOne) Next() (Review, error) {
+	for o.c == nil || o.i >= len(o.c.Reviews) {
+		c, err := o.r.NextChunk()
+		if err != nil {
+			o.c = nil
+			return Review{}, err
+		}
+		o.c, o.i = c, 0
+	}
+	o.i++
+	return o.c.Reviews[o.i-1], nil
 }

@@ -122,8 +122,9 @@ func TestSynthRereadsWithReader(t *testing.T) {
 	}
 	defer r.Close()
 	var labels [2]int64
+	rs := &oneByOne{r: r}
 	for {
-		rv, err := r.Next()
+		rv, err := rs.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}

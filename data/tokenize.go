@@ -158,38 +158,6 @@ func aposFrom(buf []byte, from int) int {
 	return len(buf)
 }
 
-// Clean returns text after the cleaning steps alone, before any tokenizer
-// runs; it allocates the returned string. The steps, each switched by its
-// Preprocess field, are done in one pass:
-//
-//   - Lowercase: unicode.ToLower on every character (a table lookup for
-//     ASCII). Unlike Python's str.lower it maps one character to one
-//     character ("İ" becomes "i", final "Σ" becomes "σ").
-//   - RemoveSpecial: letters of any script, decimal digits and combining
-//     marks are word characters; every other character becomes a space,
-//     except an apostrophe (ASCII ' or U+2019, the typographic one in
-//     "don’t") with a word character on both sides, which stays as an
-//     ASCII '. So "don't", "o'neill" and "rock'n'roll" keep theirs and
-//     "'quoted'" and "dogs'" lose them, as does an apostrophe next to
-//     another apostrophe. The reference's
-//     [^a-z0-9' ] differs in two ways: it also removes non-ASCII letters
-//     (splitting "café" into "caf") and keeps stray apostrophes ("'quoted'"
-//     would be a token of its own, unlike "quoted").
-//     Without RemoveSpecial only white space (unicode.IsSpace) separates
-//     tokens and every other character is kept.
-//   - CollapseSpace: runs of separators become one space and the ends are
-//     trimmed; without it each removed character leaves one space and
-//     white space is kept as it was.
-//
-// Tokens are the maximal runs of non-separators, so they are the same with
-// or without CollapseSpace; that setting only shapes this text.
-func (t *Tokenizer) Clean(text string) string {
-	var spans []span
-	t.buf, spans = t.c.clean(t.buf[:0], t.words[:0], text)
-	t.words = spans
-	return string(t.buf)
-}
-
 // treebankSplit appends the Treebank pieces of token buf[s:e] to out.
 func treebankSplit(out []span, buf []byte, s, e int) []span {
 	if isAlnumASCII(buf[s:e]) {

@@ -27,20 +27,10 @@ type Vocab struct {
 	index  map[string]int32
 }
 
-// BuildVocab keeps the at most size-2 most frequent words whose count is at
-// least minCount; size includes the pad and unknown entries. A size below 2
+// buildVocab keeps the at most size-2 most frequent of words (counts
+// parallel to it) whose count is at least minCount, ties broken by byte
+// order; size includes the pad and unknown entries, and a size below 2
 // keeps only those two.
-func BuildVocab(counts map[string]int64, size, minCount int) *Vocab {
-	words := make([]string, 0, len(counts))
-	c := make([]int64, 0, len(counts))
-	for w, n := range counts {
-		words = append(words, w)
-		c = append(c, n)
-	}
-	return buildVocab(words, c, size, minCount)
-}
-
-// buildVocab is BuildVocab over parallel word and count slices.
 func buildVocab(words []string, counts []int64, size, minCount int) *Vocab {
 	cand := make([]int32, 0, len(words)/4)
 	for i, c := range counts {

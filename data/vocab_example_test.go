@@ -6,16 +6,6 @@ import (
 	"trainer/data"
 )
 
-func ExampleBuildVocab() {
-	counts := map[string]int64{"great": 3, "bad": 3, "the": 9, "typo": 1}
-	v := data.BuildVocab(counts, 10, 2) // typo is below the minimum count
-	fmt.Println(v.Words())
-	fmt.Println(v.ID([]byte("bad")), v.ID([]byte("typo")))
-	// Output:
-	// [<pad> <unk> the bad great]
-	// 3 1
-}
-
 func ExampleBatcher_Epoch() {
 	d := &data.Dataset{
 		Tokens:  []int32{5, 6, 7, 8, 9, 10},

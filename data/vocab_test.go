@@ -24,7 +24,7 @@ func TestBuildVocab(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			v := BuildVocab(counts, c.size, c.min)
+			v := vocabOf(counts, c.size, c.min)
 			if !slices.Equal(v.Words(), c.want) {
 				t.Fatalf("words %q, want %q", v.Words(), c.want)
 			}
@@ -47,7 +47,7 @@ func TestBuildVocab(t *testing.T) {
 }
 
 func TestBuildVocabReservedWordsNeverReal(t *testing.T) {
-	v := BuildVocab(map[string]int64{PadWord: 10, UnkWord: 10, "x": 3}, 10, 1)
+	v := vocabOf(map[string]int64{PadWord: 10, UnkWord: 10, "x": 3}, 10, 1)
 	if !slices.Equal(v.Words(), []string{PadWord, UnkWord, "x"}) {
 		t.Fatalf("words %q", v.Words())
 	}
@@ -57,7 +57,7 @@ func TestBuildVocabReservedWordsNeverReal(t *testing.T) {
 }
 
 func TestVocabSaveLoadRoundTrip(t *testing.T) {
-	v := BuildVocab(map[string]int64{"a": 3, "b'c": 2, "don't": 5}, 10, 1)
+	v := vocabOf(map[string]int64{"a": 3, "b'c": 2, "don't": 5}, 10, 1)
 	path := filepath.Join(t.TempDir(), "v.tsv")
 	if err := v.Save(path); err != nil {
 		t.Fatal(err)
@@ -101,4 +101,15 @@ func TestLoadVocabErrors(t *testing.T) {
 	if _, err := NewVocabFromWords([]string{"a", "b"}); err == nil {
 		t.Fatal("NewVocabFromWords accepted a list without reserved words")
 	}
+}
+
+// vocabOf is buildVocab over a map of word counts.
+func vocabOf(counts map[string]int64, size, minCount int) *Vocab {
+	words := make([]string, 0, len(counts))
+	c := make([]int64, 0, len(counts))
+	for w, n := range counts {
+		words = append(words, w)
+		c = append(c, n)
+	}
+	return buildVocab(words, c, size, minCount)
 }

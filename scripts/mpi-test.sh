@@ -87,4 +87,10 @@ set -e
 if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ]; then cat "$dir/bad.log"; echo "mpi-test: FAIL (status $rc when rank 0 cannot write)"; exit 1; fi
 grep -q 'rank 0: train: metrics log' "$dir/bad.log" || { cat "$dir/bad.log"; echo "mpi-test: FAIL (rank 0's error not reported)"; exit 1; }
 grep 'rank 0: train' "$dir/bad.log" | sed 's/^/  /'
+echo "== $NP ranks: trainer train's final weights equal the golden hash (cmd/trainer TestGoldenMPI)"
+"$GO" test -c -tags mpi -o "$dir/cmd.test" ./cmd/trainer
+mkdir -p "$dir/golden"
+TRAINER_GOLDEN_OUT="$dir/golden/run" timeout 120 "${MPIRUN[@]}" -x TRAINER_GOLDEN_OUT "$dir/cmd.test" -test.count=1 -test.v -test.run '^TestGoldenMPI$' \
+	> "$dir/golden.log" 2>&1 || { cat "$dir/golden.log"; echo "mpi-test: FAIL (golden weights)"; exit 1; }
+[ "$(grep -c '^--- PASS: TestGoldenMPI' "$dir/golden.log")" -eq "$NP" ] || { cat "$dir/golden.log"; echo "mpi-test: FAIL (golden weights)"; exit 1; }
 echo "mpi-test: PASS"

@@ -1,17 +1,20 @@
 package train
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"trainer/data"
 	"trainer/model"
+	"trainer/train/device"
 )
 
 // realReviews reads, tokenizes and encodes up to n reviews of a shared data
@@ -30,14 +33,21 @@ func realReviews(tb testing.TB, path string, n, vocabSize int) (*data.Dataset, i
 	var docs [][]string
 	var labels []uint8
 	counts := map[string]int64{}
+	var chunk []data.Review
 	for len(docs) < n {
-		rv, err := r.Next()
-		if err == io.EOF {
-			break
+		if len(chunk) == 0 {
+			c, err := r.NextChunk()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				tb.Fatal(err)
+			}
+			chunk = c.Reviews
+			continue
 		}
-		if err != nil {
-			tb.Fatal(err)
-		}
+		rv := chunk[0]
+		chunk = chunk[1:]
 		var words []string
 		for _, t := range tok.Tokens(rv.Text) {
 			words = append(words, string(t))
@@ -49,7 +59,7 @@ func realReviews(tb testing.TB, path string, n, vocabSize int) (*data.Dataset, i
 		docs = append(docs, words)
 		labels = append(labels, rv.Label)
 	}
-	v := data.BuildVocab(counts, vocabSize, 2)
+	v := vocabOf(tb, counts, vocabSize, 2)
 	d := &data.Dataset{Offsets: []int64{0}, Labels: labels}
 	for _, words := range docs {
 		for _, w := range words {
@@ -77,7 +87,7 @@ func benchEngine(b *testing.B, cfg model.Config, workers int, lazy, share bool, 
 		ShareRows(reps)
 	}
 	rs := reps[0].share
-	opt, _ := NewOptimizer(DefaultOptimConfig(), len(params))
+	opt, _ := NewOptimizer(device.DefaultOptimConfig(), len(params))
 	e, err := NewEngine(params, Replicas(reps), opt, 5)
 	if err != nil {
 		b.Fatal(err)
@@ -318,7 +328,7 @@ func TestSplitLoss(t *testing.T) {
 // does nothing: the engine hands it to its two workers and waits for both,
 // as it does three times a step.
 func BenchmarkEngineDispatch(b *testing.B) {
-	e, err := NewEngine(make([]float32, 1), []Replica{nil, nil}, nil, 0)
+	e, err := NewEngine(make([]float32, 1), []device.Replica{nil, nil}, nil, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -345,4 +355,28 @@ func BenchmarkReduceRange(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		reduceRange(bufs, 0, n, 1)
 	}
+}
+
+// vocabOf is the vocabulary of the at most size-2 most frequent words with
+// at least minCount occurrences, ties broken by byte order, as data.Prepare
+// builds it.
+func vocabOf(tb testing.TB, counts map[string]int64, size, minCount int) *data.Vocab {
+	var words []string
+	for w, n := range counts {
+		if n >= int64(minCount) {
+			words = append(words, w)
+		}
+	}
+	slices.SortFunc(words, func(a, b string) int {
+		if c := cmp.Compare(counts[b], counts[a]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	words = words[:min(len(words), size-2)]
+	v, err := data.NewVocabFromWords(append([]string{data.PadWord, data.UnkWord}, words...))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v
 }

@@ -10,6 +10,7 @@ import (
 	"math"
 
 	"trainer/internal/durable"
+	"trainer/train/device"
 )
 
 // CheckpointName is the checkpoint's file name inside a run directory.
@@ -35,17 +36,17 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // stopped: batches are a pure function of (seed, epoch), so the position is
 // the epoch and the number of its batches already applied.
 type Checkpoint struct {
-	Step    int64           `json:"step"`  // optimizer steps applied so far
-	Epoch   int             `json:"epoch"` // 0-based epoch in progress
-	Batch   int             `json:"batch"` // batches of Epoch already applied
-	Seed    uint64          `json:"seed"`
-	Workers int             `json:"workers"`
-	Model   json.RawMessage `json:"model"` // model configuration
-	Run     json.RawMessage `json:"run"`   // run settings that must match on resume
-	Loop    LoopState       `json:"loop"`
-	Optim   OptimState      `json:"optim"`
+	Step    int64             `json:"step"`  // optimizer steps applied so far
+	Epoch   int               `json:"epoch"` // 0-based epoch in progress
+	Batch   int               `json:"batch"` // batches of Epoch already applied
+	Seed    uint64            `json:"seed"`
+	Workers int               `json:"workers"`
+	Model   json.RawMessage   `json:"model"` // model configuration
+	Run     json.RawMessage   `json:"run"`   // run settings that must match on resume
+	Loop    LoopState         `json:"loop"`
+	Optim   device.OptimState `json:"optim"`
 	// Scalers is the state of each loss scaler of LoopConfig.Scalers.
-	Scalers []LossScalerState `json:"loss_scalers,omitempty"`
+	Scalers []device.LossScalerState `json:"loss_scalers,omitempty"`
 	// Epochs is the number of epochs the run was started for. The
 	// learning-rate schedule ends at its last step, so a run resumed for a
 	// different number would match neither run: CheckResume refuses it.
@@ -123,6 +124,10 @@ type LoopState struct {
 	EpochTokens  int64   `json:"epoch_tokens"`
 	EpochSeconds float64 `json:"epoch_seconds"`
 	TotalSeconds float64 `json:"total_seconds"`
+	// BestDev and BestTest are the evaluation of the best epoch, so that a
+	// resumed run can report it without reading the model file back.
+	BestDev  *Metrics `json:"best_dev,omitempty"`
+	BestTest *Metrics `json:"best_test,omitempty"`
 }
 
 // SaveCheckpoint writes c to path atomically: a temporary file in the same

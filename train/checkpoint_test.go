@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"trainer/internal/durable"
+	"trainer/train/device"
 )
 
 func sampleCheckpoint() *Checkpoint {
@@ -21,7 +22,7 @@ func sampleCheckpoint() *Checkpoint {
 		Model:  json.RawMessage(`{"hidden":8}`),
 		Run:    json.RawMessage(`{"batch_size":4}`),
 		Loop:   LoopState{BestAccuracy: 0.75, BestEpoch: 1, EpochLoss: 3.5, EpochRows: 28},
-		Optim:  OptimState{Kind: "adamw", Steps: 42, Slots: [][]float32{{0.1, -0.2, 0}, {1e-8, 2, float32(math.Inf(1))}}},
+		Optim:  device.OptimState{Kind: "adamw", Steps: 42, Slots: [][]float32{{0.1, -0.2, 0}, {1e-8, 2, float32(math.Inf(1))}}},
 		Params: []float32{1.5, -2.25, float32(math.SmallestNonzeroFloat32)},
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"trainer/data"
 	"trainer/model"
+	"trainer/train/device"
 )
 
 // CPUReplica is one CPU worker: a model workspace of its own, used from one
@@ -65,9 +66,9 @@ func ShareRows(rs []*CPUReplica) {
 func (r *CPUReplica) Name() string { return r.name }
 
 // Compute adds the gradient of b's summed loss to grad.
-func (r *CPUReplica) Compute(params []float32, b data.Batch, grad []float32) (res Result, err error) {
+func (r *CPUReplica) Compute(params []float32, b data.Batch, grad []float32) (res device.Result, err error) {
 	if b.Size == 0 && r.share == nil {
-		return Result{}, nil // sharing replicas take part in every step
+		return device.Result{}, nil // sharing replicas take part in every step
 	}
 	defer func() {
 		// A model bug must fail the run with a message, not kill a worker
@@ -85,7 +86,7 @@ func (r *CPUReplica) Compute(params []float32, b data.Batch, grad []float32) (re
 		}
 	}()
 	loss, correct := r.ws.LossGrad(params, b, grad)
-	return Result{Loss: loss, Correct: correct, Rows: b.Size, Tokens: b.RealTokens()}, nil
+	return device.Result{Loss: loss, Correct: correct, Rows: b.Size, Tokens: b.RealTokens()}, nil
 }
 
 // Forward computes b's logits.
@@ -100,8 +101,8 @@ func (r *CPUReplica) Forward(params []float32, b data.Batch, logits []float32) (
 }
 
 // Replicas converts CPU replicas to the engine's interface.
-func Replicas(rs []*CPUReplica) []Replica {
-	out := make([]Replica, len(rs))
+func Replicas(rs []*CPUReplica) []device.Replica {
+	out := make([]device.Replica, len(rs))
 	for i, r := range rs {
 		out[i] = r
 	}
@@ -109,8 +110,8 @@ func Replicas(rs []*CPUReplica) []Replica {
 }
 
 // Forwarders converts CPU replicas to evaluation workers.
-func Forwarders(rs []*CPUReplica) []Forwarder {
-	out := make([]Forwarder, len(rs))
+func Forwarders(rs []*CPUReplica) []device.Forwarder {
+	out := make([]device.Forwarder, len(rs))
 	for i, r := range rs {
 		out[i] = r
 	}

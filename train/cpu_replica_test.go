@@ -8,6 +8,7 @@ import (
 
 	"trainer/data"
 	"trainer/model"
+	"trainer/train/device"
 )
 
 // TestCPUEngineWorkersAgree checks the DDP contract on the real model:
@@ -34,7 +35,7 @@ func TestCPUEngineWorkersAgree(t *testing.T) {
 			if share {
 				ShareRows(reps)
 			}
-			opt, _ := NewOptimizer(DefaultOptimConfig(), len(params))
+			opt, _ := NewOptimizer(device.DefaultOptimConfig(), len(params))
 			e, err := NewEngine(params, Replicas(reps), opt, 1)
 			if err != nil {
 				t.Fatal(err)
@@ -84,7 +85,7 @@ func TestSharedWorkerFailureStopsStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	ShareRows(reps)
-	opt, _ := NewOptimizer(DefaultOptimConfig(), len(params))
+	opt, _ := NewOptimizer(device.DefaultOptimConfig(), len(params))
 	e, err := NewEngine(params, Replicas(reps), opt, 1)
 	if err != nil {
 		t.Fatal(err)

@@ -1,5 +1,9 @@
-// Package train runs data-parallel training: replicas that compute loss and
-// gradients on their share of each global batch, the all-reduce of one flat
-// gradient buffer, the optimizer step on fp32 master weights, loss scaling,
-// checkpoints, metrics, the hybrid GPU+CPU scheduler and pipeline stages.
+// Package train runs data-parallel training. Assemble turns a RunConfig
+// (model, optimizer, devices, pipeline, ranks, loop) into a ready Run: the
+// replicas of every device behind the train/device contract, the hybrid
+// GPU+CPU scheduler, pipeline stages, the MPI rank wrapper, and the Engine
+// (all-reduce of one flat gradient buffer, optimizer step on fp32 master
+// weights) or a resident device that steps itself, under the Loop with its
+// checkpoints and metrics log. The command line, benchmarks and anything
+// later that trains call Assemble.
 package train

@@ -10,22 +10,23 @@ import (
 
 	"trainer/data"
 	"trainer/model"
+	"trainer/train/device"
 )
-
-// ErrNonFinite reports a loss or gradient that became NaN or infinite. The
-// step that produced it is not applied, so the weights stay the last good
-// ones.
-var ErrNonFinite = errors.New("loss or gradient is not finite (NaN or Inf)")
 
 // StepStats describes one synchronous data-parallel step.
 type StepStats struct {
-	Result             // summed over replicas
-	GradNorm   float64 // global L2 norm of the mean gradient, before clipping
-	ClipScale  float64 // factor applied to the gradient (1 = not clipped)
-	LR         float64
-	Seconds    float64
-	Compute    []float64 // per replica: seconds in Compute
-	ReduceSecs float64   // all-reduce, clipping and optimizer update
+	device.Result         // summed over replicas
+	GradNorm      float64 // global L2 norm of the mean gradient, before clipping
+	ClipScale     float64 // factor applied to the gradient (1 = not clipped)
+	LR            float64
+	Seconds       float64
+	Compute       []float64 // per replica: seconds in Compute
+	ReduceSecs    float64   // all-reduce, clipping and optimizer update
+	// A resident replica under fp16 reports the loss scale its step ran at
+	// and whether an overflow skipped the update; the engine leaves both
+	// zero (its GPU replicas scale their own losses).
+	LossScale float32
+	Skipped   bool
 }
 
 // Engine runs synchronous data-parallel training over a fixed set of
@@ -50,7 +51,7 @@ type StepStats struct {
 // microseconds that way against about a microsecond unlocked.
 type Engine struct {
 	params   []float32
-	replicas []Replica
+	replicas []device.Replica
 	grads    [][]float32
 	opt      Optimizer
 	clip     float64
@@ -62,14 +63,13 @@ type Engine struct {
 	// touch are left out of the optimizer step (see SetSparsity).
 	sparse RowSparsity
 	lazy   bool
-	// support[flip] is this step's gradient support, the other one the
-	// previous step's, which is what the buffers still hold.
-	support [2]Support
-	flip    int
-	parts   [][]span // per worker: its share of this step's support
+	// supports are this step's gradient support and the previous step's,
+	// which is what the buffers still hold.
+	supports StepSupports
+	parts    [][]span // per worker: its share of this step's support
 
 	// per-step scratch, written by worker i only at index i
-	results []Result
+	results []device.Result
 	errs    []error
 	secs    []float64
 	sumsq   []float64
@@ -78,7 +78,7 @@ type Engine struct {
 // NewEngine starts one worker goroutine per replica. params are the
 // master weights, updated in place by Step; clip is the maximum global
 // gradient norm (0 disables clipping). Close stops the workers.
-func NewEngine(params []float32, replicas []Replica, opt Optimizer, clip float64) (*Engine, error) {
+func NewEngine(params []float32, replicas []device.Replica, opt Optimizer, clip float64) (*Engine, error) {
 	if len(replicas) == 0 {
 		return nil, errors.New("engine: no replicas")
 	}
@@ -89,7 +89,7 @@ func NewEngine(params []float32, replicas []Replica, opt Optimizer, clip float64
 	e := &Engine{
 		params: params, replicas: replicas, opt: opt, clip: clip,
 		grads: make([][]float32, n), workers: make([]chan func(), n),
-		results: make([]Result, n), errs: make([]error, n), secs: make([]float64, n), sumsq: make([]float64, n),
+		results: make([]device.Result, n), errs: make([]error, n), secs: make([]float64, n), sumsq: make([]float64, n),
 		parts: make([][]span, n),
 	}
 	for i := range replicas {
@@ -128,9 +128,6 @@ func (e *Engine) Workers() int { return len(e.replicas) }
 // Params returns the master weights (shared, not a copy).
 func (e *Engine) Params() []float32 { return e.params }
 
-// Optimizer returns the optimizer, for checkpointing its state.
-func (e *Engine) Optimizer() Optimizer { return e.opt }
-
 // parallel runs f(i) on every worker and waits for all.
 func (e *Engine) parallel(f func(i int)) {
 	e.wg.Add(len(e.workers))
@@ -152,10 +149,7 @@ func (e *Engine) Step(b data.Batch, lr float64) (StepStats, error) {
 	t0 := time.Now()
 	n := len(e.replicas)
 	bounds := BalancedBounds(b, n)
-	prev := &e.support[e.flip]
-	e.flip = 1 - e.flip
-	sup := &e.support[e.flip]
-	sup.Set(e.sparse, b, len(e.params))
+	sup, prev := e.supports.Next(e.sparse, b, len(e.params))
 	for i := range e.parts {
 		e.parts[i] = sup.part(i, n, e.parts[i][:0])
 	}
@@ -187,7 +181,7 @@ func (e *Engine) Step(b data.Batch, lr float64) (StepStats, error) {
 	}
 	st.GradNorm = math.Sqrt(sq)
 	if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) || math.IsNaN(st.GradNorm) || math.IsInf(st.GradNorm, 0) {
-		return st, ErrNonFinite
+		return st, device.ErrNonFinite
 	}
 	st.ClipScale = ClipScale(st.GradNorm, e.clip)
 	e.opt.Begin()
@@ -278,16 +272,10 @@ func (e *Engine) Close() {
 	}
 }
 
-// Forwarder computes logits (one per row) for a batch without gradients.
-// CPU replicas implement it; evaluation and prediction use it.
-type Forwarder interface {
-	Forward(params []float32, b data.Batch, logits []float32) error
-}
-
 // ForwardAll computes the logits of every batch, spreading batches over the
 // forwarders (one goroutine each) as they become free. The result
 // does not depend on which forwarder took which batch.
-func ForwardAll(fw []Forwarder, params []float32, batches []data.Batch) ([][]float32, error) {
+func ForwardAll(fw []device.Forwarder, params []float32, batches []data.Batch) ([][]float32, error) {
 	if len(fw) == 0 {
 		return nil, errors.New("forward: no workers")
 	}
@@ -322,7 +310,7 @@ func ForwardAll(fw []Forwarder, params []float32, batches []data.Batch) ([][]flo
 }
 
 // Evaluate scores params on labelled batches in parallel.
-func Evaluate(fw []Forwarder, params []float32, batches []data.Batch) (Metrics, error) {
+func Evaluate(fw []device.Forwarder, params []float32, batches []data.Batch) (Metrics, error) {
 	logits, err := ForwardAll(fw, params, batches)
 	if err != nil {
 		return Metrics{}, err

@@ -8,28 +8,29 @@ import (
 	"testing"
 
 	"trainer/data"
+	"trainer/train/device"
 )
 
 // bowRun is one training run of the bag-of-words stand-in (see runBow).
 type bowRun struct {
 	workers      int
 	clip         float64
-	optim        OptimConfig // zero: AdamW with weight decay 0.01
-	sparse, lazy bool        // tell the engine the token table (see Engine.SetSparsity)
+	optim        device.OptimConfig // zero: AdamW with weight decay 0.01
+	sparse, lazy bool               // tell the engine the token table (see Engine.SetSparsity)
 }
 
 // runBow trains the bag-of-words stand-in on batches at rate 0.05 and
 // returns its weights and optimizer state.
-func runBow(t *testing.T, r bowRun, batches []data.Batch) ([]float32, OptimState) {
+func runBow(t *testing.T, r bowRun, batches []data.Batch) ([]float32, device.OptimState) {
 	t.Helper()
 	const vocab = 40
 	params := newBowParams(vocab)
-	reps := make([]Replica, r.workers)
+	reps := make([]device.Replica, r.workers)
 	for i := range reps {
 		reps[i] = bowReplica{vocab: vocab}
 	}
 	if r.optim.Kind == "" {
-		r.optim = OptimConfig{Kind: "adamw", Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01}
+		r.optim = device.OptimConfig{Kind: "adamw", Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01}
 	}
 	opt, err := NewOptimizer(r.optim, len(params))
 	if err != nil {
@@ -98,8 +99,8 @@ func TestEngineNaNKeepsWeights(t *testing.T) {
 	const vocab = 20
 	params := newBowParams(vocab)
 	var calls atomic.Int64
-	opt, _ := NewOptimizer(DefaultOptimConfig(), len(params))
-	e, err := NewEngine(params, []Replica{bowReplica{vocab: vocab, nanAt: 2, calls: &calls}}, opt, 0)
+	opt, _ := NewOptimizer(device.DefaultOptimConfig(), len(params))
+	e, err := NewEngine(params, []device.Replica{bowReplica{vocab: vocab, nanAt: 2, calls: &calls}}, opt, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ func TestEngineNaNKeepsWeights(t *testing.T) {
 	}
 	before := append([]float32(nil), params...)
 	steps := opt.State().Steps
-	if _, err := e.Step(b, 0.1); !errors.Is(err, ErrNonFinite) {
+	if _, err := e.Step(b, 0.1); !errors.Is(err, device.ErrNonFinite) {
 		t.Fatalf("NaN step returned %v", err)
 	}
 	for i := range params {
@@ -189,11 +190,11 @@ func TestEvaluateParallel(t *testing.T) {
 	d := synthDataset(50, vocab, 9)
 	params := newBowParams(vocab)
 	batches := []data.Batch{batchOf(d, 0, 17), batchOf(d, 17, 33), batchOf(d, 33, 50)}
-	one, err := Evaluate([]Forwarder{bowReplica{vocab: vocab}}, params, batches)
+	one, err := Evaluate([]device.Forwarder{bowReplica{vocab: vocab}}, params, batches)
 	if err != nil {
 		t.Fatal(err)
 	}
-	three, err := Evaluate([]Forwarder{bowReplica{vocab: vocab}, bowReplica{vocab: vocab}, bowReplica{vocab: vocab}}, params, batches)
+	three, err := Evaluate([]device.Forwarder{bowReplica{vocab: vocab}, bowReplica{vocab: vocab}, bowReplica{vocab: vocab}}, params, batches)
 	if err != nil {
 		t.Fatal(err)
 	}

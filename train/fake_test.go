@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"trainer/data"
+	"trainer/train/device"
 )
 
 // bowReplica is a tiny stand-in model for engine and loop tests: logistic
@@ -34,8 +35,8 @@ func (r bowReplica) logit(params []float32, row []int32) float64 {
 	return z
 }
 
-func (r bowReplica) Compute(params []float32, b data.Batch, grad []float32) (Result, error) {
-	var res Result
+func (r bowReplica) Compute(params []float32, b data.Batch, grad []float32) (device.Result, error) {
+	var res device.Result
 	call := int64(0)
 	if r.calls != nil {
 		call = r.calls.Add(1)
@@ -111,10 +112,10 @@ func batchOf(d *data.Dataset, lo, hi int) data.Batch {
 // weights it trains to therefore depend on the scale of every step.
 type scaledReplica struct {
 	bowReplica
-	scaler *LossScaler
+	scaler *device.LossScaler
 }
 
-func (r scaledReplica) Compute(params []float32, b data.Batch, grad []float32) (Result, error) {
+func (r scaledReplica) Compute(params []float32, b data.Batch, grad []float32) (device.Result, error) {
 	tmp := make([]float32, len(grad))
 	for {
 		clear(tmp)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"trainer/data"
+	"trainer/train/device"
 )
 
 // HybridOptions tunes the hybrid scheduler.
@@ -87,13 +88,12 @@ func (s HybridSchedule) MaxIdleFrac() float64 {
 // Hybrid is itself a Replica: an engine, or an MPI rank, can use it as its
 // one device. It is not safe for concurrent use; Close stops its goroutines.
 type Hybrid struct {
-	replicas []Replica
+	replicas []device.Replica
 	policy   *costPolicy
 	alpha    float64
 	bufs     [][]float32
 	sparse   RowSparsity
-	support  [2]Support // this step's and the previous step's: what bufs may hold
-	flip     int
+	supports StepSupports // this step's and the previous step's: what bufs may hold
 	step     int
 	last     HybridSchedule
 	work     []chan func() // one goroutine per replica, started on first use
@@ -101,7 +101,7 @@ type Hybrid struct {
 }
 
 // NewHybrid builds a scheduler over the given replicas.
-func NewHybrid(replicas []Replica, opt HybridOptions) (*Hybrid, error) {
+func NewHybrid(replicas []device.Replica, opt HybridOptions) (*Hybrid, error) {
 	if len(replicas) == 0 {
 		return nil, errors.New("hybrid scheduler: no replicas")
 	}
@@ -177,7 +177,7 @@ func (h *Hybrid) Models() []HybridCost { return h.policy.models() }
 func (h *Hybrid) Last() HybridSchedule { return h.last }
 
 // Compute implements Replica: it adds the gradient of the whole batch to grad.
-func (h *Hybrid) Compute(params []float32, b data.Batch, grad []float32) (Result, error) {
+func (h *Hybrid) Compute(params []float32, b data.Batch, grad []float32) (device.Result, error) {
 	res, _, err := h.Step(params, b, grad)
 	return res, err
 }
@@ -195,27 +195,24 @@ func (h *Hybrid) Split(n int) []int {
 
 // Step splits b over the replicas, runs them concurrently, adds the summed
 // gradient to grad and reports the schedule.
-func (h *Hybrid) Step(params []float32, b data.Batch, grad []float32) (Result, HybridSchedule, error) {
+func (h *Hybrid) Step(params []float32, b data.Batch, grad []float32) (device.Result, HybridSchedule, error) {
 	h.step++
 	rows, probe := h.policy.split(b.Size)
 	sched := HybridSchedule{Step: h.step, Rows: b.Size, Planned: h.policy.planned, Shares: make([]HybridShare, len(h.replicas))}
 	reduce := make([]float64, len(h.replicas))
 
 	type outcome struct {
-		res Result
+		res device.Result
 		dur time.Duration
 		err error
 	}
 	outs := make([]outcome, len(h.replicas))
 	if err := h.sparse.check(len(grad)); err != nil {
-		return Result{}, sched, fmt.Errorf("hybrid scheduler: %w", err)
+		return device.Result{}, sched, fmt.Errorf("hybrid scheduler: %w", err)
 	}
 	// Every buffer is zero outside the previous step's support, so
 	// clearing that zeroes it whole, written this step or not.
-	prev := &h.support[h.flip]
-	h.flip = 1 - h.flip
-	sup := &h.support[h.flip]
-	sup.Set(h.sparse, b, len(grad))
+	sup, prev := h.supports.Next(h.sparse, b, len(grad))
 	for i := range h.bufs {
 		t0 := time.Now()
 		switch {
@@ -246,7 +243,7 @@ func (h *Hybrid) Step(params []float32, b data.Batch, grad []float32) (Result, H
 	h.wg.Wait()
 	wall := time.Since(start).Seconds()
 
-	var total Result
+	var total device.Result
 	for i, o := range outs {
 		if o.err != nil {
 			return total, sched, fmt.Errorf("hybrid step %d: replica %s on %d rows: %w", h.step, h.replicas[i].Name(), rows[i], o.err)

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"trainer/train/device"
 )
 
 func TestFitCost(t *testing.T) {
@@ -312,7 +314,7 @@ func TestHybridBringsBackReplicaThatBecameFast(t *testing.T) {
 // metrics.jsonl with it) has the plan and each replica's fitted model once
 // the probe is over, and Split does not advance the schedule.
 func TestHybridScheduleCarriesModel(t *testing.T) {
-	h, err := NewHybrid([]Replica{exactReplica{"a"}, exactReplica{"b"}}, HybridOptions{})
+	h, err := NewHybrid([]device.Replica{exactReplica{"a"}, exactReplica{"b"}}, HybridOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"trainer/data"
+	"trainer/train/device"
 )
 
 // exactReplica is a deterministic stand-in for a model: its gradient is a sum
@@ -14,8 +15,8 @@ type exactReplica struct{ name string }
 
 func (r exactReplica) Name() string { return r.name }
 
-func (r exactReplica) Compute(params []float32, b data.Batch, grad []float32) (Result, error) {
-	var res Result
+func (r exactReplica) Compute(params []float32, b data.Batch, grad []float32) (device.Result, error) {
+	var res device.Result
 	for i := 0; i < b.Size; i++ {
 		row := b.Row(i)
 		for j := range grad {
@@ -34,14 +35,14 @@ func (r exactReplica) Compute(params []float32, b data.Batch, grad []float32) (R
 // sleepyReplica adds a fixed wall time per row to another replica, to emulate
 // devices of different speeds without burning CPU.
 type sleepyReplica struct {
-	Replica
+	device.Replica
 	perRow time.Duration
 	name   string
 }
 
 func (s sleepyReplica) Name() string { return s.name }
 
-func (s sleepyReplica) Compute(params []float32, b data.Batch, grad []float32) (Result, error) {
+func (s sleepyReplica) Compute(params []float32, b data.Batch, grad []float32) (device.Result, error) {
 	res, err := s.Replica.Compute(params, b, grad)
 	time.Sleep(time.Duration(b.Size) * s.perRow)
 	return res, err

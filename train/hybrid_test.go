@@ -11,13 +11,14 @@ import (
 
 	"trainer/data"
 	"trainer/model"
+	"trainer/train/device"
 )
 
 func TestNewHybridRejectsBadOptions(t *testing.T) {
-	r := []Replica{exactReplica{"a"}, exactReplica{"b"}}
+	r := []device.Replica{exactReplica{"a"}, exactReplica{"b"}}
 	cases := []struct {
 		name string
-		reps []Replica
+		reps []device.Replica
 		opt  HybridOptions
 	}{
 		{"no replicas", nil, HybridOptions{}},
@@ -55,7 +56,7 @@ func TestHybridConverges(t *testing.T) {
 // hybridConvergence runs one trial and says what went wrong, if anything.
 func hybridConvergence(t *testing.T) string {
 	const batch = 280
-	reps := []Replica{
+	reps := []device.Replica{
 		sleepyReplica{exactReplica{}, 100 * time.Microsecond, "fast"},
 		sleepyReplica{exactReplica{}, 200 * time.Microsecond, "mid"},
 		sleepyReplica{exactReplica{}, 400 * time.Microsecond, "slow"},
@@ -95,7 +96,7 @@ func hybridConvergence(t *testing.T) string {
 }
 
 func TestHybridDropsVerySlowReplica(t *testing.T) {
-	reps := []Replica{
+	reps := []device.Replica{
 		sleepyReplica{exactReplica{}, 100 * time.Microsecond, "fast"},
 		sleepyReplica{exactReplica{}, 40 * time.Millisecond, "slow"},
 	}
@@ -144,7 +145,7 @@ func TestHybridEqualsOneReplica(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			reps := []Replica{exactReplica{"a"}, exactReplica{"b"}, exactReplica{"c"}}
+			reps := []device.Replica{exactReplica{"a"}, exactReplica{"b"}, exactReplica{"c"}}
 			h, err := NewHybrid(reps, HybridOptions{Prior: c.prior})
 			if err != nil {
 				t.Fatal(err)
@@ -173,12 +174,12 @@ func TestHybridEqualsOneReplica(t *testing.T) {
 type brokenReplica struct{}
 
 func (brokenReplica) Name() string { return "broken" }
-func (brokenReplica) Compute([]float32, data.Batch, []float32) (Result, error) {
-	return Result{}, errors.New("device lost")
+func (brokenReplica) Compute([]float32, data.Batch, []float32) (device.Result, error) {
+	return device.Result{}, errors.New("device lost")
 }
 
 func TestHybridReportsReplicaError(t *testing.T) {
-	h, err := NewHybrid([]Replica{exactReplica{"ok"}, brokenReplica{}}, HybridOptions{})
+	h, err := NewHybrid([]device.Replica{exactReplica{"ok"}, brokenReplica{}}, HybridOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,16 +202,16 @@ func hybridRows(s HybridSchedule) []int {
 // with one plain replica, whatever split the scheduler picks.
 func TestEngineWithHybrid(t *testing.T) {
 	batches := []data.Batch{hybridBatch(5, 31, 9, 20), hybridBatch(6, 64, 12, 20), hybridBatch(7, 3, 4, 20)}
-	run := func(rep Replica) []float32 {
+	run := func(rep device.Replica) []float32 {
 		params := make([]float32, 12)
 		for j := range params {
 			params[j] = float32(j)
 		}
-		opt, err := NewOptimizer(OptimConfig{Kind: "sgd", Momentum: 0.9}, len(params))
+		opt, err := NewOptimizer(device.OptimConfig{Kind: "sgd", Momentum: 0.9}, len(params))
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := NewEngine(params, []Replica{rep}, opt, 0)
+		e, err := NewEngine(params, []device.Replica{rep}, opt, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,7 +224,7 @@ func TestEngineWithHybrid(t *testing.T) {
 		return params
 	}
 	want := run(exactReplica{"one"})
-	h, err := NewHybrid([]Replica{exactReplica{"a"}, exactReplica{"b"}}, HybridOptions{Prior: []float64{3, 1}})
+	h, err := NewHybrid([]device.Replica{exactReplica{"a"}, exactReplica{"b"}}, HybridOptions{Prior: []float64{3, 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +255,7 @@ func TestHybridRealModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var reps []Replica
+	var reps []device.Replica
 	for i, c := range cpus {
 		reps = append(reps, sleepyReplica{c, time.Duration(i) * 50 * time.Microsecond, c.Name()})
 	}

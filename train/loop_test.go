@@ -15,6 +15,7 @@ import (
 
 	"trainer/data"
 	"trainer/internal/atomicfile"
+	"trainer/train/device"
 )
 
 type loopRun struct {
@@ -27,7 +28,7 @@ type loopRun struct {
 	lr        float64 // 0 = 0.05
 	// scaler, when set, gives replica i a dynamic loss scaler (see
 	// scaledReplica) that the loop checkpoints.
-	scaler func(i int) *LossScaler
+	scaler func(i int) *device.LossScaler
 }
 
 const loopVocab = 64
@@ -39,10 +40,10 @@ func runLoop(t *testing.T, dir string, r loopRun, resume *Checkpoint) ([]float32
 	d := synthDataset(200, loopVocab, 11)
 	trainSet, dev := data.SplitDev(d, 0.2, 7)
 	params := newBowParams(loopVocab)
-	reps := make([]Replica, r.workers)
-	fw := make([]Forwarder, r.workers)
+	reps := make([]device.Replica, r.workers)
+	fw := make([]device.Forwarder, r.workers)
 	var calls atomic.Int64
-	var scalers []*LossScaler
+	var scalers []*device.LossScaler
 	for i := range reps {
 		rep := bowReplica{vocab: loopVocab, nanAt: r.nanAt, calls: &calls}
 		reps[i], fw[i] = rep, rep
@@ -52,7 +53,7 @@ func runLoop(t *testing.T, dir string, r loopRun, resume *Checkpoint) ([]float32
 			reps[i] = scaledReplica{rep, sc}
 		}
 	}
-	opt, _ := NewOptimizer(DefaultOptimConfig(), len(params))
+	opt, _ := NewOptimizer(device.DefaultOptimConfig(), len(params))
 	e, err := NewEngine(params, reps, opt, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -170,9 +171,9 @@ func TestLoopResumeExact(t *testing.T) {
 // states of an uninterrupted one, and a checkpoint with another number of
 // scalers is refused.
 func TestLoopResumeLossScale(t *testing.T) {
-	scalersInto := func(dst *[]*LossScaler) func(int) *LossScaler {
-		return func(int) *LossScaler {
-			s, err := NewLossScalerWith(1<<16, 2, 0.5, 3)
+	scalersInto := func(dst *[]*device.LossScaler) func(int) *device.LossScaler {
+		return func(int) *device.LossScaler {
+			s, err := device.NewLossScalerWith(1<<16, 2, 0.5, 3)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -180,7 +181,7 @@ func TestLoopResumeLossScale(t *testing.T) {
 			return s
 		}
 	}
-	var full []*LossScaler
+	var full []*device.LossScaler
 	fullW, _, err := runLoop(t, t.TempDir(), loopRun{workers: 2, epochs: 2, every: 4, scaler: scalersInto(&full)}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +191,7 @@ func TestLoopResumeLossScale(t *testing.T) {
 	}
 	for _, stop := range []int{5, 14} {
 		dir := t.TempDir()
-		var first []*LossScaler
+		var first []*device.LossScaler
 		if _, _, err := runLoop(t, dir, loopRun{workers: 2, epochs: 2, every: 4, stopAfter: stop, scaler: scalersInto(&first)}, nil); !errors.Is(err, ErrInterrupted) {
 			t.Fatalf("stop %d: run returned %v", stop, err)
 		}
@@ -201,7 +202,7 @@ func TestLoopResumeLossScale(t *testing.T) {
 		if len(ck.Scalers) != 2 || ck.Scalers[1] != first[1].State() {
 			t.Fatalf("stop %d: checkpoint scalers %+v, the run's %+v", stop, ck.Scalers, first[1].State())
 		}
-		var resumed []*LossScaler
+		var resumed []*device.LossScaler
 		got, _, err := runLoop(t, dir, loopRun{workers: 2, epochs: 2, every: 4, scaler: scalersInto(&resumed)}, ck)
 		if err != nil {
 			t.Fatalf("stop %d: resume: %v", stop, err)
@@ -280,7 +281,7 @@ func TestLoopEarlyStopping(t *testing.T) {
 func TestLoopNaNKeepsCheckpoint(t *testing.T) {
 	dir := t.TempDir()
 	_, _, err := runLoop(t, dir, loopRun{workers: 1, epochs: 2, every: 3, nanAt: 8}, nil)
-	if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "NaN") || !strings.Contains(err.Error(), CheckpointName) {
+	if !errors.Is(err, device.ErrNonFinite) || !strings.Contains(err.Error(), "NaN") || !strings.Contains(err.Error(), CheckpointName) {
 		t.Fatalf("error %v", err)
 	}
 	ck, err := LoadCheckpoint(filepath.Join(dir, CheckpointName))
@@ -298,8 +299,8 @@ func TestLoopNaNKeepsCheckpoint(t *testing.T) {
 }
 
 func TestLoopRejects(t *testing.T) {
-	opt, _ := NewOptimizer(DefaultOptimConfig(), 3)
-	e, _ := NewEngine(make([]float32, 3), []Replica{bowReplica{vocab: 2}}, opt, 0)
+	opt, _ := NewOptimizer(device.DefaultOptimConfig(), 3)
+	e, _ := NewEngine(make([]float32, 3), []device.Replica{bowReplica{vocab: 2}}, opt, 0)
 	defer e.Close()
 	empty := data.NewBatcher(&data.Dataset{Offsets: []int64{0}}, data.BatchOptions{BatchSize: 4})
 	if _, err := NewLoop(e, LoopConfig{Epochs: 1, Schedule: LRSchedule{Base: 1}}, LoopHooks{Train: empty}, nil); err == nil || !strings.Contains(err.Error(), "empty") {

@@ -5,34 +5,8 @@ import (
 	"math"
 
 	"trainer/internal/vecmath"
+	"trainer/train/device"
 )
-
-// OptimConfig selects and tunes an optimizer.
-type OptimConfig struct {
-	Kind        string  `json:"kind"`         // "adamw" (default) or "sgd"
-	Beta1       float64 `json:"beta1"`        // Adam first-moment decay (0.9)
-	Beta2       float64 `json:"beta2"`        // Adam second-moment decay (0.999)
-	Eps         float64 `json:"eps"`          // Adam denominator floor (1e-8)
-	WeightDecay float64 `json:"weight_decay"` // decoupled decay; 0 makes AdamW plain Adam
-	Momentum    float64 `json:"momentum"`     // SGD momentum (0.9)
-	// LazyEmbedding leaves the embedding rows of tokens absent from a
-	// batch out of its step (see Engine.SetSparsity); false is the dense
-	// update of every parameter.
-	LazyEmbedding bool `json:"lazy_embedding,omitempty"`
-}
-
-// DefaultOptimConfig is AdamW with PyTorch's default moments and no decay.
-func DefaultOptimConfig() OptimConfig {
-	return OptimConfig{Kind: "adamw", Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Momentum: 0.9}
-}
-
-// OptimState is an optimizer's resumable state: the step count and one
-// slot buffer per moment, each laid out like the parameters.
-type OptimState struct {
-	Kind  string      `json:"kind"`
-	Steps int64       `json:"steps"`
-	Slots [][]float32 `json:"-"`
-}
 
 // Optimizer updates fp32 master weights from the mean gradient. A step is
 // Begin once, then Update over disjoint ranges that together cover the
@@ -41,12 +15,12 @@ type OptimState struct {
 type Optimizer interface {
 	Begin()
 	Update(params, grad []float32, lr float64, lo, hi int)
-	State() OptimState
-	SetState(OptimState) error
+	State() device.OptimState
+	SetState(device.OptimState) error
 }
 
 // NewOptimizer builds the optimizer cfg names for n parameters.
-func NewOptimizer(cfg OptimConfig, n int) (Optimizer, error) {
+func NewOptimizer(cfg device.OptimConfig, n int) (Optimizer, error) {
 	switch cfg.Kind {
 	case "", "adamw", "adam":
 		if cfg.Beta1 < 0 || cfg.Beta1 >= 1 || cfg.Beta2 < 0 || cfg.Beta2 >= 1 {
@@ -74,7 +48,7 @@ func NewOptimizer(cfg OptimConfig, n int) (Optimizer, error) {
 // adamW is Adam with decoupled weight decay (Loshchilov & Hutter), written
 // to match torch.optim.AdamW step for step.
 type adamW struct {
-	cfg   OptimConfig
+	cfg   device.OptimConfig
 	m, v  []float32
 	steps int64
 	// Per-step constants computed once in Begin so that Update ranges agree.
@@ -100,11 +74,11 @@ func (a *adamW) Update(params, grad []float32, lr float64, lo, hi int) {
 	vecmath.AdamWUpdate(&k, params[lo:hi], grad[lo:hi], a.m[lo:hi], a.v[lo:hi])
 }
 
-func (a *adamW) State() OptimState {
-	return OptimState{Kind: "adamw", Steps: a.steps, Slots: [][]float32{a.m, a.v}}
+func (a *adamW) State() device.OptimState {
+	return device.OptimState{Kind: "adamw", Steps: a.steps, Slots: [][]float32{a.m, a.v}}
 }
 
-func (a *adamW) SetState(s OptimState) error {
+func (a *adamW) SetState(s device.OptimState) error {
 	if s.Kind != "adamw" || len(s.Slots) != 2 || len(s.Slots[0]) != len(a.m) || len(s.Slots[1]) != len(a.v) {
 		return fmt.Errorf("optimizer state is %s with %d slots, want adamw with 2 slots of %d", s.Kind, len(s.Slots), len(a.m))
 	}
@@ -117,7 +91,7 @@ func (a *adamW) SetState(s OptimState) error {
 // sgd is SGD with heavy-ball momentum and L2 weight decay, as torch.optim.SGD
 // (dampening 0, no Nesterov): buf = mu*buf + g + wd*p; p -= lr*buf.
 type sgd struct {
-	cfg   OptimConfig
+	cfg   device.OptimConfig
 	buf   []float32
 	steps int64
 }
@@ -139,11 +113,11 @@ func (s *sgd) Update(params, grad []float32, lr float64, lo, hi int) {
 	}
 }
 
-func (s *sgd) State() OptimState {
-	return OptimState{Kind: "sgd", Steps: s.steps, Slots: [][]float32{s.buf}}
+func (s *sgd) State() device.OptimState {
+	return device.OptimState{Kind: "sgd", Steps: s.steps, Slots: [][]float32{s.buf}}
 }
 
-func (s *sgd) SetState(st OptimState) error {
+func (s *sgd) SetState(st device.OptimState) error {
 	if st.Kind != "sgd" || len(st.Slots) != 1 || len(st.Slots[0]) != len(s.buf) {
 		return fmt.Errorf("optimizer state is %s with %d slots, want sgd with 1 slot of %d", st.Kind, len(st.Slots), len(s.buf))
 	}

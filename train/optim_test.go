@@ -3,10 +3,12 @@ package train
 import (
 	"math"
 	"testing"
+
+	"trainer/train/device"
 )
 
 func TestAdamWHandSteps(t *testing.T) {
-	cfg := DefaultOptimConfig()
+	cfg := device.DefaultOptimConfig()
 	cfg.WeightDecay = 0.01
 	opt, err := NewOptimizer(cfg, 1)
 	if err != nil {
@@ -37,7 +39,7 @@ func TestAdamWHandSteps(t *testing.T) {
 }
 
 func TestSGDMomentumHandSteps(t *testing.T) {
-	cfg := DefaultOptimConfig()
+	cfg := device.DefaultOptimConfig()
 	cfg.Kind = "sgd"
 	opt, err := NewOptimizer(cfg, 2)
 	if err != nil {
@@ -65,7 +67,7 @@ func TestSGDMomentumHandSteps(t *testing.T) {
 
 func TestOptimizerStateRoundTrip(t *testing.T) {
 	for _, kind := range []string{"adamw", "sgd"} {
-		cfg := DefaultOptimConfig()
+		cfg := device.DefaultOptimConfig()
 		cfg.Kind = kind
 		a, _ := NewOptimizer(cfg, 3)
 		b, _ := NewOptimizer(cfg, 3)
@@ -92,7 +94,7 @@ func TestOptimizerStateRoundTrip(t *testing.T) {
 }
 
 func TestOptimizerRejects(t *testing.T) {
-	bad := []OptimConfig{
+	bad := []device.OptimConfig{
 		{Kind: "rmsprop"},
 		{Kind: "adamw", Beta1: 1, Beta2: 0.9, Eps: 1e-8},
 		{Kind: "adamw", Beta1: 0.9, Beta2: 0.9, Eps: 0},
@@ -104,8 +106,8 @@ func TestOptimizerRejects(t *testing.T) {
 			t.Errorf("%+v accepted", c)
 		}
 	}
-	a, _ := NewOptimizer(DefaultOptimConfig(), 2)
-	if err := a.SetState(OptimState{Kind: "sgd", Slots: [][]float32{{0, 0}}}); err == nil {
+	a, _ := NewOptimizer(device.DefaultOptimConfig(), 2)
+	if err := a.SetState(device.OptimState{Kind: "sgd", Slots: [][]float32{{0, 0}}}); err == nil {
 		t.Error("adamw accepted sgd state")
 	}
 }
@@ -126,7 +128,7 @@ func TestClipScale(t *testing.T) {
 // engine spreads over its workers after every step.
 func BenchmarkAdamW(b *testing.B) {
 	const n = 20000*128 + 4*256*(128+256+1) + 257
-	opt, _ := NewOptimizer(DefaultOptimConfig(), n)
+	opt, _ := NewOptimizer(device.DefaultOptimConfig(), n)
 	p := make([]float32, n)
 	g := make([]float32, n)
 	for i := range g {

@@ -10,6 +10,7 @@ import (
 
 	"trainer/data"
 	"trainer/model"
+	"trainer/train/device"
 )
 
 // PipelineOptions configures model parallelism for one replica.
@@ -144,19 +145,19 @@ func (p *Pipeline) Last() PipelineStats { return p.last }
 type item struct{ m, c int }
 
 // Compute implements Replica: it adds the gradient of b's summed loss to grad.
-func (p *Pipeline) Compute(params []float32, b data.Batch, grad []float32) (res Result, err error) {
+func (p *Pipeline) Compute(params []float32, b data.Batch, grad []float32) (res device.Result, err error) {
 	if b.Size == 0 {
-		return Result{}, nil
+		return device.Result{}, nil
 	}
 	if n := p.runner.lay.Size(); len(params) != n || len(grad) != n {
-		return Result{}, fmt.Errorf("pipeline %s: %d parameters and %d gradients given, the model has %d", p.name, len(params), len(grad), n)
+		return device.Result{}, fmt.Errorf("pipeline %s: %d parameters and %d gradients given, the model has %d", p.name, len(params), len(grad), n)
 	}
 	m := min(p.micro, b.Size)
 	for len(p.states) < m {
 		p.states = append(p.states, &microState{layers: make([]layerUnits, p.runner.cfg.Layers)})
 	}
 	if err := p.prepare(b, m); err != nil {
-		return Result{}, fmt.Errorf("pipeline %s: %w", p.name, err)
+		return device.Result{}, fmt.Errorf("pipeline %s: %w", p.name, err)
 	}
 	var order []item
 	for i := 0; i < m; i++ {
@@ -191,11 +192,11 @@ func (p *Pipeline) Compute(params []float32, b data.Batch, grad []float32) (res 
 	wg.Wait()
 	wall := time.Since(start).Seconds()
 	if err := errors.Join(errs...); err != nil {
-		return Result{}, fmt.Errorf("pipeline %s: %w", p.name, err)
+		return device.Result{}, fmt.Errorf("pipeline %s: %w", p.name, err)
 	}
 	for i := 0; i < m; i++ {
 		st := p.states[i]
-		res.Add(Result{Loss: st.loss, Correct: st.correct, Rows: st.b.Size, Tokens: st.b.RealTokens()})
+		res.Add(device.Result{Loss: st.loss, Correct: st.correct, Rows: st.b.Size, Tokens: st.b.RealTokens()})
 	}
 	stats := PipelineStats{Stages: p.stages, Units: PipelineUnits(p.runner.cfg), MicroBatches: m,
 		Chunks: len(order) / m, Seconds: wall, Busy: make([]float64, k)}

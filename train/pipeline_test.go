@@ -9,6 +9,7 @@ import (
 
 	"trainer/data"
 	"trainer/model"
+	"trainer/train/device"
 )
 
 func TestBalanceStages(t *testing.T) {
@@ -147,10 +148,10 @@ func TestPipelineGradEqualsModel(t *testing.T) {
 func TestPipelinesDataParallel(t *testing.T) {
 	cfg := model.Config{VocabSize: 40, EmbedDim: 6, Hidden: 5, Layers: 2}
 	batches := []data.Batch{pipelineBatch(1, 17, 8, 40), pipelineBatch(2, 30, 12, 40), pipelineBatch(3, 9, 5, 40)}
-	run := func(reps []Replica) []float32 {
+	run := func(reps []device.Replica) []float32 {
 		params := make([]float32, model.NewLayout(cfg).Size())
 		model.InitParams(cfg, params, 3)
-		opt, err := NewOptimizer(OptimConfig{Kind: "sgd", Momentum: 0.9}, len(params))
+		opt, err := NewOptimizer(device.OptimConfig{Kind: "sgd", Momentum: 0.9}, len(params))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,8 +167,8 @@ func TestPipelinesDataParallel(t *testing.T) {
 		}
 		return params
 	}
-	want := run([]Replica{workspaceReplica{model.NewWorkspace(cfg)}})
-	var reps []Replica
+	want := run([]device.Replica{workspaceReplica{model.NewWorkspace(cfg)}})
+	var reps []device.Replica
 	for i := 0; i < 2; i++ {
 		p, err := NewPipeline(fmt.Sprintf("pipe%d", i), cfg, PipelineOptions{Stages: 2, MicroBatches: 3})
 		if err != nil {
@@ -191,9 +192,9 @@ type workspaceReplica struct{ ws *model.Workspace }
 
 func (w workspaceReplica) Name() string { return "unsplit" }
 
-func (w workspaceReplica) Compute(params []float32, b data.Batch, grad []float32) (Result, error) {
+func (w workspaceReplica) Compute(params []float32, b data.Batch, grad []float32) (device.Result, error) {
 	loss, correct := w.ws.LossGrad(params, b, grad)
-	return Result{Loss: loss, Correct: correct, Rows: b.Size, Tokens: b.RealTokens()}, nil
+	return device.Result{Loss: loss, Correct: correct, Rows: b.Size, Tokens: b.RealTokens()}, nil
 }
 
 func TestPipelineReportsBadToken(t *testing.T) {

@@ -161,3 +161,24 @@ func (s *Support) ScatterAdd(buf, packed []float32) {
 		at += n
 	}
 }
+
+// StepSupports keeps the gradient supports of this step and the previous
+// one for gradient buffers reused from step to step (the engine's, the
+// hybrid scheduler's, an MPI rank's): a buffer written in the previous step
+// is nonzero only inside the previous support, so clearing that zeroes it
+// whole, and summing over this step's support covers everything the step
+// writes. Each step is: Next, clear with prev, compute, sum over cur.
+type StepSupports struct {
+	sets [2]Support
+	flip int
+}
+
+// Next makes the support of batch b in buffers of n parameters the
+// current one and returns it with the previous step's.
+func (s *StepSupports) Next(sp RowSparsity, b data.Batch, n int) (cur, prev *Support) {
+	prev = &s.sets[s.flip]
+	s.flip = 1 - s.flip
+	cur = &s.sets[s.flip]
+	cur.Set(sp, b, n)
+	return cur, prev
+}

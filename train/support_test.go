@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"trainer/data"
+	"trainer/train/device"
 )
 
 func TestSupportSet(t *testing.T) {
@@ -120,9 +121,9 @@ func TestSupportGatherScatterAdd(t *testing.T) {
 // decay, so that untouched rows stay put under a dense step from zero
 // moments) and, with sparse, the engine told which params are its token
 // table.
-func runSparse(t *testing.T, workers int, batches []data.Batch, clip float64, sparse, lazy bool) ([]float32, OptimState) {
+func runSparse(t *testing.T, workers int, batches []data.Batch, clip float64, sparse, lazy bool) ([]float32, device.OptimState) {
 	t.Helper()
-	return runBow(t, bowRun{workers: workers, clip: clip, optim: DefaultOptimConfig(), sparse: sparse, lazy: lazy}, batches)
+	return runBow(t, bowRun{workers: workers, clip: clip, optim: device.DefaultOptimConfig(), sparse: sparse, lazy: lazy}, batches)
 }
 
 // TestEngineSparseDenseUpdate: summing only the support changes nothing
@@ -209,8 +210,8 @@ func TestEngineLazyRows(t *testing.T) {
 
 func TestSetSparsityRejectsBadBlock(t *testing.T) {
 	params := newBowParams(10)
-	opt, _ := NewOptimizer(DefaultOptimConfig(), len(params))
-	e, err := NewEngine(params, []Replica{bowReplica{vocab: 10}}, opt, 0)
+	opt, _ := NewOptimizer(device.DefaultOptimConfig(), len(params))
+	e, err := NewEngine(params, []device.Replica{bowReplica{vocab: 10}}, opt, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +229,7 @@ func TestHybridSparseSteps(t *testing.T) {
 	const vocab = 40
 	d := synthDataset(60, vocab, 7)
 	params := newBowParams(vocab)
-	reps := []Replica{bowReplica{vocab: vocab}, bowReplica{vocab: vocab}, bowReplica{vocab: vocab}}
+	reps := []device.Replica{bowReplica{vocab: vocab}, bowReplica{vocab: vocab}, bowReplica{vocab: vocab}}
 	h, err := NewHybrid(reps, HybridOptions{Prior: []float64{1, 1000, 1000}, Sparsity: RowSparsity{Rows: vocab, Dim: 1}})
 	if err != nil {
 		t.Fatal(err)
@@ -249,5 +250,45 @@ func TestHybridSparseSteps(t *testing.T) {
 				t.Fatalf("step %d: grad[%d] = %g, one replica %g (split %v)", k, j, got[j], want[j], hybridRows(h.Last()))
 			}
 		}
+	}
+}
+
+// TestStepSupportsNext: each step's previous support is exactly the
+// support the step before made current, so a buffer written then is
+// cleared whole, and nothing of an older step leaks in.
+func TestStepSupportsNext(t *testing.T) {
+	rows := func(r ...[]int32) data.Batch { return data.MakeBatch(r, make([]uint8, len(r)), 0) }
+	sp := RowSparsity{Offset: 0, Rows: 6, Dim: 1}
+	steps := []struct {
+		b    data.Batch
+		want []span // the step's support
+	}{
+		{rows([]int32{1}), []span{{1, 2}, {6, 8}}},
+		{rows([]int32{4, 5}), []span{{4, 8}}},
+		{rows([]int32{0}), []span{{0, 1}, {6, 8}}},
+	}
+	var s StepSupports
+	buf := make([]float32, 8)
+	var before []span
+	for i, st := range steps {
+		cur, prev := s.Next(sp, st.b, len(buf))
+		if i > 0 && !reflect.DeepEqual(prev.spans, before) {
+			t.Fatalf("step %d: previous support %v, want %v", i, prev.spans, before)
+		}
+		if !reflect.DeepEqual(cur.spans, st.want) {
+			t.Fatalf("step %d: support %v, want %v", i, cur.spans, st.want)
+		}
+		prev.Clear(buf)
+		for j := range buf {
+			if buf[j] != 0 {
+				t.Fatalf("step %d: buf[%d] = %v after clearing the previous support", i, j, buf[j])
+			}
+		}
+		for _, r := range cur.spans { // what a replica writes
+			for j := r.lo; j < r.hi; j++ {
+				buf[j] = 1
+			}
+		}
+		before = append([]span(nil), cur.spans...)
 	}
 }

@@ -13,8 +13,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"trainer/data"
 	"trainer/model"
-	"trainer/train"
+	"trainer/train/device"
 )
 
 // Approaches the bench knows, in the reference's words.
@@ -54,9 +55,7 @@ func benchCommand() *cli.Command {
 }
 
 func benchFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "train", Usage: "training file (required)"},
-		&cli.StringFlag{Name: "test", Usage: "test file for accuracy and loss (required)"},
+	flags := []cli.Flag{
 		&cli.StringFlag{Name: "out", Value: "bench-out", Usage: "directory for bench.csv, bench.json and the plots"},
 		&cli.StringFlag{Name: "approaches", Value: strings.Join([]string{approachDDP, approachDDPMP, approachHybrid}, ","), Usage: "comma-separated: ddp, ddp-mp, amp-hybrid"},
 		&cli.StringFlag{Name: "cpus", Value: "1,2", Usage: "comma-separated CPU counts (workers over all ranks)"},
@@ -66,23 +65,16 @@ func benchFlags() []cli.Flag {
 		&cli.IntFlag{Name: "repeat", Value: 1, Usage: "run the matrix this many times, in alternating order, and report each configuration's median run"},
 		&cli.IntFlag{Name: "evals", Value: 8, Usage: "evaluations on --test per configuration, for the curves"},
 		&cli.IntFlag{Name: "eval-max", Value: 5000, Usage: "evaluate on at most this many test reviews"},
-		&cli.IntFlag{Name: "pipeline-stages", Value: 2, Usage: "stages per pipeline for ddp-mp"},
-		&cli.IntFlag{Name: "micro-batches", Usage: "micro-batches per pipeline step (0: as for train)"},
-		&cli.IntFlag{Name: "pipeline-chunks", Usage: "time chunks per micro-batch of a unidirectional pipeline (0: 16)"},
-		&cli.Uint64Flag{Name: "seed", Value: 1},
-		&cli.IntFlag{Name: "embed-dim", Value: 128},
-		&cli.IntFlag{Name: "hidden", Value: 256},
-		&cli.IntFlag{Name: "layers", Value: 1},
-		&cli.BoolFlag{Name: "bidirectional"},
-		&cli.IntFlag{Name: "max-len", Value: defaultMaxLen},
-		&cli.IntFlag{Name: "batch-size", Value: defaultBatch, Usage: "global batch, split over all workers and ranks"},
-		&cli.Float64Flag{Name: "lr", Value: defaultLR},
-		&cli.StringFlag{Name: "embed-update", Value: embedDense, Usage: "dense or lazy, as for train"},
-		&cli.IntFlag{Name: "vocab-size", Value: defaultVocabSize},
-		&cli.IntFlag{Name: "min-count", Value: defaultMinCount},
+		seedFlag(),
 		&cli.StringFlag{Name: "mpirun", Value: "mpirun --allow-run-as-root --oversubscribe", Usage: "launcher for --ranks above 1"},
 		&cli.StringFlag{Name: "rank-child", Hidden: true, Usage: "internal: run one configuration as an MPI rank, rank 0 writing its result here"},
 	}
+	// The reference's model: E=128, H=256, the last step's state.
+	def := model.Config{EmbedDim: 128, Hidden: 256, Layers: 1, Pool: model.PoolLast}
+	flags = append(flags, dataFlags()...)
+	flags = append(flags, modelFlags(def, defaultMaxLen)...)
+	flags = append(flags, optimFlags(defaultBatch, false)...)
+	return append(flags, pipelineFlags(2)...)
 }
 
 // benchOptions is the validated command line of a bench run.
@@ -102,7 +94,9 @@ type benchOptions struct {
 	MaxLen         int
 	BatchSize      int
 	LR             float64
-	Optim          train.OptimConfig
+	Optim          device.OptimConfig
+	Clip           float64
+	Data           data.PrepOptions // how the inputs are read and encoded
 	VocabSize      int
 	MinCount       int
 	MPIRun         []string
@@ -111,17 +105,29 @@ type benchOptions struct {
 }
 
 func benchOptionsFrom(c *cli.Context) (*benchOptions, error) {
+	d, err := parseData(c)
+	if err != nil {
+		return nil, err
+	}
+	op, err := parseOptim(c)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := parsePipeline(c)
+	if err != nil {
+		return nil, err
+	}
 	o := &benchOptions{
-		Train: c.String("train"), Test: c.String("test"), Out: c.String("out"),
+		Data: d.PrepOptions, Train: d.Train, Test: d.Test, Out: c.String("out"),
 		Budget: c.Duration("budget"), Steps: c.Int("steps"), Repeat: c.Int("repeat"), Evals: c.Int("evals"), EvalMax: c.Int("eval-max"),
-		Stages: c.Int("pipeline-stages"), Micro: c.Int("micro-batches"), Chunks: c.Int("pipeline-chunks"), Seed: c.Uint64("seed"),
-		MaxLen: c.Int("max-len"), BatchSize: c.Int("batch-size"), LR: c.Float64("lr"),
-		VocabSize: c.Int("vocab-size"), MinCount: c.Int("min-count"),
+		Stages: pl.Stages, Micro: pl.MicroBatches, Chunks: pl.Chunks, Seed: c.Uint64(flagSeed),
+		BatchSize: op.BatchSize, LR: op.LR, Optim: op.Optim, Clip: op.Clip,
+		VocabSize: d.VocabSize, MinCount: d.MinCount,
 		MPIRun: strings.Fields(c.String("mpirun")), RankChild: c.String("rank-child"),
 	}
-	o.Model = model.Config{VocabSize: max(o.VocabSize, 3), EmbedDim: c.Int("embed-dim"), Hidden: c.Int("hidden"),
-		Layers: c.Int("layers"), Bidirectional: c.Bool("bidirectional"), Pool: model.PoolLast}
-	var err error
+	if o.Model, o.MaxLen, err = parseModel(c, o.VocabSize); err != nil {
+		return nil, err
+	}
 	for _, a := range strings.Split(c.String("approaches"), ",") {
 		a = strings.TrimSpace(a)
 		switch a {
@@ -148,23 +154,8 @@ func benchOptionsFrom(c *cli.Context) (*benchOptions, error) {
 		return nil, usagef("bench: --repeat must be at least 1, got %d", o.Repeat)
 	case o.Evals < 1 || o.EvalMax < 1:
 		return nil, usagef("bench: --evals and --eval-max must be at least 1")
-	case o.Stages < 1:
-		return nil, usagef("bench: --pipeline-stages must be at least 1, got %d", o.Stages)
-	case o.Micro < 0 || o.Chunks < 0:
-		return nil, usagef("bench: --micro-batches and --pipeline-chunks must be >= 0, got %d and %d", o.Micro, o.Chunks)
-	case o.BatchSize < 1 || o.MaxLen < 1:
-		return nil, usagef("bench: --batch-size and --max-len must be at least 1")
-	case o.LR <= 0:
-		return nil, usagef("bench: --lr must be positive, got %g", o.LR)
 	case len(o.MPIRun) == 0:
 		return nil, usagef("bench: --mpirun is empty")
-	}
-	if err := o.Model.Validate(); err != nil {
-		return nil, usagef("bench: %v", err)
-	}
-	o.Optim = train.DefaultOptimConfig()
-	if o.Optim.LazyEmbedding, err = lazyEmbedding("bench", c.String("embed-update")); err != nil {
-		return nil, err
 	}
 	o.args = benchChildArgs(c)
 	return o, nil
@@ -187,9 +178,12 @@ func parseCounts(flag, s string) ([]int, error) {
 // must train exactly as this process would.
 func benchChildArgs(c *cli.Context) []string {
 	var args []string
-	for _, name := range []string{"train", "test", "budget", "steps", "evals", "eval-max", "pipeline-stages",
-		"micro-batches", "pipeline-chunks", "seed", "embed-dim", "hidden", "layers", "bidirectional", "max-len", "batch-size",
-		"lr", "embed-update", "vocab-size", "min-count"} {
+	for _, f := range benchFlags() {
+		name := f.Names()[0]
+		switch name {
+		case "out", "approaches", "cpus", "ranks", "repeat", "mpirun", "rank-child":
+			continue // the parent sets these per configuration
+		}
 		if c.IsSet(name) {
 			v := c.Value(name)
 			if d, ok := v.(time.Duration); ok {

@@ -4,8 +4,8 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"trainer/data"
-	"trainer/model"
 	"trainer/train"
+	"trainer/train/device"
 	"trainer/train/mpi"
 )
 
@@ -77,8 +77,9 @@ func (e *benchEnv) close() { e.prep.Close() }
 // loadBenchData reads and encodes the files once; every configuration
 // sees the same vocabulary, batches and test reviews.
 func loadBenchData(ctx context.Context, o *benchOptions, cache string) (*benchEnv, error) {
-	p, err := data.Prepare(ctx, data.PrepOptions{Train: o.Train, Test: o.Test, CacheDir: cache,
-		VocabSize: o.VocabSize, MinCount: o.MinCount, Seed: o.Seed})
+	po := o.Data
+	po.CacheDir = cache
+	p, err := data.Prepare(ctx, po)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
@@ -127,7 +128,7 @@ func skipReason(o *benchOptions, c benchConfig) string {
 		return fmt.Sprintf("%d CPUs cannot feed %d ranks (one CPU per rank at least)", c.CPUs, c.Ranks)
 	case c.CPUs%c.Ranks != 0:
 		return fmt.Sprintf("%d CPUs do not split evenly over %d ranks", c.CPUs, c.Ranks)
-	case c.Approach == approachHybrid && newGPUReplicas == nil:
+	case c.Approach == approachHybrid && !device.Available("cuda"):
 		return "needs a GPU: this binary has no CUDA support (make cuda)"
 	case c.Approach == approachDDPMP && o.Stages > len(train.PipelineUnits(o.Model)):
 		return fmt.Sprintf("%d pipeline stages need more than the model's %d units (%s)", o.Stages,
@@ -149,7 +150,7 @@ func runBenchConfig(ctx context.Context, o *benchOptions, env *benchEnv, c bench
 	if c.Ranks > 1 {
 		err = runUnderMPI(ctx, o, c, &r)
 	} else {
-		err = benchTrain(ctx, o, env, c, &distributed{}, &r)
+		err = benchTrain(ctx, o, env, c, mpi.Single(), &r)
 	}
 	if err != nil {
 		r.Error = err.Error()
@@ -208,7 +209,7 @@ func runBenchChild(ctx context.Context, o *benchOptions) error {
 	}
 	defer env.close()
 	settings := append([]string{"command=bench", "approach=" + c.Approach, fmt.Sprint("cpus=", c.CPUs)}, o.args...)
-	dist, err := startDistributed(true, settings, env.train.Len(), 10*time.Minute)
+	dist, err := mpi.Start(true, settings, env.train.Len(), 10*time.Minute)
 	if err != nil {
 		return err
 	}
@@ -232,79 +233,33 @@ func runBenchChild(ctx context.Context, o *benchOptions) error {
 
 // benchTrain trains one configuration within this process (one rank of it
 // under MPI) until the budget is spent, evaluating on the test reviews
-// evenly over the budget.
-func benchTrain(ctx context.Context, o *benchOptions, env *benchEnv, c benchConfig, dist *distributed, r *benchResult) error {
-	cfg := o.Model
-	cfg.VocabSize = env.vocab
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	local := c.CPUs / c.Ranks
-	params := make([]float32, model.NewLayout(cfg).Size())
-	model.InitParams(cfg, params, o.Seed)
-	if err := dist.SyncParams(params); err != nil {
-		return err
-	}
-	cpu, err := train.NewCPUReplicas(cfg, local)
-	if err != nil {
-		return err
-	}
-	var replicas []train.Replica
-	var pipes []*train.Pipeline
-	var hybrid *train.Hybrid
+// evenly over the budget. It runs the training loop with a budget stop and
+// no files.
+func benchTrain(ctx context.Context, o *benchOptions, env *benchEnv, c benchConfig, dist *mpi.Job, r *benchResult) error {
+	cfg := train.RunConfig{Model: o.Model, Seed: o.Seed, Optim: o.Optim, Clip: o.Clip,
+		Devices: train.Devices{Device: device.Spec{Kind: "cpu"}, CPUWorkers: c.CPUs / c.Ranks}}
+	cfg.Model.VocabSize = env.vocab
 	switch c.Approach {
-	case approachDDP:
-		if dist.Size() == 1 {
-			train.ShareRows(cpu) // the engine steps them all in every step
-		}
-		replicas = train.Replicas(cpu)
 	case approachDDPMP:
-		ps, err := train.NewPipelines(cfg, local, train.PipelineOptions{Stages: o.Stages, MicroBatches: o.Micro, Chunks: o.Chunks})
-		if err != nil {
-			return err
-		}
-		for _, p := range ps {
-			replicas = append(replicas, p)
-		}
-		pipes = ps
+		cfg.Devices.Pipeline = train.PipelineOptions{Stages: o.Stages, MicroBatches: o.Micro, Chunks: o.Chunks}
 	case approachHybrid:
-		gpu, _, err := newGPUReplicas(cfg, 0)
-		if err != nil {
-			return err
-		}
-		hybrid, err = train.NewHybrid(append(gpu, train.Replicas(cpu)...), train.HybridOptions{Sparsity: train.EmbeddingRows(cfg)})
-		if err != nil {
-			return err
-		}
-		defer hybrid.Close()
-		replicas = []train.Replica{hybrid}
+		cfg.Devices.Device, cfg.Devices.Precision, cfg.Devices.Streams, cfg.Devices.Hybrid = device.Spec{Kind: "cuda"}, "fp32", 1, true
 	}
 	if dist.Size() > 1 {
-		// One rank is one replica of the job: its local replicas become one
-		// scheduler (equal speeds give equal shares) under the MPI wrapper.
-		if len(replicas) > 1 {
-			h, err := train.NewHybrid(replicas, train.HybridOptions{Sparsity: train.EmbeddingRows(cfg)})
-			if err != nil {
-				return err
-			}
-			defer h.Close()
-			replicas = []train.Replica{h}
-		}
-		replicas = []train.Replica{dist.Wrap(replicas[0], train.EmbeddingRows(cfg))}
+		cfg.Ranks = dist
 	}
-	engine, err := newEngine(cfg, params, replicas, o.Optim, defaultClip)
-	if err != nil {
-		return err
-	}
-	defer engine.Close()
 	batcher := data.NewBatcher(env.train, data.BatchOptions{BatchSize: o.BatchSize, MaxLen: o.MaxLen, Seed: o.Seed, Bucket: true, Shuffle: true})
-	eval := train.Forwarders(cpu)
-
+	cfg.Loop = train.LoopConfig{Epochs: math.MaxInt32, Seed: o.Seed, Schedule: train.LRSchedule{Base: o.LR, Decay: "constant"}, NoFiles: true}
+	var run *train.Run
 	point := func(sec float64, steps int64, trainLoss float64) error {
 		if !dist.Root() {
 			return nil
 		}
-		m, err := train.Evaluate(eval, params, env.test)
+		params, err := run.Weights()
+		if err != nil {
+			return err
+		}
+		m, err := train.Evaluate(run.Eval, params, env.test)
 		if err != nil {
 			return fmt.Errorf("evaluation: %w", err)
 		}
@@ -312,70 +267,76 @@ func benchTrain(ctx context.Context, o *benchOptions, env *benchEnv, c benchConf
 		r.Accuracy, r.Loss = m.Accuracy, m.Loss
 		return nil
 	}
+	budget := benchBudget{o: o, r: r, point: point, nextEval: 1}
+	cfg.Hooks = train.LoopHooks{Train: batcher, Stop: budget.step}
+	run, err := train.Assemble(cfg)
+	if err != nil {
+		return err
+	}
+	defer run.Close()
+	budget.run = run
 	if err := point(0, 0, 0); err != nil {
 		return err
 	}
-	budget := o.Budget.Seconds()
-	nextEval := 1
-	var lossSum float64
-	var lossRows int
-	var bubble float64
-	var bubbleSteps int
-	for epoch := 0; ; epoch++ {
-		for _, idx := range batcher.Order(epoch) {
-			if err := ctx.Err(); err != nil {
-				return context.Cause(ctx)
-			}
-			st, err := engine.Step(batcher.Build(idx), o.LR)
-			if err != nil {
-				if errors.Is(err, train.ErrNonFinite) {
-					return fmt.Errorf("step %d: %w", r.Steps+1, err)
-				}
-				return err
-			}
-			r.Steps++
-			r.Seconds += st.Seconds
-			r.Tokens += int64(st.Tokens)
-			lossSum += st.Loss
-			lossRows += st.Rows
-			for _, p := range pipes {
-				bubble += p.Last().Bubble / float64(len(pipes))
-			}
-			if len(pipes) > 0 {
-				bubbleSteps++
-			}
-			done := r.Seconds >= budget
-			progress := r.Seconds / budget
-			if o.Steps > 0 {
-				done = r.Steps >= int64(o.Steps)
-				progress = float64(r.Steps) / float64(o.Steps)
-			}
-			if done, err = dist.RootDecides(done); err != nil {
-				return err
-			}
-			if done || progress*float64(o.Evals) >= float64(nextEval) {
-				if err := point(r.Seconds, r.Steps, lossSum/float64(max(lossRows, 1))); err != nil {
-					return err
-				}
-				lossSum, lossRows = 0, 0
-				nextEval++
-			}
-			if done {
-				if r.Seconds > 0 {
-					r.TokensPerS = float64(r.Tokens) / r.Seconds
-				}
-				if bubbleSteps > 0 {
-					r.Bubble = bubble / float64(bubbleSteps)
-				}
-				if hybrid != nil {
-					for _, sh := range hybrid.Last().Shares {
-						r.Shares = append(r.Shares, fmt.Sprintf("%s:%d", sh.Name, sh.Rows))
-					}
-				}
-				return nil
-			}
+	if _, err := run.Train(ctx); err != nil {
+		return err
+	}
+	if r.Seconds > 0 {
+		r.TokensPerS = float64(r.Tokens) / r.Seconds
+	}
+	if budget.bubbleSteps > 0 {
+		r.Bubble = budget.bubble / float64(budget.bubbleSteps)
+	}
+	if run.Hybrid != nil {
+		for _, sh := range run.Hybrid.Last().Shares {
+			r.Shares = append(r.Shares, fmt.Sprintf("%s:%d", sh.Name, sh.Rows))
 		}
 	}
+	return nil
+}
+
+// benchBudget ends a benchmark run when its budget (seconds of training,
+// or --steps) is spent and takes the curve's points evenly over it.
+type benchBudget struct {
+	o           *benchOptions
+	r           *benchResult
+	run         *train.Run
+	point       func(sec float64, steps int64, trainLoss float64) error
+	nextEval    int
+	lossSum     float64
+	lossRows    int
+	bubble      float64
+	bubbleSteps int
+}
+
+// step is the loop's Stop hook.
+func (b *benchBudget) step(st train.StepStats) (bool, error) {
+	r := b.r
+	r.Steps++
+	r.Seconds += st.Seconds
+	r.Tokens += int64(st.Tokens)
+	b.lossSum += st.Loss
+	b.lossRows += st.Rows
+	if ps := b.run.Pipelines; len(ps) > 0 {
+		for _, p := range ps {
+			b.bubble += p.Last().Bubble / float64(len(ps))
+		}
+		b.bubbleSteps++
+	}
+	done := r.Seconds >= b.o.Budget.Seconds()
+	progress := r.Seconds / b.o.Budget.Seconds()
+	if b.o.Steps > 0 {
+		done = r.Steps >= int64(b.o.Steps)
+		progress = float64(r.Steps) / float64(b.o.Steps)
+	}
+	if done || progress*float64(b.o.Evals) >= float64(b.nextEval) {
+		if err := b.point(r.Seconds, r.Steps, b.lossSum/float64(max(b.lossRows, 1))); err != nil {
+			return false, err
+		}
+		b.lossSum, b.lossRows = 0, 0
+		b.nextEval++
+	}
+	return done, nil
 }
 
 // medianRuns folds the rounds of a repeated matrix (runs[k]: configuration

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"trainer/train/device"
 )
 
 // writeReviews writes n fastText reviews whose words give the label away,
@@ -91,7 +93,7 @@ func TestBenchMatrix(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}
 	}
-	if newGPUReplicas == nil && !strings.Contains(table, "skipped: needs a GPU") {
+	if !device.Available("cuda") && !strings.Contains(table, "skipped: needs a GPU") {
 		t.Errorf("amp-hybrid without CUDA must be listed as skipped:\n%s", table)
 	}
 	f, err := os.Open(filepath.Join(out, "bench.csv"))

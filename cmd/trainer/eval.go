@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"runtime"
 	"text/tabwriter"
 	"time"
 
@@ -21,43 +20,35 @@ func evalCommand() *cli.Command {
 		Usage: "evaluate a trained model on a labelled file",
 		Description: "Prints accuracy, mean BCE loss, precision, recall, F1, balanced accuracy and the confusion\n" +
 			"matrix; --json prints them as one JSON object. The file is read with the model's preprocessing.",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "model", Usage: "model file written by train (OUT/model.bin)"},
-			&cli.StringFlag{Name: "test", Usage: "labelled file (fastText or CSV, plain, .gz or .bz2)"},
-			&cli.BoolFlag{Name: "json", Usage: "print one JSON object"},
-			&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "parallel workers for reading and scoring"},
-			&cli.IntFlag{Name: "batch-size", Value: 256, Usage: "reviews per forward batch"},
-			&cli.StringFlag{Name: "label-map", Usage: "raw label to class, as for train (default: Amazon polarity 1/2)"},
-			&cli.BoolFlag{Name: "skip-bad", Usage: "skip malformed records instead of failing"},
-			precisionFlag(predict.FP32),
-		},
+		Flags: []cli.Flag{modelFileFlag(), testFlag(), jsonFlag(), workersFlag(), batchSizeFlag(256), labelMapFlag(), skipBadFlag(),
+			precisionFlag(predict.FP32)},
 		Action: func(c *cli.Context) error {
 			if err := requireNoArgs(c); err != nil {
 				return err
 			}
 			switch {
-			case c.String("model") == "":
+			case c.String(flagModel) == "":
 				return usagef("eval: --model FILE is required")
-			case c.String("test") == "":
+			case c.String(flagTest) == "":
 				return usagef("eval: --test FILE is required")
-			case c.Int("workers") < 1:
-				return usagef("eval: --workers must be at least 1, got %d", c.Int("workers"))
-			case c.Int("batch-size") < 1:
-				return usagef("eval: --batch-size must be at least 1, got %d", c.Int("batch-size"))
 			}
-			ro := data.ReaderOptions{SkipBad: c.Bool("skip-bad")}
-			if spec := c.String("label-map"); spec != "" {
-				m, err := data.ParseLabelMap(spec)
-				if err != nil {
-					return usagef("eval: --label-map: %v", err)
-				}
-				ro.LabelMap = m
+			workers, err := parseWorkers(c)
+			if err != nil {
+				return err
+			}
+			batch, err := parseBatchSize(c)
+			if err != nil {
+				return err
+			}
+			ro := data.ReaderOptions{SkipBad: c.Bool(flagSkipBad)}
+			if ro.LabelMap, err = parseLabelMap(c); err != nil {
+				return err
 			}
 			q8, err := int8Precision("eval", c.String("precision"))
 			if err != nil {
 				return err
 			}
-			return runEval(c, ro, q8)
+			return runEval(c, ro, q8, workers, batch)
 		},
 	}
 }
@@ -89,12 +80,22 @@ type evalReport struct {
 	Arithmetic string `json:"arithmetic"`
 }
 
-func runEval(c *cli.Context, ro data.ReaderOptions, int8 bool) error {
+func runEval(c *cli.Context, ro data.ReaderOptions, int8 bool, workers, batch int) error {
 	start := time.Now()
-	workers := c.Int("workers")
-	lm, err := predict.Load(c.String("model"), predict.Options{Workers: workers, Int8: int8, BatchSize: c.Int("batch-size")})
+	lm, err := predict.Load(c.String("model"), predict.Options{Workers: workers, Int8: int8, BatchSize: batch})
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
+	}
+	// Without --label-map the test file's labels mean what they meant in
+	// training: a model trained with '1=pos 2=neg' is scored against it.
+	if !c.IsSet(flagLabelMap) {
+		m, ok, err := lm.File.DataLabelMap()
+		if err != nil {
+			return fmt.Errorf("eval: %s: %w", c.String("model"), err)
+		}
+		if ok {
+			ro.LabelMap = m
+		}
 	}
 	d, rep, err := data.EncodeFile(c.Context, c.String("test"), lm.Vocab, data.Preprocess(lm.File.Preprocess), ro, workers)
 	if err != nil {
@@ -103,7 +104,7 @@ func runEval(c *cli.Context, ro data.ReaderOptions, int8 bool) error {
 	if d.Len() == 0 {
 		return fmt.Errorf("eval: %s: no reviews to evaluate", c.String("test"))
 	}
-	batches := data.NewBatcher(d, data.BatchOptions{BatchSize: c.Int("batch-size"), MaxLen: lm.MaxLen(), Bucket: true}).Epoch(0)
+	batches := data.NewBatcher(d, data.BatchOptions{BatchSize: batch, MaxLen: lm.MaxLen(), Bucket: true}).Epoch(0)
 	t := time.Now()
 	m, err := lm.Evaluate(batches)
 	if err != nil {

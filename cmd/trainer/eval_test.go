@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,5 +89,37 @@ func TestEvalBadInput(t *testing.T) {
 				t.Fatalf("exit %d, want %d with %q; stderr:\n%s", code, c.code, c.msg, stderr)
 			}
 		})
+	}
+}
+
+// TestEvalUsesTrainingLabelMap: a model trained with the labels inverted
+// ('1=pos 2=neg') is evaluated with that map when eval is given none, the
+// same as when the map is given again, and not as the default map reads.
+func TestEvalUsesTrainingLabelMap(t *testing.T) {
+	dir := t.TempDir()
+	corpus := synthCorpus(t, dir, 400, 4)
+	out := filepath.Join(dir, "run")
+	if code, _, stderr := trainer(t, tinyTrain(corpus, out, filepath.Join(dir, "cache"), "--label-map", "1=pos 2=neg")...); code != exitOK {
+		t.Fatalf("train: exit %d; stderr:\n%s", code, stderr)
+	}
+	accuracy := func(extra ...string) float64 {
+		t.Helper()
+		args := append([]string{"eval", "--model", filepath.Join(out, "model.bin"), "--test", corpus, "--json"}, extra...)
+		code, stdout, stderr := trainer(t, args...)
+		if code != exitOK {
+			t.Fatalf("eval %v: exit %d; stderr:\n%s", extra, code, stderr)
+		}
+		var r struct{ Accuracy float64 }
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+			t.Fatalf("eval %v: %v in %q", extra, err, stdout)
+		}
+		return r.Accuracy
+	}
+	stored, given, flipped := accuracy(), accuracy("--label-map", "1=pos 2=neg"), accuracy("--label-map", "1=neg 2=pos")
+	if stored != given {
+		t.Errorf("accuracy %.4f with the model's own map, %.4f with it given again", stored, given)
+	}
+	if math.Abs(stored+flipped-1) > 1e-9 || stored <= 0.5 {
+		t.Errorf("accuracy %.4f with the model's map and %.4f with the default: want them to sum to 1, the first above chance", stored, flipped)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"os"
 
 	"github.com/urfave/cli/v2"
+
+	"trainer/train/mpi"
 )
 
 // Exit statuses shared by every command.
@@ -30,11 +32,6 @@ func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
 }
 
-// notBuilt is the answer of a command whose implementation is not in this build.
-func notBuilt(name string) error {
-	return usagef("%s: not built yet in this version of trainer", name)
-}
-
 func main() {
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
 }
@@ -49,7 +46,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "trainer: %v\n", err)
 	var ue usageError
-	if errors.As(err, &ue) {
+	var se mpi.SetupError
+	if errors.As(err, &ue) || errors.As(err, &se) {
 		return exitUsage
 	}
 	return exitRuntime

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,20 +32,19 @@ func predictCommand() *cli.Command {
 			"pos or neg and probability is P(pos) with 4 decimals (tabs and newlines in the text become spaces),\n" +
 			"or with --json one JSON object per line: {\"label\":\"pos\",\"prob\":0.9731,\"text\":\"...\"}.\n" +
 			"A review with no words left after cleaning is scored as a single unknown word.",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "model", Usage: "model file written by train (OUT/model.bin)"},
-			&cli.StringFlag{Name: "file", Usage: "read reviews from this file, one per line"},
-			&cli.BoolFlag{Name: "json", Usage: "JSON lines instead of TSV"},
-			&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "parallel workers"},
-			&cli.IntFlag{Name: "batch-size", Value: 256, Usage: "reviews per forward batch"},
-			precisionFlag(predict.Int8),
-		},
+		Flags: []cli.Flag{modelFileFlag(), &cli.StringFlag{Name: "file", Usage: "read reviews from this file, one per line"},
+			jsonFlag(), workersFlag(), batchSizeFlag(256), precisionFlag(predict.Int8)},
 		Action: func(c *cli.Context) error {
-			if c.String("model") == "" {
+			if c.String(flagModel) == "" {
 				return usagef("predict: --model FILE is required")
 			}
-			if c.Int("workers") < 1 || c.Int("batch-size") < 1 {
-				return usagef("predict: --workers and --batch-size must be at least 1")
+			workers, err := parseWorkers(c)
+			if err != nil {
+				return err
+			}
+			batch, err := parseBatchSize(c)
+			if err != nil {
+				return err
 			}
 			args := c.Args().Slice()
 			file := c.String("file")
@@ -75,7 +73,7 @@ func predictCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			m, err := predict.Load(c.String("model"), predict.Options{Workers: c.Int("workers"), Int8: q8, BatchSize: c.Int("batch-size")})
+			m, err := predict.Load(c.String("model"), predict.Options{Workers: workers, Int8: q8, BatchSize: batch})
 			if err != nil {
 				return fmt.Errorf("predict: %w", err)
 			}

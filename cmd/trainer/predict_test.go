@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -150,7 +152,18 @@ func BenchmarkPredict(b *testing.B) {
 			counts[string(w)]++
 		}
 	}
-	v := data.BuildVocab(counts, 20000, 2)
+	// The 20,000 most frequent words seen twice or more, as prep keeps them.
+	words := []string{}
+	for w, n := range counts {
+		if n >= 2 {
+			words = append(words, w)
+		}
+	}
+	slices.SortFunc(words, func(a, b string) int { return cmp.Or(cmp.Compare(counts[b], counts[a]), strings.Compare(a, b)) })
+	v, err := data.NewVocabFromWords(append([]string{data.PadWord, data.UnkWord}, words[:min(len(words), 20000-2)]...))
+	if err != nil {
+		b.Fatal(err)
+	}
 	short := make([]string, len(texts))
 	for i, t := range texts {
 		short[i] = t[:strings.IndexByte(t+":", ':')] // the review's title

@@ -12,51 +12,14 @@ import (
 	"trainer/data"
 )
 
-// preprocessFlags are the text preprocessing switches shared by the
-// commands that read raw reviews.
-func preprocessFlags() []cli.Flag {
-	d := data.DefaultPreprocess()
-	return []cli.Flag{
-		&cli.BoolFlag{Name: "lowercase", Value: d.Lowercase, Usage: "lowercase the text"},
-		&cli.BoolFlag{Name: "remove-special", Value: d.RemoveSpecial, Usage: "turn characters other than letters, digits and in-word apostrophes into spaces"},
-		&cli.BoolFlag{Name: "collapse-space", Value: d.CollapseSpace, Usage: "collapse runs of whitespace"},
-		&cli.StringFlag{Name: "tokenizer", Value: d.Tokenizer, Usage: "split (whitespace) or treebank (NLTK Treebank rules: don't -> do n't)"},
-	}
-}
-
-// preprocessFromFlags reads the preprocessing switches; a bad value is a
-// usage error.
-func preprocessFromFlags(c *cli.Context) (data.Preprocess, error) {
-	p := data.Preprocess{
-		Lowercase:     c.Bool("lowercase"),
-		RemoveSpecial: c.Bool("remove-special"),
-		CollapseSpace: c.Bool("collapse-space"),
-		Tokenizer:     c.String("tokenizer"),
-	}
-	if err := p.Validate(); err != nil {
-		return p, usagef("--tokenizer: %v", err)
-	}
-	return p, nil
-}
-
 func prepCommand() *cli.Command {
-	flags := []cli.Flag{
-		&cli.StringFlag{Name: "train", Usage: "training reviews: fastText or CSV, plain, gzip or bzip2; - for stdin"},
-		&cli.StringFlag{Name: "test", Usage: "test reviews, encoded with the training vocabulary"},
-		&cli.StringFlag{Name: "cache-dir", Value: data.DefaultCacheDir, Usage: "where encoded caches and vocabularies live"},
-		&cli.IntFlag{Name: "workers", Usage: "worker goroutines (0 = all cores)"},
-		&cli.BoolFlag{Name: "skip-bad", Usage: "skip bad records and count them, instead of stopping at the first"},
-		&cli.StringFlag{Name: "label-map", Usage: "map raw labels, e.g. '1,2=neg 4,5=pos 3=drop' (default: 1=neg 2=pos)"},
-		&cli.IntFlag{Name: "vocab-size", Value: data.DefaultVocabSize, Usage: "vocabulary ids including padding and unknown"},
-		&cli.IntFlag{Name: "min-count", Value: data.DefaultMinCount, Usage: "least training count of a vocabulary word"},
-		&cli.BoolFlag{Name: "balance", Usage: "downsample the majority label to the minority's count"},
-		&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of --balance's choice"},
+	flags := append(dataFlags(), seedFlag(),
 		&cli.IntFlag{Name: "max-len", Usage: "report how many reviews training with this --max-len would truncate"},
-		&cli.BoolFlag{Name: "json", Usage: "print the report as one JSON object"},
+		jsonFlag(),
 		&cli.BoolFlag{Name: "quick-cache-check", Usage: "reuse a cache on its key alone (size, time, first and last MiB) without reading the whole input to prove it unchanged"},
 		&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the run to this file"},
 		logFormatFlag(),
-	}
+	)
 	return &cli.Command{
 		Name:  "prep",
 		Usage: "read, clean, tokenize and encode reviews into the cache, and report on them",
@@ -64,48 +27,23 @@ func prepCommand() *cli.Command {
 			"them when the inputs and settings are unchanged, then prints what was read, kept\n" +
 			"and dropped. Exit status 1 on bad data (the message names file and line), 2 on\n" +
 			"bad flags.",
-		Flags:  append(flags, preprocessFlags()...),
+		Flags:  flags,
 		Action: runPrep,
 	}
 }
 
-// prepOptionsFromFlags builds PrepOptions from the flags prep shares with
-// train; usage problems come back as usage errors.
+// prepOptionsFromFlags reads the data group for prep, which needs --train.
 func prepOptionsFromFlags(c *cli.Context) (data.PrepOptions, error) {
-	o := data.PrepOptions{
-		Train:     c.String("train"),
-		Test:      c.String("test"),
-		CacheDir:  c.String("cache-dir"),
-		Workers:   c.Int("workers"),
-		SkipBad:   c.Bool("skip-bad"),
-		LabelMap:  c.String("label-map"),
-		VocabSize: c.Int("vocab-size"),
-		MinCount:  c.Int("min-count"),
-		Balance:   c.Bool("balance"),
-		Seed:      c.Uint64("seed"),
-		// Only prep declares it; elsewhere it reads false, the safe check.
-		QuickCacheCheck: c.Bool("quick-cache-check"),
+	d, err := parseData(c)
+	if err != nil {
+		return d.PrepOptions, err
 	}
-	switch {
-	case o.Train == "":
-		return o, usagef("%s: --train FILE is required", c.Command.Name)
-	case o.Workers < 0:
-		return o, usagef("--workers: %d; want 0 (all cores) or more", o.Workers)
-	case o.VocabSize < 2:
-		return o, usagef("--vocab-size: %d; want at least 2 (padding and unknown)", o.VocabSize)
-	case o.MinCount < 1:
-		return o, usagef("--min-count: %d; want at least 1", o.MinCount)
-	case o.CacheDir == "":
-		return o, usagef("--cache-dir: empty")
+	if d.Train == "" {
+		return d.PrepOptions, usagef("%s: --train FILE is required", c.Command.Name)
 	}
-	if o.LabelMap != "" {
-		if _, err := data.ParseLabelMap(o.LabelMap); err != nil {
-			return o, usagef("--label-map: %v", err)
-		}
-	}
-	var err error
-	o.Preprocess, err = preprocessFromFlags(c)
-	return o, err
+	// Only prep declares it; train always proves a reused cache unchanged.
+	d.QuickCacheCheck = c.Bool("quick-cache-check")
+	return d.PrepOptions, nil
 }
 
 // prepProgress connects Prepare's events to the logger: one meter per

@@ -22,13 +22,13 @@ func synthCommand() *cli.Command {
 			"the same bytes. It is for speed and scale runs; accuracy on it means nothing.",
 		Flags: []cli.Flag{
 			&cli.Int64Flag{Name: "n", Usage: "number of reviews (required)"},
-			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "random seed"},
+			seedFlag(),
 			&cli.StringFlag{Name: "out", Usage: "output file, written to a temporary name and then renamed (required)"},
-			&cli.IntFlag{Name: "workers", Usage: "generator goroutines (0 = all cores)"},
+			workersFlag(),
 			&cli.BoolFlag{Name: "meta", Usage: "write JSON lines with a product (asin), time (unixReviewTime, 2020-2022) and star rating (overall) per review, for trainer report"},
 			&cli.IntFlag{Name: "products", Value: data.DefaultSynthProducts, Usage: "with --meta: distinct products, P0000 on, of Zipf-like popularity"},
 			&cli.GenericFlag{Name: "plant", Value: &plantFlag{}, Usage: "with --meta: a planted trend 'product=P0003,from=2021-06,negative=0.8[,to=2022-01]' (repeatable)"},
-			&cli.BoolFlag{Name: "json", Usage: "print the summary as one JSON object"},
+			jsonFlag(),
 			&cli.BoolFlag{Name: "overwrite", Usage: "replace --out if it exists (default: refuse)"},
 			logFormatFlag(),
 		},
@@ -51,15 +51,16 @@ func runSynth(c *cli.Context) error {
 	if n < 1 {
 		return usagef("synth: --n must be at least 1, got %d", n)
 	}
-	if c.Int("workers") < 0 {
-		return usagef("synth: --workers must be 0 (all cores) or more, got %d", c.Int("workers"))
+	workers, err := parseWorkers(c)
+	if err != nil {
+		return err
 	}
 	// A corpus is often the only copy of a training set's bytes; replacing
 	// one takes a deliberate --overwrite.
 	if _, err := os.Lstat(c.String("out")); err == nil && !c.Bool("overwrite") {
 		return usagef("synth: %s exists: --overwrite replaces it", c.String("out"))
 	}
-	o := data.SynthOptions{N: n, Seed: c.Uint64("seed"), Workers: c.Int("workers")}
+	o := data.SynthOptions{N: n, Seed: c.Uint64(flagSeed), Workers: workers}
 	if c.Bool("meta") {
 		o.Meta = &data.SynthMeta{Products: c.Int("products"), Plants: c.Generic("plant").(*plantFlag).plants}
 		for _, p := range o.Meta.Plants {

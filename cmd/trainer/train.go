@@ -23,6 +23,8 @@ import (
 	"trainer/internal/runlock"
 	"trainer/model"
 	"trainer/train"
+	"trainer/train/device"
+	"trainer/train/mpi"
 )
 
 // Defaults chosen by measurement on the shared files (Amazon polarity and
@@ -56,23 +58,6 @@ const (
 	scheduleHybrid = "hybrid"
 	embedDense     = "dense"
 	embedLazy      = "lazy"
-)
-
-// gpuReplicas builds the replicas and evaluation workers of one GPU in fp32
-// on one stream. A file built with the cuda tag sets it from an init
-// function; in a CPU-only build it stays nil.
-type gpuReplicas func(c model.Config, device int) ([]train.Replica, []train.Forwarder, error)
-
-// gpuReplicasWith builds the replicas (one per stream) and evaluation
-// workers of GPU device for --device cuda:N, in the arithmetic of an --amp
-// value (off, fp16 or bf16). Set by the cuda build like gpuReplicas; while
-// it is nil, --device cuda:N is refused.
-type gpuReplicasWith func(c model.Config, device int, amp string, streams int) ([]train.Replica, []train.Forwarder, error)
-
-// newGPUReplicas and newGPUReplicasWith are the CUDA backend's hooks.
-var (
-	newGPUReplicas     gpuReplicas
-	newGPUReplicasWith gpuReplicasWith
 )
 
 // mpiTimeout bounds every collective of a multi-process run: far above
@@ -115,50 +100,31 @@ func trainCommand() *cli.Command {
 }
 
 func trainFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "train", Usage: "training file (required unless --resume)"},
-		&cli.StringFlag{Name: "test", Usage: "test file, evaluated after every epoch"},
+	flags := []cli.Flag{
 		&cli.StringFlag{Name: "dev", Usage: "dev file for model selection and early stopping (default: --dev-fraction of --train)"},
 		&cli.Float64Flag{Name: "dev-fraction", Value: defaultDevFrac, Usage: "share of --train held out as dev set when --dev is not given"},
 		&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cpu, or cuda:N in a binary built with make cuda"},
 		&cli.IntFlag{Name: "cpu-workers", Value: runtime.NumCPU(), Usage: "data-parallel CPU workers (one core each); with --device cuda:N they join the GPU under the hybrid scheduler (default there: 0, the GPU alone)"},
 		&cli.StringFlag{Name: "amp", Value: ampOff, Usage: "mixed precision on the GPU: fp16 (dynamic loss scaling; a bare --amp means fp16), bf16 or off"},
 		&cli.IntFlag{Name: "streams", Value: 1, Usage: "GPU streams, one replica each"},
-		&cli.IntFlag{Name: "pipeline-stages", Value: 1, Usage: "split the model's layers into this many pipeline stages, each on its own CPU worker; --cpu-workers/K pipelines run data-parallel (DDP + model parallel)"},
-		&cli.IntFlag{Name: "micro-batches", Usage: "micro-batches per pipeline step (0: 2 for a unidirectional model, whose stages also overlap over time chunks; 4 per stage for a bidirectional one)"},
-		&cli.IntFlag{Name: "pipeline-chunks", Usage: "time chunks per micro-batch of a unidirectional pipeline (0: 16)"},
 		&cli.StringFlag{Name: "schedule", Value: scheduleEven, Usage: "split of every batch over the CPU workers: even (by tokens) or hybrid (by measured throughput); GPU + CPU runs are always hybrid"},
 		&cli.IntFlag{Name: "epochs", Value: defaultEpochs},
 		&cli.StringFlag{Name: "out", Usage: "output directory (model.bin, metrics.jsonl, checkpoint.bin)"},
-		&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "fixes initialisation, dev split and batch order: same seed and workers, same weights"},
-		&cli.IntFlag{Name: "embed-dim", Value: defaultEmbedDim},
-		&cli.IntFlag{Name: "hidden", Value: defaultHidden},
-		&cli.IntFlag{Name: "layers", Value: 1},
-		&cli.BoolFlag{Name: "bidirectional"},
-		&cli.StringFlag{Name: "pool", Value: model.PoolMean, Usage: "last, mean or max over time (mean: +2 points dev accuracy over last on Amazon polarity, 5 epochs)"},
-		&cli.IntFlag{Name: "max-len", Value: defaultMaxLen, Usage: "truncate reviews to this many tokens"},
-		&cli.IntFlag{Name: "batch-size", Value: defaultBatch, Usage: "global batch, split over the workers"},
-		&cli.Float64Flag{Name: "lr", Value: defaultLR, Usage: "peak learning rate"},
-		&cli.Float64Flag{Name: "weight-decay", Value: 0, Usage: "decoupled weight decay (AdamW); 0 is plain Adam"},
-		&cli.StringFlag{Name: "optimizer", Value: "adamw", Usage: "adamw or sgd (momentum 0.9)"},
-		&cli.Float64Flag{Name: "momentum", Value: 0.9, Usage: "SGD momentum"},
-		&cli.StringFlag{Name: "embed-update", Value: embedLazy, Usage: "optimizer step of the embedding: lazy (only the rows of the batch's tokens) or dense (every row, every step)"},
-		&cli.Float64Flag{Name: "clip", Value: defaultClip, Usage: "max global gradient norm; 0 disables clipping"},
+		seedFlag(),
 		&cli.IntFlag{Name: "warmup", Value: 0, Usage: "steps of linear learning-rate warmup"},
 		&cli.StringFlag{Name: "lr-decay", Value: "cosine", Usage: "after warmup: constant, linear or cosine to 0 at the last step"},
 		&cli.IntFlag{Name: "patience", Value: defaultPatience, Usage: "stop after this many epochs without a better dev accuracy; 0 never stops early"},
 		&cli.IntFlag{Name: "checkpoint-every", Value: 500, Usage: "steps between checkpoints (0: only at epoch ends and on signals)"},
-		&cli.StringFlag{Name: "resume", Usage: "continue the interrupted run in this directory"},
+		&cli.StringFlag{Name: "resume", Usage: "continue the interrupted run in this directory (--train and --test default to the run's)"},
 		&cli.BoolFlag{Name: "overwrite", Usage: "replace a run already in --out (default: refuse)"},
 		&cli.StringFlag{Name: "metrics", Usage: "JSON lines metrics log (default OUT/metrics.jsonl)"},
-		&cli.StringFlag{Name: "cache-dir", Value: data.DefaultCacheDir, Usage: "cache of encoded datasets, shared with prep"},
-		&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "goroutines for reading and encoding data"},
-		&cli.IntFlag{Name: "vocab-size", Value: defaultVocabSize, Usage: "vocabulary size including pad and unknown"},
-		&cli.IntFlag{Name: "min-count", Value: defaultMinCount, Usage: "fewest occurrences for a word to enter the vocabulary"},
-		&cli.BoolFlag{Name: "skip-bad", Usage: "skip malformed records instead of failing"},
-		&cli.StringFlag{Name: "label-map", Usage: "raw label to class, e.g. '1=neg,2=pos' (default: Amazon polarity 1/2)"},
 		&cli.BoolFlag{Name: "no-bucket", Usage: "random batches instead of length-bucketed ones (slower)"},
 	}
+	def := model.Config{EmbedDim: defaultEmbedDim, Hidden: defaultHidden, Layers: 1, Pool: model.PoolMean}
+	flags = append(flags, dataFlags()...)
+	flags = append(flags, modelFlags(def, defaultMaxLen)...)
+	flags = append(flags, optimFlags(defaultBatch, true)...)
+	return append(flags, pipelineFlags(1)...)
 }
 
 // trainOptions is the validated command line of a training run.
@@ -166,7 +132,6 @@ type trainOptions struct {
 	Train, Test, Dev string
 	DevFraction      float64
 	Device           string
-	GPU              int // device number when Device is cuda:N
 	Workers          int // CPU replicas (per rank); 0 with a GPU: the GPU alone
 	AMP              string
 	Streams          int
@@ -180,7 +145,7 @@ type trainOptions struct {
 	Model            model.Config // VocabSize filled in after the data are read
 	MaxLen           int
 	BatchSize        int
-	Optim            train.OptimConfig
+	Optim            device.OptimConfig
 	Schedule         train.LRSchedule
 	Clip             float64
 	Patience         int
@@ -194,6 +159,8 @@ type trainOptions struct {
 	SkipBad          bool
 	LabelMap         data.LabelMap // parsed LabelMapSpec, for reading --dev
 	LabelMapSpec     string
+	Balance          bool
+	Preprocess       data.Preprocess
 	Bucket           bool
 	Overwrite        bool
 
@@ -212,7 +179,7 @@ type runSettings struct {
 	Model            model.Config
 	MaxLen           int
 	BatchSize        int
-	Optim            train.OptimConfig
+	Optim            device.OptimConfig
 	LR               float64
 	Warmup           int
 	Decay            string
@@ -223,23 +190,45 @@ type runSettings struct {
 	Bucket           bool
 	AMP              string `json:",omitempty"` // "" for fp32, so older checkpoints still match
 	Schedule         string `json:",omitempty"` // "" for the even split
+	// Preprocess is nil for the default preprocessing, Balance false when
+	// off, for the same reason.
+	Preprocess *data.Preprocess `json:",omitempty"`
+	Balance    bool             `json:",omitempty"`
 }
 
 func trainOptionsFrom(c *cli.Context) (*trainOptions, error) {
-	o := &trainOptions{
-		Train: c.String("train"), Test: c.String("test"), Dev: c.String("dev"),
-		DevFraction: c.Float64("dev-fraction"), Device: c.String("device"),
-		Workers: c.Int("cpu-workers"), Epochs: c.Int("epochs"), Out: c.String("out"), Seed: c.Uint64("seed"),
-		MaxLen: c.Int("max-len"), BatchSize: c.Int("batch-size"), Clip: c.Float64("clip"),
-		Patience: c.Int("patience"), CheckpointEvery: c.Int("checkpoint-every"),
-		Metrics: c.String("metrics"), CacheDir: c.String("cache-dir"), DataWorkers: c.Int("workers"),
-		VocabSize: c.Int("vocab-size"), MinCount: c.Int("min-count"), SkipBad: c.Bool("skip-bad"),
-		LabelMapSpec: c.String("label-map"), Bucket: !c.Bool("no-bucket"), Overwrite: c.Bool("overwrite"),
-		AMP: c.String("amp"), Streams: c.Int("streams"), Split: c.String("schedule"),
-		Stages: c.Int("pipeline-stages"), MicroBatches: c.Int("micro-batches"), Chunks: c.Int("pipeline-chunks"),
+	d, err := parseData(c)
+	if err != nil {
+		return nil, err
 	}
-	o.Model = model.Config{VocabSize: max(o.VocabSize, 3), EmbedDim: c.Int("embed-dim"), Hidden: c.Int("hidden"),
-		Layers: c.Int("layers"), Bidirectional: c.Bool("bidirectional"), Pool: c.String("pool")}
+	op, err := parseOptim(c)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := parsePipeline(c)
+	if err != nil {
+		return nil, err
+	}
+	o := &trainOptions{
+		Train: d.Train, Test: d.Test, Dev: c.String("dev"),
+		DevFraction: c.Float64("dev-fraction"), Device: c.String("device"),
+		Workers: c.Int("cpu-workers"), Epochs: c.Int("epochs"), Out: c.String("out"), Seed: c.Uint64(flagSeed),
+		BatchSize: op.BatchSize, Optim: op.Optim, Clip: op.Clip,
+		Patience: c.Int("patience"), CheckpointEvery: c.Int("checkpoint-every"),
+		Metrics: c.String("metrics"), CacheDir: d.CacheDir, DataWorkers: d.Workers,
+		VocabSize: d.VocabSize, MinCount: d.MinCount, SkipBad: d.SkipBad, LabelMap: d.LabelMap,
+		LabelMapSpec: d.PrepOptions.LabelMap, Balance: d.Balance, Preprocess: d.Preprocess,
+		Bucket: !c.Bool("no-bucket"), Overwrite: c.Bool("overwrite"),
+		AMP: c.String("amp"), Streams: c.Int("streams"), Split: c.String("schedule"),
+		Stages: pl.Stages, MicroBatches: pl.MicroBatches, Chunks: pl.Chunks,
+	}
+	if o.Model, o.MaxLen, err = parseModel(c, o.VocabSize); err != nil {
+		return nil, err
+	}
+	if err := finite("train", "dev-fraction", o.DevFraction, o.Dev != "" || (o.DevFraction > 0 && o.DevFraction < 1),
+		"in (0, 1) when --dev is not given"); err != nil {
+		return nil, err
+	}
 	if r := c.String("resume"); r != "" {
 		if o.Out != "" && filepath.Clean(o.Out) != filepath.Clean(r) {
 			return nil, usagef("train: --resume %s and --out %s name different directories", r, o.Out)
@@ -247,7 +236,7 @@ func trainOptionsFrom(c *cli.Context) (*trainOptions, error) {
 		o.Out, o.Resume = r, true
 	}
 	switch {
-	case o.Train == "":
+	case o.Train == "" && !o.Resume:
 		return nil, usagef("train: --train FILE is required")
 	case o.Out == "":
 		return nil, usagef("train: --out DIR is required")
@@ -255,45 +244,12 @@ func trainOptionsFrom(c *cli.Context) (*trainOptions, error) {
 		return nil, usagef("train: --epochs must be at least 1, got %d", o.Epochs)
 	case o.Workers < 0 || (o.Workers == 0 && o.Device == "cpu"):
 		return nil, usagef("train: --cpu-workers must be at least 1 (0 only beside a GPU), got %d", o.Workers)
-	case o.BatchSize < 1:
-		return nil, usagef("train: --batch-size must be at least 1, got %d", o.BatchSize)
-	case o.MaxLen < 1:
-		return nil, usagef("train: --max-len must be at least 1, got %d", o.MaxLen)
-	case o.VocabSize < 3:
-		return nil, usagef("train: --vocab-size %d is too small: need at least 3 (pad, unknown and one word)", o.VocabSize)
-	case o.MinCount < 1:
-		return nil, usagef("train: --min-count must be at least 1, got %d", o.MinCount)
-	case o.Dev == "" && !(o.DevFraction > 0 && o.DevFraction < 1):
-		return nil, usagef("train: --dev-fraction must be in (0, 1) when --dev is not given, got %g", o.DevFraction)
-	case o.Patience < 0 || o.CheckpointEvery < 0 || o.DataWorkers < 1:
-		return nil, usagef("train: --patience and --checkpoint-every must be >= 0 and --workers >= 1")
-	case o.Clip < 0:
-		return nil, usagef("train: --clip must be >= 0, got %g", o.Clip)
+	case o.Patience < 0 || o.CheckpointEvery < 0:
+		return nil, usagef("train: --patience and --checkpoint-every must be >= 0")
 	}
-	if err := o.Model.Validate(); err != nil {
-		return nil, usagef("train: %v", err)
-	}
-	o.Optim = train.DefaultOptimConfig()
-	o.Optim.Kind = c.String("optimizer")
-	o.Optim.WeightDecay = c.Float64("weight-decay")
-	o.Optim.Momentum = c.Float64("momentum")
-	var err error
-	if o.Optim.LazyEmbedding, err = lazyEmbedding("train", c.String("embed-update")); err != nil {
-		return nil, err
-	}
-	if _, err := train.NewOptimizer(o.Optim, 1); err != nil {
-		return nil, usagef("train: %v", err)
-	}
-	o.Schedule = train.LRSchedule{Base: c.Float64("lr"), Warmup: c.Int("warmup"), Decay: c.String("lr-decay")}
+	o.Schedule = train.LRSchedule{Base: op.LR, Warmup: c.Int("warmup"), Decay: c.String("lr-decay")}
 	if err := o.Schedule.Validate(); err != nil {
 		return nil, usagef("train: %v", err)
-	}
-	if o.LabelMapSpec != "" {
-		m, err := data.ParseLabelMap(o.LabelMapSpec)
-		if err != nil {
-			return nil, usagef("train: --label-map: %v", err)
-		}
-		o.LabelMap = m
 	}
 	if err := o.checkDevice(c.IsSet("cpu-workers"), c.IsSet("schedule")); err != nil {
 		return nil, err
@@ -308,8 +264,6 @@ func trainOptionsFrom(c *cli.Context) (*trainOptions, error) {
 // workers that must hold whole pipelines.
 func (o *trainOptions) checkPipeline() error {
 	switch {
-	case o.Stages < 1:
-		return usagef("train: --pipeline-stages must be at least 1, got %d", o.Stages)
 	case o.Stages == 1:
 		return nil
 	case o.Stages > len(train.PipelineUnits(o.Model)):
@@ -323,8 +277,6 @@ func (o *trainOptions) checkPipeline() error {
 	case o.Workers < o.Stages || o.Workers%o.Stages != 0:
 		return usagef("train: --cpu-workers %d must be a multiple of --pipeline-stages %d (each pipeline needs one worker per stage)",
 			o.Workers, o.Stages)
-	case o.MicroBatches < 0 || o.Chunks < 0:
-		return usagef("train: --micro-batches and --pipeline-chunks must not be negative, got %d and %d", o.MicroBatches, o.Chunks)
 	}
 	return nil
 }
@@ -347,46 +299,50 @@ func (o *trainOptions) checkDevice(workersSet, scheduleSet bool) error {
 	if o.Streams < 1 {
 		return usagef("train: --streams must be at least 1, got %d", o.Streams)
 	}
-	switch {
-	case o.Device == "cpu":
+	spec, err := device.ParseSpec(o.Device)
+	if err != nil {
+		return usagef("train: --device: %v", err)
+	}
+	if spec.CPU() {
 		if o.AMP != ampOff {
 			return usagef("train: --amp %s needs a GPU (--device cuda:N): CPU math is fp32", o.AMP)
 		}
 		if o.Streams != 1 {
 			return usagef("train: --streams %d needs a GPU (--device cuda:N)", o.Streams)
 		}
-	case strings.HasPrefix(o.Device, "cuda:"):
-		n, err := strconv.Atoi(strings.TrimPrefix(o.Device, "cuda:"))
-		if err != nil || n < 0 {
-			return usagef("train: --device %q: want cpu or cuda:N", o.Device)
+		return nil
+	}
+	if !device.Available(spec.Kind) {
+		// device.Open says how to get a binary that has the backend.
+		_, err := device.Open(spec, device.Request{})
+		return usageError{fmt.Errorf("train: --device: %w", err)}
+	}
+	o.Device = spec.String()
+	if !workersSet {
+		o.Workers = 0 // the device alone unless CPU workers are asked for
+	}
+	if o.Workers > 0 {
+		if scheduleSet && o.Split == scheduleEven {
+			return usagef("train: --schedule even: a GPU and %d CPU workers differ too much in speed; GPU + CPU runs use --schedule hybrid", o.Workers)
 		}
-		if newGPUReplicasWith == nil {
-			return usagef("train: --device %s: this trainer binary has no CUDA support; build it with make cuda", o.Device)
-		}
-		o.GPU = n
-		if !workersSet {
-			o.Workers = 0 // the GPU alone unless CPU workers are asked for
-		}
-		if o.Workers > 0 {
-			if scheduleSet && o.Split == scheduleEven {
-				return usagef("train: --schedule even: a GPU and %d CPU workers differ too much in speed; GPU + CPU runs use --schedule hybrid", o.Workers)
-			}
-			o.Split = scheduleHybrid
-		} else {
-			o.Split = scheduleEven
-		}
-	default:
-		return usagef("train: --device %q: want cpu or cuda:N", o.Device)
+		o.Split = scheduleHybrid
+	} else {
+		o.Split = scheduleEven
 	}
 	return nil
 }
 
 func (o *trainOptions) settings() runSettings {
-	return runSettings{Train: o.Train, Test: o.Test, Dev: o.Dev, DevFraction: o.DevFraction, Seed: o.Seed,
+	s := runSettings{Train: o.Train, Test: o.Test, Dev: o.Dev, DevFraction: o.DevFraction, Seed: o.Seed,
 		Workers: o.Workers, Model: o.Model, MaxLen: o.MaxLen, BatchSize: o.BatchSize, Optim: o.Optim,
 		LR: o.Schedule.Base, Warmup: o.Schedule.Warmup, Decay: o.Schedule.Decay, Clip: o.Clip,
 		VocabSize: o.VocabSize, MinCount: o.MinCount, LabelMap: o.LabelMapSpec, Bucket: o.Bucket,
-		AMP: omitDefault(o.AMP, ampOff), Schedule: omitDefault(o.Split, scheduleEven)}
+		AMP: omitDefault(o.AMP, ampOff), Schedule: omitDefault(o.Split, scheduleEven), Balance: o.Balance}
+	if o.Preprocess != data.DefaultPreprocess() {
+		p := o.Preprocess
+		s.Preprocess = &p
+	}
+	return s
 }
 
 // omitDefault is "" for a setting at its default, so that runs that do not
@@ -420,17 +376,57 @@ func diffSettings(stored json.RawMessage, now runSettings) ([]string, error) {
 	return diff, nil
 }
 
-// trainingData is what a run trains and evaluates on.
-type trainingData struct {
-	vocab            *data.Vocab
-	train, dev, test *data.Dataset
-	inputs           []train.InputDigest         // digests of the files, checked on resume
-	dropped          map[string]map[string]int64 // records dropped by role and reason
+// openRunDir prepares the output directory: a fresh run creates it and
+// refuses to replace a run already there (unless --overwrite); --resume
+// loads its checkpoint, never creating the directory, and takes the input
+// files the run was started with when the command line names none.
+func (o *trainOptions) openRunDir() (*train.Checkpoint, error) {
+	if !o.Resume {
+		if err := os.MkdirAll(o.Out, 0o755); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+		if o.Overwrite {
+			return nil, nil
+		}
+		// A fresh run would replace these; never lose a finished or
+		// interrupted run by re-running a command.
+		for _, name := range []string{"model.bin", train.CheckpointName} {
+			if _, err := os.Stat(filepath.Join(o.Out, name)); err == nil {
+				return nil, usagef("train: %s already holds a run (%s): --resume %s continues it, --overwrite replaces it", o.Out, name, o.Out)
+			}
+		}
+		return nil, nil
+	}
+	if fi, err := os.Stat(o.Out); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("train --resume %s: no run directory there", o.Out)
+	}
+	ck, err := train.LoadCheckpoint(filepath.Join(o.Out, train.CheckpointName))
+	if err != nil {
+		return nil, fmt.Errorf("train --resume: %w", err)
+	}
+	if ck.Epoch >= o.Epochs {
+		return nil, fmt.Errorf("train --resume: the run in %s already finished %d epochs (asked for %d)", o.Out, ck.Epoch, o.Epochs)
+	}
+	if o.Train == "" {
+		var stored runSettings
+		if err := json.Unmarshal(ck.Run, &stored); err != nil || stored.Train == "" {
+			return nil, fmt.Errorf("train --resume %s: the checkpoint does not name its training file; give --train", o.Out)
+		}
+		o.Train = stored.Train
+		if o.Test == "" {
+			o.Test = stored.Test
+		}
+		if o.Dev == "" {
+			o.Dev = stored.Dev
+		}
+	}
+	return ck, nil
 }
 
 func runTrain(ctx context.Context, o *trainOptions, log *logger, stdout io.Writer) error {
-	if err := os.MkdirAll(o.Out, 0o755); err != nil {
-		return fmt.Errorf("train: %w", err)
+	resume, err := o.openRunDir()
+	if err != nil {
+		return err
 	}
 	// One run per directory (under mpirun, rank 0 alone writes it).
 	if rank := os.Getenv("OMPI_COMM_WORLD_RANK"); rank == "" || rank == "0" {
@@ -440,33 +436,15 @@ func runTrain(ctx context.Context, o *trainOptions, log *logger, stdout io.Write
 		}
 		defer lock.Release()
 	}
-	var resume *train.Checkpoint
-	ckPath := filepath.Join(o.Out, train.CheckpointName)
-	if o.Resume {
-		ck, err := train.LoadCheckpoint(ckPath)
-		if err != nil {
-			return fmt.Errorf("train --resume: %w", err)
-		}
-		if ck.Epoch >= o.Epochs {
-			return fmt.Errorf("train --resume: the run in %s already finished %d epochs (asked for %d)", o.Out, ck.Epoch, o.Epochs)
-		}
-		resume = ck
-	} else if !o.Overwrite {
-		// A fresh run would replace these; never lose a finished or
-		// interrupted run by re-running a command.
-		for _, name := range []string{"model.bin", train.CheckpointName} {
-			if _, err := os.Stat(filepath.Join(o.Out, name)); err == nil {
-				return usagef("train: %s already holds a run (%s): --resume %s continues it, --overwrite replaces it", o.Out, name, o.Out)
-			}
-		}
-	}
-
-	td, release, err := loadTrainingData(ctx, o, log)
+	td, err := loadTrainingData(ctx, o, log)
 	if err != nil {
 		return err
 	}
-	defer release()
-	o.Model.VocabSize = td.vocab.Size()
+	defer td.Close()
+	for _, line := range td.DroppedLines {
+		log.Warnf("%s", line)
+	}
+	o.Model.VocabSize = td.Vocab.Size()
 	if err := o.Model.Validate(); err != nil {
 		return usagef("train: %v", err)
 	}
@@ -479,17 +457,17 @@ func runTrain(ctx context.Context, o *trainOptions, log *logger, stdout io.Write
 		if len(diff) > 0 {
 			return usagef("train --resume %s: settings differ from the interrupted run: %s", o.Out, strings.Join(diff, "; "))
 		}
-		if err := train.CheckResume(resume, o.Epochs, td.inputs); err != nil {
+		if err := train.CheckResume(resume, o.Epochs, td.Inputs); err != nil {
 			return usagef("train --resume %s: %v", o.Out, err)
 		}
 	}
-	lines, err := settingsLines(settings)
+	lines, err := mpi.SettingsLines(settings)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	// Under mpirun every rank has read the same data by now; the start-up
 	// check compares binaries and settings before any rank trains.
-	dist, err := startDistributed(false, lines, td.train.Len(), mpiTimeout)
+	dist, err := mpi.Start(false, lines, td.Train.Len(), mpiTimeout)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
@@ -506,10 +484,8 @@ func runTrain(ctx context.Context, o *trainOptions, log *logger, stdout io.Write
 // trainRank trains this process's part of the run: all of it in a single
 // process, its share of every global batch under mpirun. Only rank 0 writes
 // the model, metrics, checkpoints and progress.
-func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writer, td *trainingData,
-	settings runSettings, resume *train.Checkpoint, dist *distributed) error {
-	runJSON, _ := json.Marshal(settings)
-	modelJSON, _ := json.Marshal(o.Model)
+func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writer, td *train.Data,
+	settings runSettings, resume *train.Checkpoint, dist *mpi.Job) error {
 	root := dist.Root()
 	dir, metricsPath := o.Out, o.Metrics
 	if !root {
@@ -523,90 +499,24 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 		dir, metricsPath = tmp, ""
 		log, stdout = &logger{w: io.Discard}, io.Discard
 	}
-	if metricsPath == "" {
-		metricsPath = filepath.Join(dir, "metrics.jsonl")
-	}
-
-	layout := model.NewLayout(o.Model)
-	params := make([]float32, layout.Size())
-	model.InitParams(o.Model, params, o.Seed)
-	rset, err := buildReplicas(o)
-	if err != nil {
-		return err
-	}
-	defer rset.Close()
-	replicas := rset.train
-	if dist.Size() == 1 && rset.hybrid == nil && len(rset.pipelines) == 0 {
-		// The engine steps every CPU replica in every step.
-		train.ShareRows(rset.cpu)
-	}
-	if dist.Size() > 1 {
-		// A rank is one replica of the job: its local replicas become one
-		// scheduler under the MPI wrapper, which takes the rank's share of
-		// every global batch and sums gradients over ranks.
-		if len(replicas) > 1 {
-			h, err := train.NewHybrid(replicas, train.HybridOptions{Sparsity: train.EmbeddingRows(o.Model)})
-			if err != nil {
-				return fmt.Errorf("train: %w", err)
-			}
-			defer h.Close()
-			rset.hybrid = h
-			replicas = []train.Replica{h}
-		}
-		replicas = []train.Replica{dist.Wrap(replicas[0], train.EmbeddingRows(o.Model))}
-	}
-	engine, err := newEngine(o.Model, params, replicas, o.Optim, o.Clip)
-	if err != nil {
-		return err
-	}
-	defer engine.Close()
-
-	batcher := data.NewBatcher(td.train, data.BatchOptions{BatchSize: o.BatchSize, MaxLen: o.MaxLen, Seed: o.Seed, Bucket: o.Bucket, Shuffle: true})
-	sched := o.Schedule
-	sched.Total = o.Epochs * batcher.NumBatches()
-	evalBatches := func(d *data.Dataset) []data.Batch {
-		if d == nil || d.Len() == 0 {
-			return nil
-		}
-		// Training-sized batches: a larger one would grow every worker's
-		// activation buffers for evaluation alone.
-		return data.NewBatcher(d, data.BatchOptions{BatchSize: o.BatchSize, MaxLen: o.MaxLen, Bucket: true}).Epoch(0)
-	}
+	batcher := data.NewBatcher(td.Train, data.BatchOptions{BatchSize: o.BatchSize, MaxLen: o.MaxLen, Seed: o.Seed, Bucket: o.Bucket, Shuffle: true})
 	modelPath := filepath.Join(o.Out, "model.bin")
 	approach := approachName(runShape{Device: o.Device, Workers: o.Workers, AMP: o.AMP, Streams: o.Streams, Stages: o.Stages,
 		Schedule: o.Split, Ranks: dist.Size()})
-	file := &model.File{Version: model.FileVersion, Config: o.Model, Vocab: td.vocab.Words(), Preprocess: model.Preprocess(o.preprocess()),
+	file := &model.File{Version: model.FileVersion, Config: o.Model, Vocab: td.Vocab.Words(), Preprocess: model.Preprocess(o.Preprocess),
 		LabelMap: model.LabelMapOf(o.LabelMap), MaxLen: o.MaxLen, Extra: map[string]string{"approach": approach, "train": o.Train, "seed": strconv.FormatUint(o.Seed, 10)}}
-	if len(td.dropped) > 0 {
-		b, _ := json.Marshal(td.dropped)
+	if len(td.Dropped) > 0 {
+		b, _ := json.Marshal(td.Dropped)
 		file.Extra["dropped"] = string(b)
 	}
 	prog := newEpochProgress(log, o.Epochs, batcher.NumBatches())
-	tracker := newScheduleTracker(rset.hybrid)
-
-	// Under mpirun a signal reaches the ranks at different steps; rank 0
-	// decides after every step, so all ranks stop after the same one.
-	loopCtx := ctx
-	var stopErr error
-	stopAll := func() {}
-	if dist.Size() > 1 {
-		var cancel context.CancelFunc
-		loopCtx, cancel = context.WithCancel(context.Background())
-		defer cancel()
-		stopAll = func() {
-			stop, err := dist.RootDecides(ctx.Err() != nil)
-			if err != nil && stopErr == nil {
-				stopErr = err
-			}
-			if stop || err != nil {
-				cancel()
-			}
-		}
-	}
-	var extrasErr error
-	pipes := &pipelineTracker{ps: rset.pipelines}
-	hooks := train.LoopHooks{
-		Train: batcher, Dev: evalBatches(td.dev), Test: evalBatches(td.test), Eval: rset.eval,
+	cfg := o.runConfig(settings, dist)
+	cfg.Loop.Dir, cfg.Loop.MetricsPath = dir, metricsPath
+	cfg.Loop.Schedule.Total = o.Epochs * batcher.NumBatches()
+	cfg.Loop.Inputs, cfg.Loop.Dropped = td.Inputs, td.Dropped
+	cfg.Resume = resume
+	cfg.Hooks = train.LoopHooks{
+		Train: batcher, Dev: train.EvalBatches(td.Dev, o.BatchSize, o.MaxLen), Test: train.EvalBatches(td.Test, o.BatchSize, o.MaxLen),
 		SaveBest: func(p []float32, rec train.EpochRecord) error {
 			if !root {
 				return nil
@@ -617,64 +527,32 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 			return model.Save(modelPath, file)
 		},
 		OnStep: func(epoch, batch, batches int, st train.StepStats) {
-			tracker.step()
-			pipes.step()
 			prog.step(epoch, batch, batches, st)
 			if o.afterStep != nil {
 				o.afterStep()
 			}
-			stopAll()
 		},
 		OnEpoch: func(rec train.EpochRecord) {
 			prog.epoch(rec)
-			extra := tracker.epoch()
-			pipes.epoch(extra)
-			addLossScale(extra, rset.scalers)
-			if rec.Epoch == 1 && len(td.dropped) > 0 {
-				extra["dropped"] = td.dropped // what --skip-bad and the label map left out
-			}
-			if rset.local != engine.Workers() || dist.Size() > 1 {
-				// The engine sees one replica (a scheduler or a rank); the
-				// log names the workers behind it.
-				extra["workers"] = rset.local
-				extra["ranks"] = dist.Size()
-			}
-			if s, ok := extra["schedule"].(epochSchedule); ok {
-				log.Infof("epoch %d schedule: %s", rec.Epoch, s)
-			}
-			if len(extra) > 0 && root && extrasErr == nil {
-				extrasErr = mergeLastLine(metricsPath, extra)
+			if rec.Schedule != nil {
+				log.Infof("epoch %d schedule: %s", rec.Epoch, rec.Schedule)
 			}
 		},
 	}
-	cfg := train.LoopConfig{Epochs: o.Epochs, Seed: o.Seed, Patience: o.Patience, CheckpointEvery: o.CheckpointEvery,
-		Dir: dir, Schedule: sched, MetricsPath: metricsPath, Model: modelJSON, Run: runJSON, Inputs: td.inputs,
-		// Under MPI the checkpoint holds rank 0's scalers, and every rank
-		// resumes with them.
-		Scalers: rset.scalers}
-	loop, err := train.NewLoop(engine, cfg, hooks, resume)
+	run, err := train.Assemble(cfg)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	// Rank 0's weights, fresh or resumed, are every rank's starting point.
-	if err := dist.SyncParams(engine.Params()); err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
+	defer run.Close()
 	if resume != nil {
 		log.Infof("resuming %s at epoch %d, batch %d (step %d)", o.Out, resume.Epoch+1, resume.Batch, resume.Step)
 	}
 	log.Infof("training %s: %d reviews (%d dev, %d test), vocabulary %d, %d parameters, %s, batch %d",
-		o.Train, td.train.Len(), lenOf(td.dev), lenOf(td.test), td.vocab.Size(), len(params), approach, o.BatchSize)
-	sum, err := loop.Run(loopCtx)
+		o.Train, td.Train.Len(), lenOf(td.Dev), lenOf(td.Test), td.Vocab.Size(), model.NewLayout(o.Model).Size(), approach, o.BatchSize)
+	sum, err := run.Train(ctx)
 	prog.stop()
-	if err == nil && stopErr != nil {
-		err = stopErr
-	}
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
-	}
-	if extrasErr != nil {
-		return fmt.Errorf("train: %w", extrasErr)
 	}
 	if !root {
 		return nil
@@ -682,27 +560,53 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 	if sum.EarlyStopped {
 		log.Infof("early stopping: no better dev accuracy for %d epochs", o.Patience)
 	}
-	rs := runSummary{CPUs: o.Workers * dist.Size(), Approach: approach, Training: time.Duration(sum.Seconds * float64(time.Second)),
-		Epochs: sum.Epochs, BestEpoch: sum.BestEpoch, ModelPath: modelPath, TokensPerS: sum.Last.TokensPerS}
-	// The best epoch may predate a resume; the model file remembers it.
-	best, err := model.Load(modelPath)
-	if err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
-	rs.Evaluated, rs.Accuracy, rs.Loss = "dev", best.Metrics["dev_accuracy"], best.Metrics["dev_loss"]
-	if _, ok := best.Metrics["test_accuracy"]; ok {
-		rs.Evaluated, rs.Accuracy, rs.Loss = "test", best.Metrics["test_accuracy"], best.Metrics["test_loss"]
-	}
-	return rs.write(stdout)
+	return newRunSummary(sum, approach, o.Workers*dist.Size(), modelPath).write(stdout)
 }
 
-// preprocess is the text preprocessing of every run: the reference's
-// cleaning (lowercase, keep letters, digits and apostrophes) and split.
-func (o *trainOptions) preprocess() data.Preprocess { return data.DefaultPreprocess() }
+// newRunSummary is the closing table of a run from the loop's summary; the
+// best epoch may predate a resume, and the checkpoint carried its scores.
+func newRunSummary(sum train.Summary, approach string, cpus int, modelPath string) runSummary {
+	rs := runSummary{CPUs: cpus, Approach: approach, Training: time.Duration(sum.Seconds * float64(time.Second)),
+		Epochs: sum.Epochs, BestEpoch: sum.BestEpoch, ModelPath: modelPath, TokensPerS: sum.Last.TokensPerS}
+	if best := sum.BestRecord; best.Test != nil {
+		rs.Evaluated, rs.Accuracy, rs.Loss = "test", best.Test.Accuracy, best.Test.Loss
+	} else if best.Dev != nil {
+		rs.Evaluated, rs.Accuracy, rs.Loss = "dev", best.Dev.Accuracy, best.Dev.Loss
+	}
+	return rs
+}
 
-// loadTrainingData reads and encodes the inputs (through the cache) and
-// holds out the dev set. The caller must call release when done.
-func loadTrainingData(ctx context.Context, o *trainOptions, log *logger) (td *trainingData, release func(), err error) {
+// runConfig is the run assembly's view of the options: model, optimizer,
+// devices, pipeline, ranks and the loop's settings.
+func (o *trainOptions) runConfig(settings runSettings, dist *mpi.Job) train.RunConfig {
+	runJSON, _ := json.Marshal(settings)
+	modelJSON, _ := json.Marshal(o.Model)
+	spec, _ := device.ParseSpec(o.Device) // validated with the flags
+	cfg := train.RunConfig{
+		Model: o.Model, Seed: o.Seed, Optim: o.Optim, Clip: o.Clip,
+		Devices: train.Devices{Device: spec, CPUWorkers: o.Workers, Precision: precisionOf(o.AMP), Streams: o.Streams,
+			Hybrid:   o.Split == scheduleHybrid,
+			Pipeline: train.PipelineOptions{Stages: o.Stages, MicroBatches: o.MicroBatches, Chunks: o.Chunks}},
+		Loop: train.LoopConfig{Epochs: o.Epochs, Seed: o.Seed, Patience: o.Patience, CheckpointEvery: o.CheckpointEvery,
+			Schedule: o.Schedule, Model: modelJSON, Run: runJSON},
+	}
+	if dist.Size() > 1 {
+		cfg.Ranks = dist
+	}
+	return cfg
+}
+
+// precisionOf is the device precision of an --amp value.
+func precisionOf(amp string) string {
+	if amp == ampOff {
+		return "fp32"
+	}
+	return amp
+}
+
+// loadTrainingData reads the inputs with a progress meter per stage. The
+// caller must Close the data.
+func loadTrainingData(ctx context.Context, o *trainOptions, log *logger) (*train.Data, error) {
 	meters := map[string]*meter{}
 	progress := func(ev data.ProgressEvent) {
 		if ev.Warning != "" {
@@ -719,60 +623,18 @@ func loadTrainingData(ctx context.Context, o *trainOptions, log *logger) (td *tr
 			m.Finish()
 		}
 	}
-	p, err := data.Prepare(ctx, data.PrepOptions{
+	td, err := train.LoadData(ctx, train.DataConfig{Prep: data.PrepOptions{
 		Train: o.Train, Test: o.Test, CacheDir: o.CacheDir, Workers: o.DataWorkers, SkipBad: o.SkipBad,
-		LabelMap: o.LabelMapSpec, Preprocess: o.preprocess(), VocabSize: o.VocabSize, MinCount: o.MinCount,
+		LabelMap: o.LabelMapSpec, Preprocess: o.Preprocess, VocabSize: o.VocabSize, MinCount: o.MinCount, Balance: o.Balance,
 		Seed: o.Seed, Progress: progress,
-	})
+	}, Dev: o.Dev, DevFraction: o.DevFraction, LabelMap: o.LabelMap})
 	for _, m := range meters {
 		m.Finish()
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("train: %w", err)
+		return nil, fmt.Errorf("train: %w", err)
 	}
-	td = &trainingData{vocab: p.Vocab, train: p.Train, test: p.Test}
-	reports := map[string]*data.Report{"train": &p.Report, "test": p.Report.Test}
-	if o.Dev != "" {
-		ro := data.ReaderOptions{LabelMap: o.LabelMap, SkipBad: o.SkipBad}
-		dev, rep, err := data.EncodeFile(ctx, o.Dev, p.Vocab, o.preprocess(), ro, o.DataWorkers)
-		if err == nil && dev.Len() == 0 {
-			err = fmt.Errorf("%s: no reviews left for a dev set (%s)", o.Dev, rep.DroppedLine())
-		}
-		if err != nil {
-			p.Close()
-			return nil, nil, fmt.Errorf("train: dev set: %w", err)
-		}
-		td.dev, reports["dev"] = dev, &rep
-	} else if td.train, td.dev, err = data.HoldOutDev(p.Train, o.DevFraction, o.Seed, o.Train); err != nil {
-		p.Close()
-		return nil, nil, fmt.Errorf("train: %w", err)
-	}
-	td.inputs, td.dropped = runInputs(reports, log)
-	if td.train.Len() == 0 {
-		p.Close()
-		return nil, nil, fmt.Errorf("train: %s: no training reviews left (after holding out the dev set)", o.Train)
-	}
-	return td, func() { p.Close() }, nil
-}
-
-// runInputs takes from the data reports (by role; nil for a role the run
-// lacks) the digests a checkpoint keeps and the records dropped by reason,
-// and says on stderr what was dropped from each file.
-func runInputs(reports map[string]*data.Report, log *logger) ([]train.InputDigest, map[string]map[string]int64) {
-	var inputs []train.InputDigest
-	dropped := map[string]map[string]int64{}
-	for _, role := range []string{"train", "dev", "test"} {
-		r := reports[role]
-		if r == nil {
-			continue
-		}
-		inputs = append(inputs, train.InputDigest{Role: role, Path: r.Input, Digest: r.InputDigest})
-		if line := r.DroppedLine(); line != "" {
-			log.Warnf("%s %s: %s", role, r.Input, line)
-			dropped[role] = r.Dropped
-		}
-	}
-	return inputs, dropped
+	return td, nil
 }
 
 func lenOf(d *data.Dataset) int {
@@ -798,110 +660,6 @@ func recordMetrics(rec train.EpochRecord) map[string]float64 {
 	put("dev_", rec.Dev)
 	put("test_", rec.Test)
 	return m
-}
-
-// replicaSet is what a run trains and evaluates with on this process.
-type replicaSet struct {
-	train     []train.Replica
-	eval      []train.Forwarder
-	hybrid    *train.Hybrid       // the scheduler, when batches are split by throughput
-	scalers   []*train.LossScaler // the GPU replicas' dynamic loss scalers (fp16)
-	cpu       []*train.CPUReplica // the CPU workers, whether or not in pipelines
-	pipelines []*train.Pipeline   // model-parallel replicas, with --pipeline-stages
-	local     int                 // GPU streams plus CPU workers of this process
-}
-
-// lossScaled is a replica that scales its loss dynamically (a GPU replica
-// under fp16).
-type lossScaled interface {
-	LossScaler() *train.LossScaler
-}
-
-// lazyEmbedding reads an --embed-update value of command cmd.
-func lazyEmbedding(cmd, v string) (bool, error) {
-	switch v {
-	case embedDense, embedLazy:
-		return v == embedLazy, nil
-	}
-	return false, usagef("%s: --embed-update %q: want dense or lazy", cmd, v)
-}
-
-// newEngine makes the optimizer and the data-parallel engine over
-// replicas, told where the embedding rows of c's parameters are.
-func newEngine(c model.Config, params []float32, replicas []train.Replica, oc train.OptimConfig, clip float64) (*train.Engine, error) {
-	opt, err := train.NewOptimizer(oc, len(params))
-	if err != nil {
-		return nil, usagef("train: %v", err)
-	}
-	e, err := train.NewEngine(params, replicas, opt, clip)
-	if err != nil {
-		return nil, err
-	}
-	if err := e.SetSparsity(train.EmbeddingRows(c), oc.LazyEmbedding); err != nil {
-		e.Close()
-		return nil, err
-	}
-	return e, nil
-}
-
-// buildReplicas makes the training replicas and evaluation workers for the
-// chosen device: the GPU's streams, then the CPU workers, under the hybrid
-// scheduler when --schedule is hybrid (always with a GPU and CPU workers).
-func buildReplicas(o *trainOptions) (*replicaSet, error) {
-	rs := &replicaSet{}
-	if o.Device != "cpu" {
-		gpu, fw, err := newGPUReplicasWith(o.Model, o.GPU, o.AMP, o.Streams)
-		if err != nil {
-			return nil, err
-		}
-		// The GPU evaluates alone: mixing its fp16 logits with the CPU's
-		// fp32 ones would make the scores depend on who took which batch.
-		rs.train, rs.eval = gpu, fw
-		for _, r := range gpu {
-			if ls, ok := r.(lossScaled); ok && ls.LossScaler() != nil {
-				rs.scalers = append(rs.scalers, ls.LossScaler())
-			}
-		}
-	}
-	if o.Workers > 0 {
-		cpu, err := train.NewCPUReplicas(o.Model, o.Workers)
-		if err != nil {
-			return nil, usagef("train: %v", err)
-		}
-		rs.cpu = cpu
-		if o.Stages > 1 {
-			ps, err := train.NewPipelines(o.Model, o.Workers, train.PipelineOptions{Stages: o.Stages, MicroBatches: o.MicroBatches, Chunks: o.Chunks})
-			if err != nil {
-				return nil, usagef("train: %v", err)
-			}
-			rs.pipelines = ps
-			for _, p := range ps {
-				rs.train = append(rs.train, p)
-			}
-		} else {
-			rs.train = append(rs.train, train.Replicas(cpu)...)
-		}
-		if rs.eval == nil {
-			rs.eval = train.Forwarders(cpu)
-		}
-	}
-	rs.local = len(rs.train)
-	if o.Split == scheduleHybrid {
-		h, err := train.NewHybrid(rs.train, train.HybridOptions{Sparsity: train.EmbeddingRows(o.Model)})
-		if err != nil {
-			return nil, fmt.Errorf("train: %w", err)
-		}
-		rs.hybrid = h
-		rs.train = []train.Replica{h}
-	}
-	return rs, nil
-}
-
-// Close stops the scheduler's goroutines.
-func (rs *replicaSet) Close() {
-	if rs.hybrid != nil {
-		rs.hybrid.Close()
-	}
 }
 
 // expandBareAMP lets --amp stand alone, as in `train --device cuda:0 --amp`:

@@ -64,13 +64,13 @@ func TestTrainBadInput(t *testing.T) {
 		{"layers 0", tinyTrain(corpus, filepath.Join(dir, "d"), cache, "--layers", "0"), exitUsage, "layers must be at least 1"},
 		{"bad pool", tinyTrain(corpus, filepath.Join(dir, "e"), cache, "--pool", "median"), exitUsage, "pooling"},
 		{"cuda without cuda", tinyTrain(corpus, filepath.Join(dir, "f"), cache, "--device", "cuda:0"), exitUsage, "make cuda"},
-		{"bad device", tinyTrain(corpus, filepath.Join(dir, "g"), cache, "--device", "tpu"), exitUsage, "want cpu or cuda:N"},
+		{"bad device", tinyTrain(corpus, filepath.Join(dir, "g"), cache, "--device", "tpu"), exitUsage, `unknown device kind "tpu"`},
 		{"no train", []string{"train", "--out", dir}, exitUsage, "--train FILE is required"},
 		{"zero workers", tinyTrain(corpus, filepath.Join(dir, "h"), cache, "--cpu-workers", "0"), exitUsage, "--cpu-workers"},
 		{"bad optimizer", tinyTrain(corpus, filepath.Join(dir, "i"), cache, "--optimizer", "lbfgs"), exitUsage, "unknown optimizer"},
 		{"empty training set", tinyTrain(empty, filepath.Join(dir, "j"), cache), exitRuntime, "no reviews"},
 		{"missing file", tinyTrain(filepath.Join(dir, "nope.txt"), filepath.Join(dir, "k"), cache), exitRuntime, "nope.txt"},
-		{"resume nothing", tinyTrain(corpus, filepath.Join(dir, "l"), cache, "--resume", filepath.Join(dir, "l")), exitRuntime, "checkpoint"},
+		{"resume nothing", tinyTrain(corpus, filepath.Join(dir, "l"), cache, "--resume", filepath.Join(dir, "l")), exitRuntime, "no run directory"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

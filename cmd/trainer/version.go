@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"trainer/train/device"
 	"trainer/train/mpi"
 )
 
@@ -26,13 +27,16 @@ func versionCommand() *cli.Command {
 }
 
 // buildFeatures lists the backends compiled into this binary (cpu always,
-// cuda with the cuda build tag, mpi with the mpi tag), so that a packaged
+// each registered device kind, such as cuda with the cuda build tag, mpi
+// with the mpi tag), so that a packaged
 // binary, such as the one in a container image, tells which build it is
 // without needing a device to try.
 func buildFeatures() string {
 	features := []string{"cpu"}
-	if newGPUReplicasWith != nil {
-		features = append(features, "cuda")
+	for _, kind := range device.Kinds() {
+		if kind != "cpu" {
+			features = append(features, kind)
+		}
 	}
 	if mpi.Built() {
 		features = append(features, "mpi")

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"trainer/train/device"
 	"trainer/train/mpi"
 )
 
@@ -30,7 +31,7 @@ func TestVersionFeatures(t *testing.T) {
 		want    bool
 	}{
 		{"cpu", true},
-		{"cuda", newGPUReplicasWith != nil},
+		{"cuda", device.Available("cuda")},
 		{"mpi", mpi.Built()},
 	} {
 		if has[c.feature] != c.want {

@@ -13,6 +13,7 @@ import (
 	"trainer/data"
 	"trainer/model"
 	"trainer/train"
+	"trainer/train/device"
 )
 
 // testBatch returns a batch of n reviews over vocabulary v, lengths 1..maxLen
@@ -210,7 +211,7 @@ func TestReplicaRejectsBadInput(t *testing.T) {
 
 // cpuStep is the CPU path of one training step: gradients from the CPU
 // replica, mean over the batch, train's AdamW.
-func cpuStep(t *testing.T, cfg model.Config, params []float32, b data.Batch, lr float64, oc train.OptimConfig) train.Result {
+func cpuStep(t *testing.T, cfg model.Config, params []float32, b data.Batch, lr float64, oc device.OptimConfig) device.Result {
 	t.Helper()
 	cpu, err := train.NewCPUReplica(cfg, 0)
 	if err != nil {
@@ -238,7 +239,7 @@ func cpuStep(t *testing.T, cfg model.Config, params []float32, b data.Batch, lr 
 // backward, unscale and finite check, AdamW on the device) leaves the same
 // weights as the CPU replica plus train's AdamW.
 func TestTrainerStepMatchesCPU(t *testing.T) {
-	oc := train.DefaultOptimConfig()
+	oc := device.DefaultOptimConfig()
 	oc.WeightDecay = 0.01
 	const lr = 1e-2
 	for _, c := range replicaConfigs[:2] {
@@ -260,7 +261,7 @@ func TestTrainerStepMatchesCPU(t *testing.T) {
 				defer r.Close()
 				var scaler cuda.Scaler
 				if prec == cuda.FP16 {
-					scaler = train.NewLossScaler()
+					scaler = device.NewLossScaler()
 				}
 				tr, err := cuda.NewTrainer(r, init, cuda.AdamW{Beta1: oc.Beta1, Beta2: oc.Beta2, Eps: oc.Eps, WeightDecay: oc.WeightDecay}, scaler)
 				if err != nil {
@@ -318,13 +319,13 @@ func TestLossScalerSkipsOverflow(t *testing.T) {
 	b, _ := testBatch(rng, 4, cfg.VocabSize, 5)
 	opt := cuda.AdamW{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}
 
-	run := func(initScale float32) (*cuda.Trainer, *train.LossScaler, cuda.StepResult) {
+	run := func(initScale float32) (*cuda.Trainer, *device.LossScaler, cuda.StepResult) {
 		r, err := cuda.NewReplica(testBackend(t), 0, cfg, cuda.FP16)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { r.Close() })
-		sc, err := train.NewLossScalerWith(initScale, 2, 0.5, 2000)
+		sc, err := device.NewLossScalerWith(initScale, 2, 0.5, 2000)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -401,7 +402,7 @@ func TestReplicaScalerRecomputes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	sc, _ := train.NewLossScalerWith(0x1p40, 2, 0.5, 2000)
+	sc, _ := device.NewLossScalerWith(0x1p40, 2, 0.5, 2000)
 	r.SetScaler(sc)
 	grad, ref := make([]float32, lay.Size()), make([]float32, lay.Size())
 	if _, err := r.Compute(params, b, grad); err != nil {

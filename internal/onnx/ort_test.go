@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -60,7 +61,7 @@ func TestONNXRuntimeMatchesPredict(t *testing.T) {
 			counts[string(w)]++
 		}
 	}
-	vocab := data.BuildVocab(counts, 3000, 2)
+	vocab := testVocab(t, counts, 3000, 2)
 	for _, layers := range []int{1, 2} {
 		for _, bi := range []bool{false, true} {
 			for _, pool := range []string{model.PoolLast, model.PoolMean, model.PoolMax} {
@@ -111,4 +112,29 @@ func TestONNXRuntimeMatchesPredict(t *testing.T) {
 			}
 		}
 	}
+}
+
+// testVocab is the vocabulary prep would build from counts: the size-2
+// most frequent words with at least minCount occurrences, ties by byte
+// order, after the padding and unknown words.
+func testVocab(t *testing.T, counts map[string]int64, size, minCount int) *data.Vocab {
+	t.Helper()
+	var words []string
+	for w, n := range counts {
+		if n >= int64(minCount) {
+			words = append(words, w)
+		}
+	}
+	sort.Slice(words, func(i, j int) bool {
+		if counts[words[i]] != counts[words[j]] {
+			return counts[words[i]] > counts[words[j]]
+		}
+		return words[i] < words[j]
+	})
+	words = words[:min(len(words), size-2)]
+	v, err := data.NewVocabFromWords(append([]string{data.PadWord, data.UnkWord}, words...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

@@ -17,6 +17,7 @@ import (
 	"trainer/data"
 	"trainer/model"
 	"trainer/train"
+	"trainer/train/device"
 )
 
 // Precisions a model can score in: the arithmetic of the recurrent products.
@@ -51,7 +52,7 @@ type Model struct {
 
 	batch int
 	int8  bool
-	pool  chan []train.Forwarder // one set of workers per concurrent call
+	pool  chan []device.Forwarder // one set of workers per concurrent call
 	fws   int
 	inf   *model.Inference
 }
@@ -79,7 +80,7 @@ func New(path string, f *model.File, opt Options) (*Model, error) {
 		return nil, fmt.Errorf("model %s: %w", path, err)
 	}
 	m := &Model{Path: path, File: f, Vocab: v, batch: opt.BatchSize, int8: inf.Int8(), inf: inf,
-		fws: max(opt.Workers, 1), pool: make(chan []train.Forwarder, max(opt.Sets, 1))}
+		fws: max(opt.Workers, 1), pool: make(chan []device.Forwarder, max(opt.Sets, 1))}
 	if m.batch < 1 {
 		m.batch = DefaultBatch
 	}
@@ -89,8 +90,8 @@ func New(path string, f *model.File, opt Options) (*Model, error) {
 
 // newWorkers makes one set of forward workers over the shared inference
 // table; each has its own scratch workspace.
-func (m *Model) newWorkers() []train.Forwarder {
-	fw := make([]train.Forwarder, m.fws)
+func (m *Model) newWorkers() []device.Forwarder {
+	fw := make([]device.Forwarder, m.fws)
 	for i := range fw {
 		fw[i] = worker{inf: m.inf, ws: model.NewWorkspace(m.File.Config)}
 	}
@@ -99,7 +100,7 @@ func (m *Model) newWorkers() []train.Forwarder {
 
 // take returns a free set of workers, making one when every set is busy;
 // give puts it back for the next call.
-func (m *Model) take() []train.Forwarder {
+func (m *Model) take() []device.Forwarder {
 	select {
 	case fw := <-m.pool:
 		return fw
@@ -108,7 +109,7 @@ func (m *Model) take() []train.Forwarder {
 	}
 }
 
-func (m *Model) give(fw []train.Forwarder) {
+func (m *Model) give(fw []device.Forwarder) {
 	select {
 	case m.pool <- fw:
 	default: // a set is already waiting: let this one go

@@ -15,6 +15,7 @@ import (
 	"trainer/data"
 	"trainer/model"
 	"trainer/train"
+	"trainer/train/device"
 )
 
 // The tests run once per rank: scripts/mpi-test.sh starts the test binary
@@ -156,8 +157,8 @@ type logReg struct{}
 
 func (logReg) Name() string { return "logreg" }
 
-func (logReg) Compute(params []float32, b data.Batch, grad []float32) (train.Result, error) {
-	var res train.Result
+func (logReg) Compute(params []float32, b data.Batch, grad []float32) (device.Result, error) {
+	var res device.Result
 	bias := len(params) - 1
 	for i := 0; i < b.Size; i++ {
 		row := b.Row(i)
@@ -206,10 +207,10 @@ func syntheticBatch(rng *rand.Rand, n, vocab int) data.Batch {
 }
 
 // trainSGD runs steps of plain SGD on global batches from a fixed seed.
-func trainSGD(rep train.Replica, params []float32, steps, batch int) (train.Result, error) {
+func trainSGD(rep device.Replica, params []float32, steps, batch int) (device.Result, error) {
 	rng := rand.New(rand.NewPCG(42, 7))
 	grad := make([]float32, len(params))
-	var last train.Result
+	var last device.Result
 	for s := 0; s < steps; s++ {
 		b := syntheticBatch(rng, batch, len(params)-1)
 		clear(grad)
@@ -278,13 +279,13 @@ func TestDistributedEqualsSingleProcess(t *testing.T) {
 }
 
 type failOnRank struct {
-	train.Replica
+	device.Replica
 	rank int
 }
 
-func (f failOnRank) Compute(p []float32, b data.Batch, g []float32) (train.Result, error) {
+func (f failOnRank) Compute(p []float32, b data.Batch, g []float32) (device.Result, error) {
 	if world.Rank() == f.rank {
-		return train.Result{}, errors.New("out of memory")
+		return device.Result{}, errors.New("out of memory")
 	}
 	return f.Replica.Compute(p, b, g)
 }
@@ -354,15 +355,15 @@ func TestDistributedEngineEqualsSingleProcess(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var rep train.Replica = cpu
+		var rep device.Replica = cpu
 		if wrap {
 			rep = NewReplica(world, cpu, rows)
 		}
-		opt, err := train.NewOptimizer(train.DefaultOptimConfig(), len(params))
+		opt, err := train.NewOptimizer(device.DefaultOptimConfig(), len(params))
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := train.NewEngine(params, []train.Replica{rep}, opt, 5)
+		e, err := train.NewEngine(params, []device.Replica{rep}, opt, 5)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -401,7 +402,7 @@ func TestDistributedEngineEqualsSingleProcess(t *testing.T) {
 func TestGoPanicsSurviveMPI(t *testing.T) {
 	recovered := func() (ok bool) {
 		defer func() { ok = recover() != nil }()
-		var p *train.Result
+		var p *device.Result
 		_ = p.Rows
 		return false
 	}()

@@ -6,6 +6,7 @@ import (
 
 	"trainer/data"
 	"trainer/train"
+	"trainer/train/device"
 )
 
 // Replica makes one rank a data-parallel replica of a multi-process job:
@@ -17,13 +18,12 @@ import (
 // the whole global batch, so identical optimizer steps keep the weights
 // identical on every rank without a further broadcast.
 type Replica struct {
-	comm    *Comm
-	local   train.Replica
-	sparse  train.RowSparsity
-	buf     []float32
-	packed  []float32        // the support of buf, contiguous, for the all-reduce
-	support [2]train.Support // this step's and the previous step's
-	flip    int
+	comm     *Comm
+	local    device.Replica
+	sparse   train.RowSparsity
+	buf      []float32
+	packed   []float32          // the support of buf, contiguous, for the all-reduce
+	supports train.StepSupports // this step's and the previous step's
 }
 
 // NewReplica wraps the local replica of this rank. With a RowSparsity
@@ -31,7 +31,7 @@ type Replica struct {
 // gradient the global batch can touch is exchanged: every rank derives
 // the same support from the same global batch, so the packed buffers
 // line up without sending the rows' ids.
-func NewReplica(c *Comm, local train.Replica, sparse train.RowSparsity) *Replica {
+func NewReplica(c *Comm, local device.Replica, sparse train.RowSparsity) *Replica {
 	return &Replica{comm: c, local: local, sparse: sparse}
 }
 
@@ -45,15 +45,12 @@ func (r *Replica) Name() string {
 // A local failure must not leave the other ranks waiting in the gradient
 // all-reduce: the per-step counters are reduced first with a failure flag,
 // and every rank returns an error when any rank failed.
-func (r *Replica) Compute(params []float32, b data.Batch, grad []float32) (train.Result, error) {
+func (r *Replica) Compute(params []float32, b data.Batch, grad []float32) (device.Result, error) {
 	// Bucketed batches hold their rows sorted by length: an even split by
 	// rows would give the last rank the longest reviews every step.
 	bounds := train.BalancedBounds(b, r.comm.Size())
 	lo, hi := bounds[r.comm.Rank()], bounds[r.comm.Rank()+1]
-	prev := &r.support[r.flip]
-	r.flip = 1 - r.flip
-	sup := &r.support[r.flip]
-	sup.Set(r.sparse, b, len(grad))
+	sup, prev := r.supports.Next(r.sparse, b, len(grad))
 	if len(r.buf) != len(grad) {
 		r.buf = make([]float32, len(grad))
 	} else {
@@ -65,20 +62,20 @@ func (r *Replica) Compute(params []float32, b data.Batch, grad []float32) (train
 		stats[4] = 1
 	}
 	if err := r.comm.AllreduceFloat64(stats); err != nil {
-		return train.Result{}, errors.Join(lerr, err)
+		return device.Result{}, errors.Join(lerr, err)
 	}
 	if lerr != nil {
-		return train.Result{}, fmt.Errorf("rank %d: %w", r.comm.Rank(), lerr)
+		return device.Result{}, fmt.Errorf("rank %d: %w", r.comm.Rank(), lerr)
 	}
 	if stats[4] > 0 {
-		return train.Result{}, fmt.Errorf("rank %d: %d other rank(s) failed this step; see their messages", r.comm.Rank(), int(stats[4]))
+		return device.Result{}, fmt.Errorf("rank %d: %d other rank(s) failed this step; see their messages", r.comm.Rank(), int(stats[4]))
 	}
 	r.packed = sup.Gather(r.packed, r.buf)
 	if err := r.comm.AllreduceFloat32(r.packed); err != nil {
-		return train.Result{}, err
+		return device.Result{}, err
 	}
 	sup.ScatterAdd(grad, r.packed)
-	return train.Result{Loss: stats[0], Correct: int(stats[1]), Rows: int(stats[2]), Tokens: int(stats[3])}, nil
+	return device.Result{Loss: stats[0], Correct: int(stats[1]), Rows: int(stats[2]), Tokens: int(stats[3])}, nil
 }
 
 // BroadcastParams copies rank 0's weights to every rank, so a run starts

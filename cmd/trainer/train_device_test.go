@@ -12,6 +12,7 @@ import (
 
 	"trainer/model"
 	"trainer/train"
+	"trainer/train/device"
 )
 
 func TestExpandBareAMP(t *testing.T) {
@@ -205,41 +206,39 @@ func TestTrainHybridScheduleCLI(t *testing.T) {
 	}
 }
 
-// fakeGPU stands in for a GPU replica: a CPU worker under another name
-// that carries a dynamic loss scaler, as an fp16 GPU replica does.
-type fakeGPU struct {
-	*train.CPUReplica
-	scaler *train.LossScaler
+// fakeGPU stands in for a GPU replica: a CPU worker under another name.
+type fakeGPU struct{ *train.CPUReplica }
+
+func (f fakeGPU) Name() string { return "fakegpu" }
+
+// fakeGPUPrecisions records the precision of every fakegpu device opened.
+var fakeGPUPrecisions []string
+
+// The fakegpu backend opens a device of CPU stand-ins, each stream with a
+// dynamic loss scaler under fp16, as the CUDA backend's replicas have, so
+// the GPU + CPU wiring (device parsing, hybrid schedule, loss scale in the
+// metrics, approach label) is tested in every build.
+func init() {
+	device.Register("fakegpu", func(spec device.Spec, req device.Request) (*device.Set, error) {
+		fakeGPUPrecisions = append(fakeGPUPrecisions, req.Precision)
+		set := &device.Set{Name: spec.String(), Precision: req.Precision}
+		for s := 0; s < req.Streams; s++ {
+			r, err := train.NewCPUReplica(req.Model, 100+s)
+			if err != nil {
+				return nil, err
+			}
+			g := fakeGPU{r}
+			set.Replicas, set.Eval = append(set.Replicas, g), append(set.Eval, g)
+			if req.Precision == "fp16" {
+				set.Scalers = append(set.Scalers, device.NewLossScaler())
+			}
+		}
+		return set, nil
+	})
 }
 
-func (f fakeGPU) Name() string                  { return "fakegpu" }
-func (f fakeGPU) LossScaler() *train.LossScaler { return f.scaler }
-
-// TestTrainGPUHybridWiring runs --device cuda:0 with the CUDA hook
-// replaced by a CPU stand-in, so that the GPU + CPU wiring (hybrid
-// schedule, loss scale in the metrics, approach label) is tested on any
-// machine.
 func TestTrainGPUHybridWiring(t *testing.T) {
-	saved := newGPUReplicasWith
-	t.Cleanup(func() { newGPUReplicasWith = saved })
-	var gotAMP []string
-	newGPUReplicasWith = func(c model.Config, device int, amp string, streams int) ([]train.Replica, []train.Forwarder, error) {
-		gotAMP = append(gotAMP, amp)
-		var reps []train.Replica
-		var fws []train.Forwarder
-		for s := 0; s < streams; s++ {
-			r, err := train.NewCPUReplica(c, 100+s)
-			if err != nil {
-				return nil, nil, err
-			}
-			g := fakeGPU{CPUReplica: r}
-			if amp == ampFP16 {
-				g.scaler = train.NewLossScaler()
-			}
-			reps, fws = append(reps, g), append(fws, g)
-		}
-		return reps, fws, nil
-	}
+	fakeGPUPrecisions = nil
 	dir := t.TempDir()
 	corpus := synthCorpus(t, dir, 300, 4)
 	cache := filepath.Join(dir, "cache")
@@ -250,9 +249,9 @@ func TestTrainGPUHybridWiring(t *testing.T) {
 		names    []string // nil: no schedule expected
 		scale    bool
 	}{
-		{"gpu alone", []string{"--device", "cuda:0"}, "cuda:0", nil, false},
-		{"amp gpu + 2 cpu", []string{"--device", "cuda:0", "--amp", "--cpu-workers", "2"}, "AMP fp16 cuda:0 + 2 CPU (hybrid)", []string{"fakegpu", "cpu", "cpu"}, true},
-		{"bf16 2 streams + 1 cpu", []string{"--device", "cuda:0", "--amp", "bf16", "--streams", "2", "--cpu-workers", "1"}, "AMP bf16 cuda:0 x2 streams + 1 CPU (hybrid)", []string{"fakegpu", "fakegpu", "cpu"}, false},
+		{"gpu alone", []string{"--device", "fakegpu:0"}, "fakegpu:0", nil, false},
+		{"amp gpu + 2 cpu", []string{"--device", "fakegpu", "--amp", "--cpu-workers", "2"}, "AMP fp16 fakegpu:0 + 2 CPU (hybrid)", []string{"fakegpu", "cpu", "cpu"}, true},
+		{"bf16 2 streams + 1 cpu", []string{"--device", "fakegpu:0", "--amp", "bf16", "--streams", "2", "--cpu-workers", "1"}, "AMP bf16 fakegpu:0 x2 streams + 1 CPU (hybrid)", []string{"fakegpu", "fakegpu", "cpu"}, false},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -274,6 +273,9 @@ func TestTrainGPUHybridWiring(t *testing.T) {
 				checkAccuracy(t, m)
 				if c.names != nil {
 					checkSchedule(t, m, c.names)
+					if m["workers"] != float64(len(c.names)) || m["ranks"] != 1.0 {
+						t.Errorf("workers %v, ranks %v; want the %d replicas behind the scheduler on 1 rank", m["workers"], m["ranks"], len(c.names))
+					}
 				} else if _, ok := m["schedule"]; ok {
 					t.Errorf("GPU alone reports a schedule: %v", m)
 				}
@@ -281,60 +283,35 @@ func TestTrainGPUHybridWiring(t *testing.T) {
 				if hasScale != c.scale {
 					t.Errorf("loss_scale present %v, want %v: %v", hasScale, c.scale, m)
 				}
-				if c.scale && (m["loss_scale"].(float64) != train.DefaultInitScale || m["skipped_steps"].(float64) != 0) {
+				if c.scale && (m["loss_scale"].(float64) != device.DefaultInitScale || m["skipped_steps"].(float64) != 0) {
 					t.Errorf("loss scale %v, skipped %v; want 65536 and 0", m["loss_scale"], m["skipped_steps"])
 				}
 			}
 		})
 	}
-	if want := []string{ampOff, ampFP16, ampBF16}; !slices.Equal(gotAMP, want) {
-		t.Fatalf("the CUDA hook got --amp %q, want %q", gotAMP, want)
-	}
-}
-
-func TestMergeLastLine(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "m.jsonl")
-	os.WriteFile(path, []byte("{\"epoch\":1,\"x\":0.1}\n{\"epoch\":2,\"x\":1e-7}\n"), 0o644)
-	if err := mergeLastLine(path, map[string]any{"loss_scale": float32(32768), "skipped_steps": int64(3)}); err != nil {
-		t.Fatal(err)
-	}
-	// An append after the rewrite lands after the merged line, as the
-	// loop's append-mode handle writes.
-	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	f.WriteString("{\"epoch\":3}\n")
-	f.Close()
-	b, _ := os.ReadFile(path)
-	want := "{\"epoch\":1,\"x\":0.1}\n{\"epoch\":2,\"loss_scale\":32768,\"skipped_steps\":3,\"x\":1e-7}\n{\"epoch\":3}\n"
-	if string(b) != want {
-		t.Fatalf("got\n%s\nwant\n%s", b, want)
-	}
-	os.WriteFile(path, []byte("not json\n"), 0o644)
-	if err := mergeLastLine(path, map[string]any{"a": 1}); err == nil || !strings.Contains(err.Error(), "last line") {
-		t.Fatalf("a broken line gave %v", err)
+	if want := []string{"fp32", "fp16", "bf16"}; !slices.Equal(fakeGPUPrecisions, want) {
+		t.Fatalf("the backend was asked for precisions %q, want %q", fakeGPUPrecisions, want)
 	}
 }
 
 func TestCheckDevice(t *testing.T) {
-	saved := newGPUReplicasWith
-	t.Cleanup(func() { newGPUReplicasWith = saved })
-	newGPUReplicasWith = func(model.Config, int, string, int) ([]train.Replica, []train.Forwarder, error) {
-		return nil, nil, nil
-	}
 	cases := []struct {
 		name                    string
 		o                       trainOptions
 		workersSet, scheduleSet bool
-		workers, gpu            int
-		split, err              string
+		workers                 int
+		device, split, err      string
 	}{
-		{"cpu even", trainOptions{Device: "cpu", Workers: 2, AMP: ampOff, Streams: 1, Split: scheduleEven}, true, false, 2, 0, scheduleEven, ""},
-		{"cpu hybrid", trainOptions{Device: "cpu", Workers: 2, AMP: ampOff, Streams: 1, Split: scheduleHybrid}, true, true, 2, 0, scheduleHybrid, ""},
-		{"gpu alone by default", trainOptions{Device: "cuda:1", Workers: 12, AMP: ampFP16, Streams: 2, Split: scheduleEven}, false, false, 0, 1, scheduleEven, ""},
-		{"gpu + cpu is hybrid", trainOptions{Device: "cuda:0", Workers: 3, AMP: ampBF16, Streams: 1, Split: scheduleEven}, true, false, 3, 0, scheduleHybrid, ""},
-		{"gpu + cpu even refused", trainOptions{Device: "cuda:0", Workers: 3, AMP: ampOff, Streams: 1, Split: scheduleEven}, true, true, 0, 0, "", "GPU + CPU runs use --schedule hybrid"},
-		{"gpu + 0 cpu", trainOptions{Device: "cuda:0", Workers: 0, AMP: ampOff, Streams: 1, Split: scheduleHybrid}, true, true, 0, 0, scheduleEven, ""},
-		{"bad ordinal", trainOptions{Device: "cuda:x", Workers: 1, AMP: ampOff, Streams: 1, Split: scheduleEven}, false, false, 0, 0, "", "want cpu or cuda:N"},
-		{"amp on cpu", trainOptions{Device: "cpu", Workers: 1, AMP: ampBF16, Streams: 1, Split: scheduleEven}, false, false, 0, 0, "", "--amp bf16 needs a GPU"},
+		{"cpu even", trainOptions{Device: "cpu", Workers: 2, AMP: ampOff, Streams: 1, Split: scheduleEven}, true, false, 2, "cpu", scheduleEven, ""},
+		{"cpu hybrid", trainOptions{Device: "cpu", Workers: 2, AMP: ampOff, Streams: 1, Split: scheduleHybrid}, true, true, 2, "cpu", scheduleHybrid, ""},
+		{"gpu alone by default", trainOptions{Device: "fakegpu:1", Workers: 12, AMP: ampFP16, Streams: 2, Split: scheduleEven}, false, false, 0, "fakegpu:1", scheduleEven, ""},
+		{"bare kind is ordinal 0", trainOptions{Device: "fakegpu", Workers: 1, AMP: ampOff, Streams: 1, Split: scheduleEven}, false, false, 0, "fakegpu:0", scheduleEven, ""},
+		{"gpu + cpu is hybrid", trainOptions{Device: "fakegpu:0", Workers: 3, AMP: ampBF16, Streams: 1, Split: scheduleEven}, true, false, 3, "fakegpu:0", scheduleHybrid, ""},
+		{"gpu + cpu even refused", trainOptions{Device: "fakegpu:0", Workers: 3, AMP: ampOff, Streams: 1, Split: scheduleEven}, true, true, 0, "", "", "GPU + CPU runs use --schedule hybrid"},
+		{"gpu + 0 cpu", trainOptions{Device: "fakegpu:0", Workers: 0, AMP: ampOff, Streams: 1, Split: scheduleHybrid}, true, true, 0, "fakegpu:0", scheduleEven, ""},
+		{"bad ordinal", trainOptions{Device: "fakegpu:x", Workers: 1, AMP: ampOff, Streams: 1, Split: scheduleEven}, false, false, 0, "", "", "want fakegpu:N"},
+		{"unknown kind", trainOptions{Device: "tpu:0", Workers: 1, AMP: ampOff, Streams: 1, Split: scheduleEven}, false, false, 0, "", "", `unknown device kind "tpu"`},
+		{"amp on cpu", trainOptions{Device: "cpu", Workers: 1, AMP: ampBF16, Streams: 1, Split: scheduleEven}, false, false, 0, "", "", "--amp bf16 needs a GPU"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -349,8 +326,8 @@ func TestCheckDevice(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if o.Workers != c.workers || o.GPU != c.gpu || o.Split != c.split {
-				t.Fatalf("workers %d, gpu %d, split %s; want %d, %d, %s", o.Workers, o.GPU, o.Split, c.workers, c.gpu, c.split)
+			if o.Workers != c.workers || o.Device != c.device || o.Split != c.split {
+				t.Fatalf("workers %d, device %s, split %s; want %d, %s, %s", o.Workers, o.Device, o.Split, c.workers, c.device, c.split)
 			}
 		})
 	}

@@ -1,0 +1,298 @@
+package main
+
+import (
+	"math"
+	"runtime"
+
+	"github.com/urfave/cli/v2"
+
+	"trainer/data"
+	"trainer/model"
+	"trainer/train/device"
+)
+
+// Every flag that two commands share is declared once here, in groups, and
+// read and validated once by its group's parse function, so that a flag
+// means and accepts the same thing in every command.
+
+// Flag names shared by several commands.
+const (
+	flagTrain     = "train"
+	flagTest      = "test"
+	flagWorkers   = "workers"
+	flagLabelMap  = "label-map"
+	flagSkipBad   = "skip-bad"
+	flagSeed      = "seed"
+	flagJSON      = "json"
+	flagBatchSize = "batch-size"
+	flagModel     = "model"
+)
+
+// dataFlags are the data and preprocessing flags of the commands that
+// encode raw reviews for training (prep, train, bench).
+func dataFlags() []cli.Flag {
+	d := data.DefaultPreprocess()
+	return []cli.Flag{
+		&cli.StringFlag{Name: flagTrain, Usage: "training reviews: fastText or CSV, plain, gzip or bzip2; - for stdin"},
+		testFlag(),
+		&cli.StringFlag{Name: "cache-dir", Value: data.DefaultCacheDir, Usage: "where encoded caches and vocabularies live"},
+		workersFlag(),
+		skipBadFlag(),
+		labelMapFlag(),
+		&cli.IntFlag{Name: "vocab-size", Value: data.DefaultVocabSize, Usage: "vocabulary ids including padding and unknown (at least 3)"},
+		&cli.IntFlag{Name: "min-count", Value: data.DefaultMinCount, Usage: "fewest training occurrences of a vocabulary word"},
+		&cli.BoolFlag{Name: "balance", Usage: "downsample the majority label to the minority's count (seeded by --seed; the drops are counted)"},
+		&cli.BoolFlag{Name: "lowercase", Value: d.Lowercase, Usage: "lowercase the text"},
+		&cli.BoolFlag{Name: "remove-special", Value: d.RemoveSpecial, Usage: "turn characters other than letters, digits and in-word apostrophes into spaces"},
+		&cli.BoolFlag{Name: "collapse-space", Value: d.CollapseSpace, Usage: "collapse runs of whitespace"},
+		&cli.StringFlag{Name: "tokenizer", Value: d.Tokenizer, Usage: "split (whitespace) or treebank (NLTK Treebank rules: don't -> do n't)"},
+	}
+}
+
+// dataOptions is the data group, validated.
+type dataOptions struct {
+	data.PrepOptions               // Train, Test, CacheDir, Workers, SkipBad, LabelMap, VocabSize, MinCount, Balance, Preprocess
+	LabelMap         data.LabelMap // the parsed --label-map (the zero value: Amazon polarity 1/2)
+}
+
+// parseData reads the data group; --train is checked by the caller, which
+// knows whether it may come from elsewhere.
+func parseData(c *cli.Context) (dataOptions, error) {
+	cmd := c.Command.Name
+	o := dataOptions{PrepOptions: data.PrepOptions{
+		Train: c.String(flagTrain), Test: c.String(flagTest), CacheDir: c.String("cache-dir"),
+		SkipBad: c.Bool(flagSkipBad), LabelMap: c.String(flagLabelMap), VocabSize: c.Int("vocab-size"),
+		MinCount: c.Int("min-count"), Balance: c.Bool("balance"), Seed: c.Uint64(flagSeed),
+		Preprocess: data.Preprocess{Lowercase: c.Bool("lowercase"), RemoveSpecial: c.Bool("remove-special"),
+			CollapseSpace: c.Bool("collapse-space"), Tokenizer: c.String("tokenizer")},
+	}}
+	var err error
+	if o.Workers, err = parseWorkers(c); err != nil {
+		return o, err
+	}
+	if o.PrepOptions.LabelMap != "" {
+		if o.LabelMap, err = parseLabelMap(c); err != nil {
+			return o, err
+		}
+	}
+	switch {
+	case o.VocabSize < 3:
+		return o, usagef("%s: --vocab-size %d is too small: need at least 3 (pad, unknown and one word)", cmd, o.VocabSize)
+	case o.MinCount < 1:
+		return o, usagef("%s: --min-count must be at least 1, got %d", cmd, o.MinCount)
+	case o.CacheDir == "":
+		return o, usagef("%s: --cache-dir is empty", cmd)
+	}
+	if err := o.Preprocess.Validate(); err != nil {
+		return o, usagef("%s: --tokenizer: %v", cmd, err)
+	}
+	return o, nil
+}
+
+func testFlag() cli.Flag {
+	return &cli.StringFlag{Name: flagTest, Usage: "labelled test reviews (fastText or CSV, plain, .gz or .bz2)"}
+}
+
+func workersFlag() cli.Flag {
+	return &cli.IntFlag{Name: flagWorkers, Usage: "goroutines for reading, encoding and scoring (0: one per core)"}
+}
+
+// parseWorkers reads --workers, 0 meaning one per core.
+func parseWorkers(c *cli.Context) (int, error) {
+	n := c.Int(flagWorkers)
+	if n < 0 {
+		return 0, usagef("%s: --workers must be 0 (one per core) or more, got %d", c.Command.Name, n)
+	}
+	if n == 0 {
+		n = runtime.NumCPU()
+	}
+	return n, nil
+}
+
+func skipBadFlag() cli.Flag {
+	return &cli.BoolFlag{Name: flagSkipBad, Usage: "skip malformed records and count them, instead of stopping at the first"}
+}
+
+func labelMapFlag() cli.Flag {
+	return &cli.StringFlag{Name: flagLabelMap, Usage: "map raw labels, e.g. '1,2=neg 4,5=pos 3=drop' (default: 1=neg 2=pos)"}
+}
+
+// parseLabelMap reads --label-map; unset is the Amazon polarity map.
+func parseLabelMap(c *cli.Context) (data.LabelMap, error) {
+	spec := c.String(flagLabelMap)
+	if spec == "" {
+		return data.LabelMap{}, nil
+	}
+	m, err := data.ParseLabelMap(spec)
+	if err != nil {
+		return m, usagef("%s: --label-map: %v", c.Command.Name, err)
+	}
+	return m, nil
+}
+
+func seedFlag() cli.Flag {
+	return &cli.Uint64Flag{Name: flagSeed, Value: 1, Usage: "fixes initialisation, dev split, batch order, --balance and synthetic text: same seed, same result"}
+}
+
+func jsonFlag() cli.Flag {
+	return &cli.BoolFlag{Name: flagJSON, Usage: "print the result as JSON"}
+}
+
+func modelFileFlag() cli.Flag {
+	return &cli.StringFlag{Name: flagModel, Usage: "model file written by train (OUT/model.bin)"}
+}
+
+// batchSizeFlag is the reviews per batch: the global training batch, or a
+// forward batch of eval and predict, with the command's default.
+func batchSizeFlag(def int) cli.Flag {
+	return &cli.IntFlag{Name: flagBatchSize, Value: def, Usage: "reviews per batch (training: the global batch, split over the workers)"}
+}
+
+// parseBatchSize reads --batch-size.
+func parseBatchSize(c *cli.Context) (int, error) {
+	if n := c.Int(flagBatchSize); n >= 1 {
+		return n, nil
+	}
+	return 0, usagef("%s: --batch-size must be at least 1, got %d", c.Command.Name, c.Int(flagBatchSize))
+}
+
+// modelFlags shape the network; def gives the command's defaults (train's
+// are chosen by measurement, bench's are the reference's).
+func modelFlags(def model.Config, defMaxLen int) []cli.Flag {
+	return []cli.Flag{
+		&cli.IntFlag{Name: "embed-dim", Value: def.EmbedDim},
+		&cli.IntFlag{Name: "hidden", Value: def.Hidden},
+		&cli.IntFlag{Name: "layers", Value: def.Layers},
+		&cli.BoolFlag{Name: "bidirectional", Value: def.Bidirectional},
+		&cli.StringFlag{Name: "pool", Value: def.Pool, Usage: "last, mean or max over time (mean: +2 points dev accuracy over last on Amazon polarity, 5 epochs)"},
+		&cli.IntFlag{Name: "max-len", Value: defMaxLen, Usage: "truncate reviews to this many tokens"},
+	}
+}
+
+// parseModel reads the model group for a vocabulary of vocabSize words
+// (the real size is known only after the data are read).
+func parseModel(c *cli.Context, vocabSize int) (model.Config, int, error) {
+	cfg := model.Config{VocabSize: max(vocabSize, 3), EmbedDim: c.Int("embed-dim"), Hidden: c.Int("hidden"),
+		Layers: c.Int("layers"), Bidirectional: c.Bool("bidirectional"), Pool: c.String("pool")}
+	if err := cfg.Validate(); err != nil {
+		return cfg, 0, usagef("%s: %v", c.Command.Name, err)
+	}
+	maxLen := c.Int("max-len")
+	if maxLen < 1 {
+		return cfg, 0, usagef("%s: --max-len must be at least 1, got %d", c.Command.Name, maxLen)
+	}
+	return cfg, maxLen, nil
+}
+
+// optimFlags are the optimizer's flags; lazy is the default --embed-update.
+func optimFlags(defBatch int, lazy bool) []cli.Flag {
+	update := embedDense
+	if lazy {
+		update = embedLazy
+	}
+	return []cli.Flag{
+		batchSizeFlag(defBatch),
+		&cli.Float64Flag{Name: "lr", Value: defaultLR, Usage: "peak learning rate"},
+		&cli.StringFlag{Name: "optimizer", Value: "adamw", Usage: "adamw or sgd"},
+		&cli.Float64Flag{Name: "weight-decay", Value: 0, Usage: "decoupled weight decay (AdamW); 0 is plain Adam"},
+		&cli.Float64Flag{Name: "momentum", Value: 0.9, Usage: "SGD momentum, in [0, 1)"},
+		&cli.StringFlag{Name: "embed-update", Value: update, Usage: "optimizer step of the embedding: lazy (only the rows of the batch's tokens) or dense (every row, every step)"},
+		&cli.Float64Flag{Name: "clip", Value: defaultClip, Usage: "max global gradient norm; 0 disables clipping"},
+	}
+}
+
+// optimOptions is the optimizer group, validated.
+type optimOptions struct {
+	Optim     device.OptimConfig
+	BatchSize int
+	LR        float64
+	Clip      float64
+}
+
+// parseOptim reads the optimizer group. Every number must be finite: a NaN
+// passes the comparisons of range checks and would poison the weights.
+func parseOptim(c *cli.Context) (optimOptions, error) {
+	cmd := c.Command.Name
+	o := optimOptions{Optim: device.DefaultOptimConfig(), LR: c.Float64("lr"), Clip: c.Float64("clip")}
+	o.Optim.Kind = c.String("optimizer")
+	o.Optim.WeightDecay = c.Float64("weight-decay")
+	o.Optim.Momentum = c.Float64("momentum")
+	var err error
+	if o.BatchSize, err = parseBatchSize(c); err != nil {
+		return o, err
+	}
+	checks := []struct {
+		flag   string
+		v      float64
+		ok     bool
+		wanted string
+	}{
+		{"lr", o.LR, o.LR > 0, "a positive number"},
+		{"clip", o.Clip, o.Clip >= 0, "0 (off) or a positive number"},
+		{"weight-decay", o.Optim.WeightDecay, o.Optim.WeightDecay >= 0, "0 or a positive number"},
+		{"momentum", o.Optim.Momentum, o.Optim.Momentum >= 0 && o.Optim.Momentum < 1, "in [0, 1)"},
+	}
+	for _, k := range checks {
+		if err := finite(cmd, k.flag, k.v, k.ok, k.wanted); err != nil {
+			return o, err
+		}
+	}
+	switch v := c.String("embed-update"); v {
+	case embedDense, embedLazy:
+		o.Optim.LazyEmbedding = v == embedLazy
+	default:
+		return o, usagef("%s: --embed-update %q: want dense or lazy", cmd, v)
+	}
+	switch o.Optim.Kind {
+	case "adamw", "sgd":
+	default:
+		return o, usagef("%s: --optimizer %q: unknown optimizer (want adamw or sgd)", cmd, o.Optim.Kind)
+	}
+	return o, nil
+}
+
+// finite rejects a value that is NaN, infinite or out of range (ok false),
+// naming the flag.
+func finite(cmd, flag string, v float64, ok bool, wanted string) error {
+	if math.IsNaN(v) || math.IsInf(v, 0) || !ok {
+		return usagef("%s: --%s %g: want %s", cmd, flag, v, wanted)
+	}
+	return nil
+}
+
+// pipelineFlags split the model into stages; defStages is the command's
+// default.
+func pipelineFlags(defStages int) []cli.Flag {
+	return []cli.Flag{
+		&cli.IntFlag{Name: "pipeline-stages", Value: defStages, Usage: "split the model's layers into this many pipeline stages, each on its own CPU worker; workers/stages pipelines run data-parallel"},
+		&cli.IntFlag{Name: "micro-batches", Usage: "micro-batches per pipeline step (0: 2 for a unidirectional model, whose stages also overlap over time chunks; 4 per stage for a bidirectional one)"},
+		&cli.IntFlag{Name: "pipeline-chunks", Usage: "time chunks per micro-batch of a unidirectional pipeline (0: 16)"},
+	}
+}
+
+// pipelineOptions is the pipeline group, validated for its range; the
+// commands check it against the model and workers.
+type pipelineOptions struct{ Stages, MicroBatches, Chunks int }
+
+func parsePipeline(c *cli.Context) (pipelineOptions, error) {
+	p := pipelineOptions{Stages: c.Int("pipeline-stages"), MicroBatches: c.Int("micro-batches"), Chunks: c.Int("pipeline-chunks")}
+	switch {
+	case p.Stages < 1:
+		return p, usagef("%s: --pipeline-stages must be at least 1, got %d", c.Command.Name, p.Stages)
+	case p.MicroBatches < 0 || p.Chunks < 0:
+		return p, usagef("%s: --micro-batches and --pipeline-chunks must not be negative, got %d and %d", c.Command.Name, p.MicroBatches, p.Chunks)
+	}
+	return p, nil
+}
+
+// flagNames lists the names of flags, for a command that repeats some
+// of its flags to a child process.
+func flagNames(flags ...[]cli.Flag) []string {
+	var names []string
+	for _, fs := range flags {
+		for _, f := range fs {
+			names = append(names, f.Names()[0])
+		}
+	}
+	return names
+}
