@@ -180,24 +180,9 @@ func (f *File) writeBody(w io.Writer) error {
 	if _, err := w.Write(js); err != nil {
 		return err
 	}
-	return writeFloat32s(w, f.Params)
+	return durable.WriteFloat32s(w, f.Params)
 }
 
-// writeFloat32s writes a as little-endian float32 in 64 KiB pieces.
-func writeFloat32s(w io.Writer, a []float32) error {
-	buf := make([]byte, 0, 1<<16)
-	for _, v := range a {
-		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-		if len(buf) == cap(buf) {
-			if _, err := w.Write(buf); err != nil {
-				return err
-			}
-			buf = buf[:0]
-		}
-	}
-	_, err := w.Write(buf)
-	return err
-}
 
 // Load reads and verifies a model file written by Save (or by a build that
 // wrote format version 1). A file that is not a model file, comes from a

@@ -175,18 +175,7 @@ func writeFloats(w io.Writer, a []float32) error {
 	if _, err := w.Write(n[:]); err != nil {
 		return err
 	}
-	buf := make([]byte, 0, 1<<16)
-	for _, v := range a {
-		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-		if len(buf) == cap(buf) {
-			if _, err := w.Write(buf); err != nil {
-				return err
-			}
-			buf = buf[:0]
-		}
-	}
-	_, err := w.Write(buf)
-	return err
+	return durable.WriteFloat32s(w, a)
 }
 
 // LoadCheckpoint reads and verifies a checkpoint file; a truncated,

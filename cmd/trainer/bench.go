@@ -105,18 +105,11 @@ type benchOptions struct {
 }
 
 func benchOptionsFrom(c *cli.Context) (*benchOptions, error) {
-	d, err := parseData(c)
+	g, err := parseRunGroups(c)
 	if err != nil {
 		return nil, err
 	}
-	op, err := parseOptim(c)
-	if err != nil {
-		return nil, err
-	}
-	pl, err := parsePipeline(c)
-	if err != nil {
-		return nil, err
-	}
+	d, op, pl := g.d, g.op, g.pl
 	o := &benchOptions{
 		Data: d.PrepOptions, Train: d.Train, Test: d.Test, Out: c.String("out"),
 		Budget: c.Duration("budget"), Steps: c.Int("steps"), Repeat: c.Int("repeat"), Evals: c.Int("evals"), EvalMax: c.Int("eval-max"),

@@ -296,3 +296,23 @@ func flagNames(flags ...[]cli.Flag) []string {
 	}
 	return names
 }
+
+// runGroups are the flag groups every command that trains parses: data,
+// optimizer and pipeline.
+type runGroups struct {
+	d  dataOptions
+	op optimOptions
+	pl pipelineOptions
+}
+
+// parseRunGroups parses and validates the groups of a command that trains.
+func parseRunGroups(c *cli.Context) (g runGroups, err error) {
+	if g.d, err = parseData(c); err != nil {
+		return g, err
+	}
+	if g.op, err = parseOptim(c); err != nil {
+		return g, err
+	}
+	g.pl, err = parsePipeline(c)
+	return g, err
+}

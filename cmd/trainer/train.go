@@ -197,18 +197,11 @@ type runSettings struct {
 }
 
 func trainOptionsFrom(c *cli.Context) (*trainOptions, error) {
-	d, err := parseData(c)
+	g, err := parseRunGroups(c)
 	if err != nil {
 		return nil, err
 	}
-	op, err := parseOptim(c)
-	if err != nil {
-		return nil, err
-	}
-	pl, err := parsePipeline(c)
-	if err != nil {
-		return nil, err
-	}
+	d, op, pl := g.d, g.op, g.pl
 	o := &trainOptions{
 		Train: d.Train, Test: d.Test, Dev: c.String("dev"),
 		DevFraction: c.Float64("dev-fraction"), Device: c.String("device"),

@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"os"
 	"strings"
 
@@ -186,4 +187,22 @@ func (c *checksumWriter) Write(p []byte) (int, error) {
 	c.crc = crc32.Update(c.crc, castagnoli, p[:n])
 	c.n += uint64(n)
 	return n, err
+}
+
+// WriteFloat32s writes a as little-endian float32 in 64 KiB pieces: the
+// weights of model and checkpoint bodies, without a copy of the whole
+// array.
+func WriteFloat32s(w io.Writer, a []float32) error {
+	buf := make([]byte, 0, 1<<16)
+	for _, v := range a {
+		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+		if len(buf) == cap(buf) {
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+	}
+	_, err := w.Write(buf)
+	return err
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,4 +144,28 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("accepted %x as version %d body %x", raw, v, body)
 		}
 	})
+}
+
+// TestWriteFloat32s: the pieces add up to every value, little-endian, for
+// lengths around the 64 KiB piece size.
+func TestWriteFloat32s(t *testing.T) {
+	for _, n := range []int{0, 1, 16383, 16384, 16385, 40000} {
+		a := make([]float32, n)
+		for i := range a {
+			a[i] = float32(i)*0.5 - 7
+		}
+		var buf bytes.Buffer
+		if err := WriteFloat32s(&buf, a); err != nil {
+			t.Fatal(err)
+		}
+		b := buf.Bytes()
+		if len(b) != 4*n {
+			t.Fatalf("n=%d: %d bytes", n, len(b))
+		}
+		for i, v := range a {
+			if got := math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:])); got != v {
+				t.Fatalf("n=%d: value %d = %v, want %v", n, i, got, v)
+			}
+		}
+	}
 }
