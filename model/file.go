@@ -183,7 +183,6 @@ func (f *File) writeBody(w io.Writer) error {
 	return durable.WriteFloat32s(w, f.Params)
 }
 
-
 // Load reads and verifies a model file written by Save (or by a build that
 // wrote format version 1). A file that is not a model file, comes from a
 // newer format version, is truncated, fails its checksum or holds
