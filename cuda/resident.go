@@ -116,6 +116,10 @@ func NewResident(be Backend, cfg model.Config, prec Precision, opt device.OptimC
 // Name identifies the trainer in logs and metrics.
 func (t *Resident) Name() string { return t.name }
 
+// Counters reports the device's launches, copies and host waits so far,
+// for metrics and for tests of the step budget.
+func (t *Resident) Counters() Counters { return t.be.Counters() }
+
 // Precision is the arithmetic the trainer runs.
 func (t *Resident) Precision() Precision { return t.prec }
 
