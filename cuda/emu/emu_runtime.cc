@@ -6,6 +6,44 @@
 
 #include <ucontext.h>
 
+#if defined(__x86_64__)
+// emu_switch saves the callee-saved registers and the SSE/x87 control
+// words on the current stack, stores the stack pointer in *from and resumes
+// the context whose stack pointer is to. It is what swapcontext does
+// without swapcontext's signal-mask system call, which made the call
+// dominate an emulated kernel's time.
+extern "C" void emu_switch(void** from, void* to);
+asm(R"(
+    .text
+    .globl emu_switch
+    .type emu_switch, @function
+emu_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    subq $8, %rsp
+    stmxcsr (%rsp)
+    fnstcw 4(%rsp)
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    addq $8, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size emu_switch, .-emu_switch
+)");
+#define EMU_FAST_SWITCH 1
+#endif
+
 #include <map>
 #include <memory>
 #include <mutex>
@@ -36,7 +74,8 @@ struct Gate {
 };
 
 struct Fiber {
-    ucontext_t ctx;
+    ucontext_t ctx; // without EMU_FAST_SWITCH
+    void* sp = nullptr; // with EMU_FAST_SWITCH: the saved stack pointer
     char* stack = nullptr;
     Thread self;
     bool done = false;
@@ -55,7 +94,8 @@ struct Group {
     Gate grid;                      // grid-wide barrier (cooperative launches)
     std::vector<uint64_t> slots;    // shuffle exchange, one per fiber
     std::vector<std::vector<unsigned char>> shared; // dynamic shared memory per block
-    ucontext_t sched;
+    ucontext_t sched; // without EMU_FAST_SWITCH
+    void* sched_sp = nullptr;
     int running = -1;
     const std::function<void()>* body = nullptr;
 };
@@ -68,7 +108,11 @@ thread_local std::vector<std::unique_ptr<char[]>> stacks;
 
 void yield_to_scheduler() {
     Fiber& f = blk->fibers[blk->running];
+#ifdef EMU_FAST_SWITCH
+    emu_switch(&f.sp, blk->sched_sp);
+#else
     swapcontext(&f.ctx, &blk->sched);
+#endif
     cur = &blk->fibers[blk->running].self;
 }
 
@@ -104,8 +148,35 @@ void fiber_main() {
     leave(g->bars[f.self.slot]);
     leave(g->warps[f.self.slot * g->warps_per + f.self.linear / 32]);
     leave(g->grid);
-    // Returning resumes uc_link, the scheduler.
+    // Returning resumes uc_link, the scheduler (ucontext); fiber_entry
+    // switches back itself.
 }
+
+#ifdef EMU_FAST_SWITCH
+// fiber_entry is where a new fiber starts: it runs the thread and hands
+// control back to the scheduler for good (a finished fiber is never
+// resumed).
+void fiber_entry() {
+    fiber_main();
+    Group* g = blk;
+    emu_switch(&g->fibers[g->running].sp, g->sched_sp);
+    __builtin_unreachable();
+}
+
+// fresh_stack lays out a new fiber's stack as emu_switch leaves a paused
+// one, so that the first switch to it "returns" into fiber_entry with the
+// stack aligned as at a function's entry.
+void* fresh_stack(char* stack, size_t bytes) {
+    uintptr_t top = ((uintptr_t)(stack + bytes) & ~(uintptr_t)15) - 8; // entry: rsp % 16 == 8
+    uint64_t* sp = (uint64_t*)top;
+    *--sp = (uint64_t)(uintptr_t)&fiber_entry; // return address
+    for (int i = 0; i < 6; i++) {
+        *--sp = 0; // rbp, rbx, r12..r15
+    }
+    *--sp = 0x037f00001f80ull; // mxcsr (low 4 bytes) and the x87 control word
+    return sp;
+}
+#endif
 
 // run_group runs the blocks first..first+count-1 (linear block indices)
 // together until every thread has returned.
@@ -140,11 +211,15 @@ void run_group(Group& g, dim3 grid, dim3 block, unsigned first, unsigned count, 
             f.self.linear = i;
             f.self.slot = (int)k;
             f.self.global = (int)k * g.per + i;
+#ifdef EMU_FAST_SWITCH
+            f.sp = fresh_stack(f.stack, kStackBytes);
+#else
             getcontext(&f.ctx);
             f.ctx.uc_stack.ss_sp = f.stack;
             f.ctx.uc_stack.ss_size = kStackBytes;
             f.ctx.uc_link = &g.sched;
             makecontext(&f.ctx, fiber_main, 0);
+#endif
         }
     }
     // Round-robin until every fiber of the group has returned.
@@ -157,7 +232,11 @@ void run_group(Group& g, dim3 grid, dim3 block, unsigned first, unsigned count, 
             }
             g.running = i;
             cur = &g.fibers[i].self;
+#ifdef EMU_FAST_SWITCH
+            emu_switch(&g.sched_sp, g.fibers[i].sp);
+#else
             swapcontext(&g.sched, &g.fibers[i].ctx);
+#endif
             if (!g.fibers[i].done) {
                 live++;
             }
