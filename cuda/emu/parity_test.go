@@ -43,8 +43,8 @@ func (a *refAdamW) step(params, grad []float32, lr float64, skip func(i int) boo
 
 // TestResidentParity trains 20 steps on the emulated device and on the CPU
 // oracle (the CPU replica's gradients, the reference AdamW, clipping) from
-// the same weights on the same batches, at the default model's layer sizes
-// (lazy embedding update) and at E128/H256, and compares the loss of every step and the final weights
+// the same weights on the same batches, at the default model's sizes (lazy
+// embedding update) and at E128/H256, and compares the loss of every step and the final weights
 // with tolerances fit for each precision.
 func TestResidentParity(t *testing.T) {
 	if testing.Short() {
@@ -55,10 +55,7 @@ func TestResidentParity(t *testing.T) {
 		cfg  model.Config
 		lazy bool
 	}{
-		// The default model's layer sizes; its 20,000-word vocabulary is cut
-		// to 300 rows, which changes nothing but the emulator's time (every
-		// element-wise kernel costs a host fiber per element).
-		{"E512-H128", model.Config{VocabSize: 300, EmbedDim: 512, Hidden: 128, Layers: 1, Pool: model.PoolMean}, true},
+		{"default", DefaultModel, true}, // V=20000, E512, H128, mean pooling
 		{"E128-H256", model.Config{VocabSize: 300, EmbedDim: 128, Hidden: 256, Layers: 1, Pool: model.PoolLast}, false},
 	}
 	const (
