@@ -69,7 +69,7 @@ KERNEL_SRC_HASH = $(shell cat kernels/*.cu kernels/*.cuh cuda/emu/*.h cuda/emu/*
 # -tags emu also registers the emulated device as --device cuda:N and runs
 # the tests of that path.
 kernel-test:
-	CGO_CXXFLAGS="-O2 -g -DKERNEL_SRC_HASH=$(KERNEL_SRC_HASH)" $(GO) test -tags emu -v -count=1 ./cuda/emu/...
+	CGO_CXXFLAGS="-O2 -g -DKERNEL_SRC_HASH=$(KERNEL_SRC_HASH)" $(GO) test -tags emu -v -count=1 -timeout 60m ./cuda/emu/...
 
 # gpu-traffic prints, one JSON object a line, what one warmed-up training
 # step of the default model costs on the GPU in launches, host<->device

@@ -55,7 +55,7 @@ func TestResidentParity(t *testing.T) {
 		cfg  model.Config
 		lazy bool
 	}{
-		{"default", DefaultModel, true}, // V=20000, E512, H128, mean pooling
+		{"default", DefaultModel(), true}, // V=20000, E512, H128, mean pooling
 		{"E128-H256", model.Config{VocabSize: 300, EmbedDim: 128, Hidden: 256, Layers: 1, Pool: model.PoolLast}, false},
 	}
 	const (

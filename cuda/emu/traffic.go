@@ -10,7 +10,9 @@ import (
 )
 
 // DefaultModel is the model `trainer train` builds with its default flags.
-var DefaultModel = model.Config{VocabSize: 20000, EmbedDim: 512, Hidden: 128, Layers: 1, Pool: model.PoolMean}
+func DefaultModel() model.Config {
+	return model.Config{VocabSize: 20000, EmbedDim: 512, Hidden: 128, Layers: 1, Pool: model.PoolMean}
+}
 
 // Traffic is what one device-resident training step cost in launches,
 // copies and host waits, the figures of the GPU step budget; it is printed

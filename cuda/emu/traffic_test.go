@@ -19,7 +19,7 @@ func TestGPUTraffic(t *testing.T) {
 		t.Run(prec, func(t *testing.T) {
 			var launches [2]int64
 			for i, T := range []int{64, 256} {
-				tr, err := MeasureStep(DefaultModel, prec, rows, T, true)
+				tr, err := MeasureStep(DefaultModel(), prec, rows, T, true)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -21,7 +21,7 @@ func main() {
 	enc := json.NewEncoder(os.Stdout)
 	for _, prec := range []string{"fp32", "bf16", "fp16"} {
 		for _, T := range []int{64, 256} {
-			tr, err := emu.MeasureStep(emu.DefaultModel, prec, *batch, T, !*run)
+			tr, err := emu.MeasureStep(emu.DefaultModel(), prec, *batch, T, !*run)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "gputraffic:", err)
 				os.Exit(1)
