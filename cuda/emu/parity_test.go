@@ -199,3 +199,48 @@ func compareTrained(t *testing.T, lay model.Layout, got, ref, init []float32, pr
 		}
 	}
 }
+
+// TestResidentStreams: a resident trainer over two streams (each computing
+// half the batch, the gradients summed on the device) takes the same step
+// as over one, up to summation order, and still waits once per step.
+func TestResidentStreams(t *testing.T) {
+	cfg := model.Config{VocabSize: 40, EmbedDim: 8, Hidden: 6, Layers: 2, Pool: model.PoolMean}
+	lay := model.NewLayout(cfg)
+	init := make([]float32, lay.Size())
+	model.InitParams(cfg, init, 41)
+	rng := rand.New(rand.NewPCG(8, 9))
+	b, _ := testBatch(rng, 7, cfg.VocabSize, 6)
+	oc := device.DefaultOptimConfig()
+	oc.LazyEmbedding = true
+	var weights [2][]float32
+	for i, streams := range []int{1, 2} {
+		dev := New(streams)
+		tr, err := cuda.NewResident(dev, cfg, cuda.FP32, oc, 1, init)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := dev.Counters()
+		st, err := tr.Step(b, 1e-2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := dev.Counters().Sub(before); d.Syncs != 1 || d.D2HBytes != 16 {
+			t.Errorf("%d streams: %d waits, %d bytes down; want 1 and 16", streams, d.Syncs, d.D2HBytes)
+		}
+		if st.Rows != b.Size {
+			t.Errorf("%d streams: %d rows, want %d", streams, st.Rows, b.Size)
+		}
+		weights[i] = make([]float32, lay.Size())
+		if err := tr.ReadParams(weights[i]); err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if n := dev.Live(); n != 0 {
+			t.Errorf("%d streams: %d device allocations left after Close", streams, n)
+		}
+		dev.Close()
+	}
+	validate(t, "weights, 2 streams vs 1", weights[1], weights[0], 1e-6, 1e-5)
+}
