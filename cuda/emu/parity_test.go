@@ -244,3 +244,58 @@ func TestResidentStreams(t *testing.T) {
 	}
 	validate(t, "weights, 2 streams vs 1", weights[1], weights[0], 1e-6, 1e-5)
 }
+
+// TestResidentForwarders: the resident trainer's forwarders score with the
+// device's current weights (ignoring the params argument), and so agree
+// with a host-gradient replica given the weights read back, in every
+// precision, after WriteParams as after a step.
+func TestResidentForwarders(t *testing.T) {
+	cfg := model.Config{VocabSize: 30, EmbedDim: 6, Hidden: 5, Layers: 1, Pool: model.PoolLast}
+	lay := model.NewLayout(cfg)
+	init := make([]float32, lay.Size())
+	model.InitParams(cfg, init, 43)
+	rng := rand.New(rand.NewPCG(10, 11))
+	b, _ := testBatch(rng, 5, cfg.VocabSize, 7)
+	for _, prec := range []cuda.Precision{cuda.FP32, cuda.BF16, cuda.FP16} {
+		t.Run(prec.String(), func(t *testing.T) {
+			be := testBackend(t)
+			tr, err := cuda.NewResident(be, cfg, prec, device.DefaultOptimConfig(), 0, init)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tr.Close()
+			host, err := cuda.NewReplica(be, 0, cfg, prec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer host.Close()
+			check := func(when string) {
+				w := make([]float32, lay.Size())
+				if err := tr.ReadParams(w); err != nil {
+					t.Fatal(err)
+				}
+				got, want := make([]float32, b.Size), make([]float32, b.Size)
+				if err := tr.Forwarders()[0].Forward(nil, b, got); err != nil {
+					t.Fatal(err)
+				}
+				if err := host.Forward(w, b, want); err != nil {
+					t.Fatal(err)
+				}
+				validate(t, "logits "+when, got, want, 1e-6, 1e-6)
+			}
+			check("at the start")
+			if _, err := tr.Step(b, 5e-2); err != nil {
+				t.Fatal(err)
+			}
+			check("after a step")
+			moved := append([]float32(nil), init...)
+			for i := range moved {
+				moved[i] *= 0.5
+			}
+			if err := tr.WriteParams(moved); err != nil {
+				t.Fatal(err)
+			}
+			check("after WriteParams")
+		})
+	}
+}
