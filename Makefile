@@ -14,7 +14,7 @@ TRAIN     ?=
 TEST      ?=
 RUN_ARGS  ?= --epochs 2 --cpu-workers $(shell nproc)
 
-.PHONY: all trainer test lint bench bench-prep bench-train bench-matrix fuzz run deps ptx ptx-check cuda kernel-test gpu-check gpu-check-test mpi mpi-test docker clean
+.PHONY: all trainer test lint bench bench-prep bench-train bench-matrix fuzz run deps ptx ptx-check ptxas-check cuda kernel-test gpu-traffic gpu-check gpu-check-test mpi mpi-test docker clean
 
 all: trainer
 
@@ -66,8 +66,24 @@ cuda:
 # hash of the kernel and emulator sources goes into CGO_CXXFLAGS because the
 # go build cache does not track C++ files included from outside the package.
 KERNEL_SRC_HASH = $(shell cat kernels/*.cu kernels/*.cuh cuda/emu/*.h cuda/emu/*.cc | sha256sum | cut -c1-16)
+# -tags emu also registers the emulated device as --device cuda:N and runs
+# the tests of that path.
 kernel-test:
-	CGO_CXXFLAGS="-O2 -g -DKERNEL_SRC_HASH=$(KERNEL_SRC_HASH)" $(GO) test -v -count=1 ./cuda/emu/...
+	CGO_CXXFLAGS="-O2 -g -DKERNEL_SRC_HASH=$(KERNEL_SRC_HASH)" $(GO) test -tags emu -v -count=1 -timeout 60m ./cuda/emu/...
+	$(GO) test -tags emu -count=1 -run 'TestAssembleCUDAIsResident' ./train
+
+# gpu-traffic prints, one JSON object a line, what one warmed-up training
+# step of the default model costs on the GPU in launches, host<->device
+# bytes and host waits, for each precision at T=64 and T=256 (batch 128),
+# measured on the emulated device (kernels counted, not run).
+gpu-traffic:
+	CGO_CXXFLAGS="-O2 -g -DKERNEL_SRC_HASH=$(KERNEL_SRC_HASH)" $(GO) run -tags emu ./cuda/emu/cmd/gputraffic
+
+# ptxas-check assembles every committed PTX module for sm_80 and sm_90 and
+# fails on any register spill; it rewrites docs/kernels.md, the table of
+# registers and shared memory per kernel.
+ptxas-check:
+	./scripts/ptxas-check.sh
 
 # gpu-check builds, here, dist/gpu-check: everything one run on a GPU
 # machine needs (it has no Go): OUT=DIR dist/gpu-check/run.sh BUDGET_S. See

@@ -43,7 +43,23 @@ type Backend interface {
 	// Launch runs the named kernel. Arguments are Ptr, int, int32, int64,
 	// float32 or bool, in the kernel's parameter order.
 	Launch(kernel string, grid, block Dim3, s int, args ...any) error
+	// LaunchCooperative runs a kernel whose blocks wait for each other at
+	// grid-wide barriers (cuLaunchCooperativeKernel): every block of grid is
+	// resident at once, and each has sharedBytes of dynamic shared memory.
+	// It fails, rather than deadlocking, when the grid cannot be resident.
+	LaunchCooperative(kernel string, grid, block Dim3, sharedBytes, s int, args ...any) error
+	// MaxCooperativeBlocks is how many blocks of the kernel, with the given
+	// block size and dynamic shared memory, can be resident at once.
+	MaxCooperativeBlocks(kernel string, threads, sharedBytes int) (int, error)
+	// Join makes later work on stream to wait for the work queued on
+	// stream from so far, without a host wait (an event on the device).
+	Join(from, to int) error
 	Sync(s int) error
+	// ComputeCapability is the device's major and minor version (8, 0 for
+	// an A100), which decides what "--amp auto" runs.
+	ComputeCapability() (major, minor int)
+	// Counters reports the launches, copies and host waits so far.
+	Counters() Counters
 	Close() error
 }
 
@@ -53,7 +69,13 @@ type Backend interface {
 // the low 4 bytes.
 func PackArgs(args []any) ([]uint64, error) {
 	out := make([]uint64, len(args))
+	return out, packArgsInto(out, args)
+}
+
+// packArgsInto is PackArgs into out (len(out) == len(args)).
+func packArgsInto(out []uint64, args []any) error {
 	for i, a := range args {
+		out[i] = 0
 		switch v := a.(type) {
 		case Ptr:
 			out[i] = uint64(v)
@@ -70,10 +92,10 @@ func PackArgs(args []any) ([]uint64, error) {
 				out[i] = 1
 			}
 		default:
-			return nil, fmt.Errorf("kernel argument %d: unsupported type %T", i, a)
+			return fmt.Errorf("kernel argument %d: unsupported type %T", i, a)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // sliceBytes is the address and byte size of a slice's elements, for copies.

@@ -71,21 +71,11 @@ func TestGPUBench(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := cuda.NewReplica(be, 0, cfg, prec)
+		tr, err := cuda.NewResident(be, cfg, prec, device.DefaultOptimConfig(), 5, params)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var sc *device.LossScaler
-		var scaler cuda.Scaler
-		if prec.NeedsLossScaling() {
-			sc = device.NewLossScaler()
-			scaler = sc
-		}
-		tr, err := cuda.NewTrainer(r, params, cuda.AdamW{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Clip: 5}, scaler)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var st cuda.StepResult
+		var st device.StepResult
 		for i := 0; i < benchWarmup; i++ {
 			if st, err = tr.Step(batches[i%len(batches)], 1e-3); err != nil {
 				t.Fatal(err)
@@ -108,13 +98,13 @@ func TestGPUBench(t *testing.T) {
 			FinalLoss: st.Loss / float64(st.Rows), Device: be.Name(),
 		}
 		res.EpochSeconds = epochReviews / res.ReviewsPerS
-		if sc != nil {
-			res.Skipped = sc.Skipped()
+		for _, sc := range tr.Scalers() {
+			res.Skipped += sc.Skipped()
 		}
 		results = append(results, res)
 		fmt.Printf("go-cuda %-5s %s: %.0f tokens/s, %.0f reviews/s, epoch of 3.6M reviews %.1f s (loss %.4f, skipped %d)\n",
 			res.Precision, res.Device, res.TokensPerS, res.ReviewsPerS, res.EpochSeconds, res.FinalLoss, res.Skipped)
-		if err := r.Close(); err != nil {
+		if err := tr.Close(); err != nil {
 			t.Fatal(err)
 		}
 	}

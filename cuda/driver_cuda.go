@@ -2,6 +2,9 @@
 
 package cuda
 
+// #include <cuda.h>
+import "C"
+
 import (
 	"errors"
 	"fmt"
@@ -17,13 +20,19 @@ import (
 // Available reports whether this binary was built with CUDA support.
 const Available = true
 
-// driver is a Backend over the CUDA driver API.
+// driver is a Backend over the CUDA driver API. It counts what it does
+// (Counters) exactly as the emulator does.
 type driver struct {
-	name    string
-	ctx     cu.CUContext
-	streams []cu.Stream
-	fns     map[string]cu.Function
-	mods    []cu.Module
+	name         string
+	major, minor int
+	ctx          cu.CUContext
+	streams      []cu.Stream
+	handles      []unsafe.Pointer // the streams' driver handles
+	args         []argBlock       // per stream: launch arguments, reused
+	events       []unsafe.Pointer // per stream: the event Join records
+	fns          map[string]C.CUfunction
+	mods         []C.CUmodule
+	count        Counter
 }
 
 // Devices lists the visible GPUs as --device values with their names, for
@@ -79,7 +88,7 @@ func Open(ordinal, streams int) (Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("device %s: %w", devs[ordinal], err)
 	}
-	d := &driver{name: devs[ordinal], fns: map[string]cu.Function{}}
+	d := &driver{name: devs[ordinal], major: major, minor: minor, fns: map[string]C.CUfunction{}}
 	// The context is created current on this locked thread; Do makes it
 	// current on whichever thread runs later work.
 	runtime.LockOSThread()
@@ -92,18 +101,11 @@ func Open(ordinal, streams int) (Backend, error) {
 		return nil, fmt.Errorf("device %s: %w", d.name, err)
 	}
 	for _, m := range mods {
-		mod, err := cu.LoadData(m.PTX)
+		mod, err := loadModule(m.PTX, m.Entries, d.fns)
 		if err != nil {
 			return fail(fmt.Errorf("load kernels %s.compute_%d.ptx: %w", m.Name, m.Arch, err))
 		}
 		d.mods = append(d.mods, mod)
-		for _, e := range m.Entries {
-			fn, err := mod.Function(e)
-			if err != nil {
-				return fail(fmt.Errorf("kernel %s in %s: %w", e, m.Name, err))
-			}
-			d.fns[e] = fn
-		}
 	}
 	for i := 0; i < streams; i++ {
 		s, err := cu.MakeStream(cu.NonBlocking)
@@ -111,9 +113,20 @@ func Open(ordinal, streams int) (Backend, error) {
 			return fail(fmt.Errorf("create stream %d: %w", i, err))
 		}
 		d.streams = append(d.streams, s)
+		d.handles = append(d.handles, streamHandle(s))
+		d.args = append(d.args, newArgBlock())
+		ev, err := newEvent()
+		if err != nil {
+			return fail(fmt.Errorf("create event for stream %d: %w", i, err))
+		}
+		d.events = append(d.events, ev)
 	}
 	return d, nil
 }
+
+func (d *driver) ComputeCapability() (major, minor int) { return d.major, d.minor }
+
+func (d *driver) Counters() Counters { return d.count.Counters() }
 
 func (d *driver) Name() string { return d.name }
 
@@ -158,6 +171,7 @@ func (d *driver) CopyHtoD(dst Ptr, src unsafe.Pointer, bytes int, s int) error {
 	if err != nil {
 		return err
 	}
+	d.count.HtoD(bytes)
 	return cu.MemcpyHtoDAsync(cu.DevicePtr(dst), src, int64(bytes), st)
 }
 
@@ -166,6 +180,7 @@ func (d *driver) CopyDtoH(dst unsafe.Pointer, src Ptr, bytes int, s int) error {
 	if err != nil {
 		return err
 	}
+	d.count.DtoH(bytes)
 	return cu.MemcpyDtoHAsync(dst, cu.DevicePtr(src), int64(bytes), st)
 }
 
@@ -182,28 +197,49 @@ func (d *driver) Zero(dst Ptr, bytes int, s int) error {
 	if err != nil {
 		return err
 	}
+	d.count.Memset()
 	return cu.MemsetD8Async(cu.DevicePtr(dst), 0, int64(bytes), st)
 }
 
 func (d *driver) Launch(kernel string, grid, block Dim3, s int, args ...any) error {
-	st, err := d.stream(s)
-	if err != nil {
-		return err
+	return d.launch(kernel, grid, block, 0, s, false, args)
+}
+
+func (d *driver) LaunchCooperative(kernel string, grid, block Dim3, sharedBytes, s int, args ...any) error {
+	return d.launch(kernel, grid, block, sharedBytes, s, true, args)
+}
+
+func (d *driver) launch(kernel string, grid, block Dim3, shared, s int, cooperative bool, args []any) error {
+	if s < 0 || s >= len(d.streams) {
+		return fmt.Errorf("%s: stream %d out of range (%d streams)", d.name, s, len(d.streams))
 	}
 	fn, ok := d.fns[kernel]
 	if !ok {
 		return fmt.Errorf("%s: no kernel named %q in the loaded PTX", d.name, kernel)
 	}
-	words, err := PackArgs(args)
-	if err != nil {
+	d.count.Launch()
+	if err := launchOn(fn, d.args[s], grid, block, shared, d.handles[s], cooperative, args); err != nil {
 		return fmt.Errorf("%s: %w", kernel, err)
 	}
-	params := make([]unsafe.Pointer, len(words))
-	for i := range words {
-		params[i] = unsafe.Pointer(&words[i])
+	return nil
+}
+
+func (d *driver) MaxCooperativeBlocks(kernel string, threads, sharedBytes int) (int, error) {
+	fn, ok := d.fns[kernel]
+	if !ok {
+		return 0, fmt.Errorf("%s: no kernel named %q in the loaded PTX", d.name, kernel)
 	}
-	g := func(v int) int { return max(v, 1) }
-	return fn.Launch(g(grid.X), g(grid.Y), g(grid.Z), g(block.X), g(block.Y), g(block.Z), 0, st, params)
+	return maxCoopBlocks(fn, threads, sharedBytes)
+}
+
+func (d *driver) Join(from, to int) error {
+	if from < 0 || from >= len(d.streams) || to < 0 || to >= len(d.streams) {
+		return fmt.Errorf("%s: join of streams %d and %d out of range (%d streams)", d.name, from, to, len(d.streams))
+	}
+	if from == to {
+		return nil
+	}
+	return joinStreams(d.events[from], d.handles[from], d.handles[to])
 }
 
 func (d *driver) Sync(s int) error {
@@ -211,6 +247,7 @@ func (d *driver) Sync(s int) error {
 	if err != nil {
 		return err
 	}
+	d.count.Sync()
 	if err := st.Synchronize(); err != nil {
 		return fmt.Errorf("%s: stream %d: %w", d.name, s, err)
 	}
@@ -226,14 +263,22 @@ func (d *driver) close() error {
 			errs = append(errs, err)
 		}
 	}
+	for _, ev := range d.events {
+		if err := destroyEvent(ev); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, a := range d.args {
+		a.free()
+	}
 	for _, m := range d.mods {
-		if err := m.Unload(); err != nil {
+		if err := unloadModule(m); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if err := d.ctx.Destroy(); err != nil {
 		errs = append(errs, err)
 	}
-	d.streams, d.mods, d.fns = nil, nil, nil
+	d.streams, d.handles, d.args, d.events, d.mods, d.fns = nil, nil, nil, nil, nil, nil
 	return errors.Join(errs...)
 }

@@ -26,7 +26,28 @@ func ParsePrecision(s string) (Precision, error) {
 	case "bf16":
 		return BF16, nil
 	}
-	return FP32, fmt.Errorf("unknown mixed-precision mode %q (want off, fp16 or bf16)", s)
+	return FP32, fmt.Errorf("unknown mixed-precision mode %q (want auto, fp32, fp16 or bf16)", s)
+}
+
+// ResolvePrecision turns a requested precision into the one that runs on a
+// device of compute capability major.minor: "auto" (and "") is BF16 on 8.0
+// and newer, whose tensor cores run bf16 at fp16's rate without loss
+// scaling, and FP32 before; anything else is what ParsePrecision reads.
+func ResolvePrecision(req string, major, minor int) (Precision, error) {
+	if req == "auto" || req == "" {
+		if major >= 8 {
+			return BF16, nil
+		}
+		return FP32, nil
+	}
+	p, err := ParsePrecision(req)
+	if err != nil {
+		return FP32, err
+	}
+	if p == BF16 && major < 8 {
+		return FP32, fmt.Errorf("bf16 needs compute capability 8.0 or newer, this device has %d.%d (use --amp fp16 or fp32)", major, minor)
+	}
+	return p, nil
 }
 
 // String is the --amp spelling of p.

@@ -11,9 +11,15 @@ import (
 	"trainer/train/device"
 )
 
-// Result is what a replica reports for one micro-batch: the replica
-// contract's, so a Replica is a device.Replica as it stands.
+// Result is what a replica reports for one micro-batch.
 type Result = device.Result
+
+// lossScaler is the dynamic loss scale a host-gradient replica consults
+// under FP16; *device.LossScaler is the one OpenSet gives it.
+type lossScaler interface {
+	Scale() float32
+	Update(foundInf bool)
+}
 
 // Threads per block of the element-wise kernels, and the grid cap beyond
 // which their grid-stride loops take over.
@@ -37,16 +43,22 @@ type Replica struct {
 	params Ptr // fp32 master weights [N]
 	grad   Ptr // fp32 gradients [N]
 	low    Ptr // low-precision weights [N], indexed like params (FP16/BF16)
+	// shared is set when params and low belong to a Resident, which keeps
+	// them current: Forward then ignores its params argument.
+	shared bool
 
-	lossScale float32 // multiplies the loss gradient (FP16)
-	scaler    Scaler  // dynamic loss scale for Compute, nil for a fixed one
+	lossScale float32    // multiplies the loss gradient (FP16)
+	scaler    lossScaler // dynamic loss scale for Compute, nil for a fixed one
 
 	ws       *workspace
-	hostGrad []float32 // gradient download buffer
+	rec      recurrence // launch shape of the persistent LSTM kernels
+	hostGrad []float32  // gradient download buffer
 }
 
 // NewReplica prepares a replica for models of shape cfg on stream s of be.
 // The GPU path supports unidirectional LSTMs with "last" or "mean" pooling.
+// Its device memory is allocated on first use, so that a set of replicas
+// nobody computes with costs nothing.
 func NewReplica(be Backend, s int, cfg model.Config, prec Precision) (*Replica, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -57,33 +69,37 @@ func NewReplica(be Backend, s int, cfg model.Config, prec Precision) (*Replica, 
 	if s < 0 || s >= be.Streams() {
 		return nil, fmt.Errorf("%s: stream %d out of range (the device has %d)", be.Name(), s, be.Streams())
 	}
-	r := &Replica{
+	return &Replica{
 		be: be, stream: s, cfg: cfg, layout: model.NewLayout(cfg), prec: prec,
 		pool: NewPool(be), lossScale: 1,
 		name: fmt.Sprintf("%s/stream%d/%s", be.Name(), s, prec),
-	}
+	}, nil
+}
+
+// allocate gets the weight and gradient buffers the replica does not share
+// with a Resident; it runs inside Do.
+func (r *Replica) allocate() error {
 	n := r.layout.Size()
-	err := be.Do(func() error {
-		var err error
+	var err error
+	if r.params == 0 {
 		if r.params, err = r.pool.Get(4 * n); err != nil {
-			return err
+			return fmt.Errorf("%s: %w", r.name, err)
 		}
-		if r.grad, err = r.pool.Get(4 * n); err != nil {
-			return err
-		}
-		if prec != FP32 {
-			if r.low, err = r.pool.Get(2 * n); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		_ = r.Close()
-		return nil, err
 	}
-	r.hostGrad = make([]float32, n)
-	return r, nil
+	if r.grad == 0 {
+		if r.grad, err = r.pool.Get(4 * n); err != nil {
+			return fmt.Errorf("%s: %w", r.name, err)
+		}
+	}
+	if r.prec != FP32 && r.low == 0 {
+		if r.low, err = r.pool.Get(2 * n); err != nil {
+			return fmt.Errorf("%s: %w", r.name, err)
+		}
+	}
+	if r.hostGrad == nil {
+		r.hostGrad = make([]float32, n)
+	}
+	return nil
 }
 
 // Supports reports whether the GPU path implements cfg.
@@ -116,7 +132,7 @@ func (r *Replica) SetLossScale(s float32) { r.lossScale = s }
 // reports it to the scaler (which halves the scale) and recomputes, so that
 // the engine always receives finite gradients. Clean micro-batches count
 // towards the scaler's growth. Outside FP16 the scaler is ignored.
-func (r *Replica) SetScaler(s Scaler) {
+func (r *Replica) SetScaler(s lossScaler) {
 	if r.prec.NeedsLossScaling() {
 		r.scaler = s
 	}
@@ -129,6 +145,7 @@ func (r *Replica) Close() error {
 			r.ws.release(r.pool)
 			r.ws = nil
 		}
+		r.params, r.grad, r.low = 0, 0, 0
 		return r.pool.Close()
 	})
 }
@@ -153,6 +170,9 @@ func (r *Replica) compute(params []float32, b data.Batch, grad []float32) (Resul
 	if len(params) != n || len(grad) != n {
 		return Result{}, fmt.Errorf("%s: params/grad have %d/%d values, the model has %d", r.name, len(params), len(grad), n)
 	}
+	if err := r.allocate(); err != nil {
+		return Result{}, err
+	}
 	if err := Upload(r.be, r.params, params, r.stream); err != nil {
 		return Result{}, fmt.Errorf("%s: upload parameters: %w", r.name, err)
 	}
@@ -167,17 +187,21 @@ func (r *Replica) compute(params []float32, b data.Batch, grad []float32) (Resul
 		if err := r.be.Zero(r.grad, 4*n, r.stream); err != nil {
 			return Result{}, err
 		}
-		var err error
-		if res, err = r.forwardBackward(b, true); err != nil {
+		if err := r.enqueue(b, true, r.lossScale, 0); err != nil {
 			return Result{}, err
 		}
 		if r.lossScale == 1 {
+			if err := r.be.Sync(r.stream); err != nil {
+				return Result{}, fmt.Errorf("%s: %w", r.name, err)
+			}
+			res = r.result(b)
 			break
 		}
 		found, err := r.unscale(n)
 		if err != nil {
 			return Result{}, err
 		}
+		res = r.result(b)
 		if r.scaler == nil {
 			break // an overflow shows as inf/NaN in grad for the engine to catch
 		}
@@ -206,20 +230,21 @@ const maxScaleRetries = 40
 // unscale divides the device gradients by the loss scale and reports
 // whether any is infinite or NaN.
 func (r *Replica) unscale(n int) (found bool, err error) {
-	flag := r.ws.scalars // the loss has been read back already
+	flag := r.ws.flag
 	if err := r.be.Zero(flag, 4, r.stream); err != nil {
 		return false, err
 	}
 	if err := r.launch1D("unscale_check_f32", n, int64(n), r.grad, 1/r.lossScale, flag); err != nil {
 		return false, err
 	}
-	if err := r.be.CopyDtoH(r.ws.readback, flag, 4, r.stream); err != nil {
+	if err := r.be.CopyDtoH(unsafe.Add(r.ws.readback, 8), flag, 4, r.stream); err != nil {
 		return false, err
 	}
 	if err := r.be.Sync(r.stream); err != nil {
 		return false, err
 	}
-	return *(*int32)(r.ws.readback) != 0, nil
+	// The loss and correct count arrived with the same wait.
+	return *(*int32)(unsafe.Add(r.ws.readback, 8)) != 0, nil
 }
 
 // Forward writes the logits of b for params into logits ([b.Size]).
@@ -234,13 +259,21 @@ func (r *Replica) forward(params []float32, b data.Batch, logits []float32) erro
 	if len(logits) < b.Size {
 		return fmt.Errorf("%s: logits has room for %d rows, batch has %d", r.name, len(logits), b.Size)
 	}
-	if err := Upload(r.be, r.params, params, r.stream); err != nil {
-		return fmt.Errorf("%s: upload parameters: %w", r.name, err)
+	if !r.shared {
+		if err := r.allocate(); err != nil {
+			return err
+		}
+		if len(params) != r.layout.Size() {
+			return fmt.Errorf("%s: params has %d values, the model has %d", r.name, len(params), r.layout.Size())
+		}
+		if err := Upload(r.be, r.params, params, r.stream); err != nil {
+			return fmt.Errorf("%s: upload parameters: %w", r.name, err)
+		}
+		if err := r.castWeights(); err != nil {
+			return err
+		}
 	}
-	if err := r.castWeights(); err != nil {
-		return err
-	}
-	if _, err := r.forwardBackward(b, false); err != nil {
+	if err := r.enqueue(b, false, 1, 0); err != nil {
 		return err
 	}
 	if err := Download(r.be, logits[:b.Size], r.ws.logits, r.stream); err != nil {
@@ -350,21 +383,24 @@ func (r *Replica) checkBatch(b data.Batch) (steps int, err error) {
 	return steps, nil
 }
 
-// forwardBackward runs the forward pass over b and, when backward is set,
-// the backward pass adding into the device gradient buffer (which the
-// caller has zeroed). It returns the loss and correct count.
-func (r *Replica) forwardBackward(b data.Batch, backward bool) (Result, error) {
+// enqueue queues the forward pass over b and, when backward is set, the
+// backward pass adding into the device gradient buffer (which the caller
+// has zeroed), with the loss gradient multiplied by scale. The loss sum and
+// correct count are added to stats (the workspace's own scalars when 0,
+// zeroed here) and, for the workspace's own, queued for read-back. Nothing
+// waits: after a Sync of the stream, result reads them.
+func (r *Replica) enqueue(b data.Batch, backward bool, scale float32, stats Ptr) error {
 	steps, err := r.checkBatch(b)
 	if err != nil {
-		return Result{}, err
+		return err
 	}
 	bsz, T := b.Size, steps
 	if err := r.ensure(bsz, T, b.MaxLen); err != nil {
-		return Result{}, err
+		return err
 	}
 	ws := r.ws
 	if err := ws.stage(r.be, b, r.stream); err != nil {
-		return Result{}, fmt.Errorf("%s: upload batch: %w", r.name, err)
+		return fmt.Errorf("%s: upload batch: %w", r.name, err)
 	}
 	cfg := r.cfg
 	E, H, L, V := cfg.EmbedDim, cfg.Hidden, cfg.Layers, cfg.VocabSize
@@ -373,11 +409,11 @@ func (r *Replica) forwardBackward(b data.Batch, backward bool) (Result, error) {
 
 	// Embedding lookup into layer 0's input, time-major.
 	if err := r.launch1D("embed_forward"+sfx, T*bsz*E, ws.tokens, r.fptr("embed"), ws.xemb, bsz, T, b.MaxLen, E, V); err != nil {
-		return Result{}, err
+		return err
 	}
 	for l := 0; l < L; l++ {
 		if err := r.layerForward(l, bsz, T); err != nil {
-			return Result{}, err
+			return err
 		}
 	}
 	top := ws.layers[L-1]
@@ -385,44 +421,50 @@ func (r *Replica) forwardBackward(b data.Batch, backward bool) (Result, error) {
 	if cfg.Pool == model.PoolMean {
 		pooled = ws.pooled
 		if err := r.launch1D("pool_mean_forward", bsz*H, bsz, T, H, ws.lengths, top.hs.Add(bsz*H, 4), pooled); err != nil {
-			return Result{}, err
+			return err
 		}
 	}
-	if err := r.be.Zero(ws.scalars, 8, s); err != nil {
-		return Result{}, err
+	own := stats == 0
+	if own {
+		stats = ws.scalars
+		if err := r.be.Zero(stats, 8, s); err != nil {
+			return err
+		}
 	}
-	scale := float32(1)
-	if backward {
-		scale = r.lossScale
+	if !backward {
+		scale = 1
 	}
 	err = r.be.Launch("bce_head_forward", Dim3{bsz, 1, 1}, Dim3{128, 1, 1}, s,
 		bsz, H, pooled, r.fptr("head.w"), r.fptr("head.b"), ws.labels, scale, ws.logits, ws.dlogit,
-		ws.scalars, ws.scalars.Add(1, 4))
+		stats, stats.Add(1, 4))
 	if err != nil {
-		return Result{}, fmt.Errorf("%s: bce_head_forward: %w", r.name, err)
+		return fmt.Errorf("%s: bce_head_forward: %w", r.name, err)
 	}
-	if err := r.be.CopyDtoH(ws.readback, ws.scalars, 8, s); err != nil {
-		return Result{}, err
-	}
-	if backward {
-		if err := r.backward(bsz, T, b.MaxLen, pooled); err != nil {
-			return Result{}, err
+	if own {
+		if err := r.be.CopyDtoH(ws.readback, stats, 8, s); err != nil {
+			return err
 		}
 	}
-	if err := r.be.Sync(s); err != nil {
-		return Result{}, fmt.Errorf("%s: %w", r.name, err)
+	if backward {
+		return r.backward(bsz, T, b.MaxLen, pooled)
 	}
-	back := unsafe.Slice((*uint32)(ws.readback), 2)
+	return nil
+}
+
+// result reads the loss and correct count of the last enqueue that used
+// the workspace's own scalars; the stream must have been synchronised.
+func (r *Replica) result(b data.Batch) Result {
+	back := unsafe.Slice((*uint32)(r.ws.readback), 2)
 	return Result{
 		Loss:    float64(math.Float32frombits(back[0])),
 		Correct: int(int32(back[1])),
-		Rows:    bsz,
+		Rows:    b.Size,
 		Tokens:  b.RealTokens(),
-	}, nil
+	}
 }
 
 // layerForward runs LSTM layer l over the sequence: one GEMM for the input
-// projection of every step, then per step the recurrent GEMM and the cell.
+// projection of every step, then the persistent recurrence kernel.
 func (r *Replica) layerForward(l, bsz, T int) error {
 	ws := r.ws
 	H := r.cfg.Hidden
@@ -437,27 +479,13 @@ func (r *Replica) layerForward(l, bsz, T int) error {
 	if err := r.gemm(false, true, T*bsz, G4, in, x, in, r.lptr(p+"w_ih"), in, 0, lw.g, G4); err != nil {
 		return err
 	}
-	lb := r.prec.lowBytes()
-	var hlow any = Ptr(0)
-	for t := 0; t < T; t++ {
-		if t > 0 {
-			err := r.gemm(false, true, bsz, G4, H, lw.hsLow.Add(t*bsz*H, lb), H, r.lptr(p+"w_hh"), H, 1, lw.g.Add(t*bsz*G4, 4), G4)
-			if err != nil {
-				return err
-			}
-		}
-		if r.prec != FP32 {
-			hlow = lw.hsLow.Add((t+1)*bsz*H, lb)
-		}
-		err := r.launch1D("lstm_cell_forward"+r.prec.suffix(), bsz*H, t, bsz, H, ws.lengths,
-			lw.g.Add(t*bsz*G4, 4), r.fptr(p+"b"), Ptr(0),
-			lw.cs.Add(t*bsz*H, 4), lw.hs.Add(t*bsz*H, 4), lw.cs.Add((t+1)*bsz*H, 4), lw.hs.Add((t+1)*bsz*H, 4),
-			hlow, lw.acts.Add(t*bsz*G4, 4))
-		if err != nil {
-			return err
-		}
+	var hsLow any = Ptr(0)
+	if r.prec != FP32 {
+		hsLow = lw.hsLow
 	}
-	return nil
+	// The whole recurrence: one cooperative launch, whatever T is.
+	return r.recurrent("lstm_seq_forward"+r.prec.suffix(), bsz, T, lw.bar,
+		ws.lengths, lw.g, r.lptr(p+"w_hh"), r.fptr(p+"b"), lw.hs, lw.cs, hsLow, lw.acts)
 }
 
 // backward runs the head, every layer and the embedding backwards,
@@ -482,8 +510,9 @@ func (r *Replica) backward(bsz, T, ldt int, pooled Ptr) error {
 		bsz, T, ldt, cfg.EmbedDim, cfg.VocabSize)
 }
 
-// layerBackward runs layer l backwards through time, then its weight
-// gradients and the gradient of its input into dx ([T][B][In]).
+// layerBackward runs layer l backwards through time (one persistent
+// launch), then its weight gradients and the gradient of its input into dx
+// ([T][B][In]).
 func (r *Replica) layerBackward(l, bsz, T int, top bool, dhExt, dx Ptr) error {
 	ws := r.ws
 	s := r.stream
@@ -493,21 +522,17 @@ func (r *Replica) layerBackward(l, bsz, T int, top bool, dhExt, dx Ptr) error {
 	lw := ws.layers[l]
 	lb := r.prec.lowBytes()
 	p := fmt.Sprintf("lstm.%d.fwd.", l)
-	bh := bsz * H * 4
-	if err := r.be.Zero(ws.dc, bh, s); err != nil {
-		return err
-	}
-	// dhIn is the gradient at h of state T: "last" pooling puts dpooled
-	// there, mean pooling adds dpooled/len in every real step instead.
-	dhIn := ws.dh[0]
-	var dpool any = Ptr(0)
+	// The gradient at h of state T: "last" pooling puts dpooled there; mean
+	// pooling adds dpooled/len in every real step instead.
+	var dhInit, dpool, ext any = Ptr(0), Ptr(0), Ptr(0)
 	if top && r.cfg.Pool != model.PoolMean {
-		dhIn = ws.dpooled
-	} else if err := r.be.Zero(dhIn, bh, s); err != nil {
-		return err
+		dhInit = ws.dpooled
 	}
 	if top && r.cfg.Pool == model.PoolMean {
 		dpool = ws.dpooled
+	}
+	if dhExt != 0 {
+		ext = dhExt
 	}
 	// dG overwrites G (no longer needed); under AMP a low copy feeds the GEMMs.
 	dG := lw.g
@@ -517,30 +542,10 @@ func (r *Replica) layerBackward(l, bsz, T int, top bool, dhExt, dx Ptr) error {
 		dGLow = lw.dGLow
 		dGLowArg = dGLow
 	}
-	next := 1
-	for t := T - 1; t >= 0; t-- {
-		var ext any = Ptr(0)
-		if dhExt != 0 {
-			ext = dhExt.Add(t*bsz*H, 4)
-		}
-		dhOut := ws.dh[next]
-		var dGLowT any = dGLowArg
-		if r.prec != FP32 {
-			dGLowT = dGLow.Add(t*bsz*G4, lb)
-		}
-		err := r.launch1D("lstm_cell_backward"+r.prec.suffix(), bsz*H, t, bsz, H, ws.lengths,
-			lw.acts.Add(t*bsz*G4, 4), lw.cs.Add(t*bsz*H, 4), lw.cs.Add((t+1)*bsz*H, 4),
-			dhIn, dpool, ext, ws.dc, dhOut, dG.Add(t*bsz*G4, 4), dGLowT)
-		if err != nil {
-			return err
-		}
-		if t > 0 {
-			if err := r.gemm(false, false, bsz, H, G4, dGLow.Add(t*bsz*G4, lb), G4, r.lptr(p+"w_hh"), H, 1, dhOut, H); err != nil {
-				return err
-			}
-		}
-		dhIn = dhOut
-		next = 1 - next
+	err := r.recurrent("lstm_seq_backward"+r.prec.suffix(), bsz, T, lw.bar,
+		ws.lengths, lw.acts, lw.cs, r.lptr(p+"w_hh"), dhInit, dpool, ext, ws.dh, ws.dc, dG, dGLowArg)
+	if err != nil {
+		return err
 	}
 	x := ws.xemb
 	if l > 0 {

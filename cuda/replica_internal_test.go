@@ -25,8 +25,8 @@ func TestPoolRoundSize(t *testing.T) {
 	}
 }
 
-func TestParsePrecisionAndDevice(t *testing.T) {
-	for in, want := range map[string]Precision{"": FP32, "off": FP32, "fp16": FP16, "on": FP16, "bf16": BF16} {
+func TestParsePrecision(t *testing.T) {
+	for in, want := range map[string]Precision{"": FP32, "off": FP32, "fp32": FP32, "fp16": FP16, "on": FP16, "bf16": BF16} {
 		if got, err := ParsePrecision(in); err != nil || got != want {
 			t.Errorf("ParsePrecision(%q) = %v, %v; want %v", in, got, err, want)
 		}
@@ -34,14 +34,29 @@ func TestParsePrecisionAndDevice(t *testing.T) {
 	if _, err := ParsePrecision("fp8"); err == nil {
 		t.Error("fp8 accepted")
 	}
-	for _, c := range []struct {
-		in      string
-		ord     int
-		ok, bad bool
-	}{{"cpu", 0, false, false}, {"cuda", 0, true, false}, {"cuda:3", 3, true, false}, {"cuda:x", 0, true, true}, {"cuda:-1", 0, true, true}} {
-		ord, ok, err := ParseDevice(c.in)
-		if ok != c.ok || (err != nil) != c.bad || (!c.bad && ord != c.ord) {
-			t.Errorf("ParseDevice(%q) = %d, %v, %v", c.in, ord, ok, err)
+}
+
+func TestResolvePrecision(t *testing.T) {
+	cases := []struct {
+		req          string
+		major, minor int
+		want         Precision
+		bad          bool
+	}{
+		{"auto", 9, 0, BF16, false},
+		{"auto", 8, 0, BF16, false},
+		{"auto", 7, 5, FP32, false},
+		{"", 8, 6, BF16, false},
+		{"fp32", 9, 0, FP32, false},
+		{"fp16", 7, 0, FP16, false},
+		{"bf16", 8, 0, BF16, false},
+		{"bf16", 7, 5, FP32, true},
+		{"int4", 9, 0, FP32, true},
+	}
+	for _, c := range cases {
+		got, err := ResolvePrecision(c.req, c.major, c.minor)
+		if (err != nil) != c.bad || (!c.bad && got != c.want) {
+			t.Errorf("ResolvePrecision(%q, %d.%d) = %v, %v; want %v (error %v)", c.req, c.major, c.minor, got, err, c.want, c.bad)
 		}
 	}
 }

@@ -15,6 +15,7 @@ type layerBufs struct {
 	cs    Ptr // cell states [T+1][B][H] fp32, state 0 zero
 	hsLow Ptr // hs in the GEMM precision (aliases hs under FP32)
 	dGLow Ptr // dG in the GEMM precision (aliases g under FP32)
+	bar   Ptr // the persistent kernels' grid barrier: two words, zero between launches
 }
 
 // workspace is a replica's device memory for batches of up to capB rows and
@@ -29,7 +30,8 @@ type workspace struct {
 	pooled, dpooled         Ptr // [B][H]
 	logits, dlogit          Ptr // [B]
 	scalars                 Ptr // loss sum (fp32) and correct count (int32)
-	dh                      [2]Ptr
+	flag                    Ptr // the host-gradient path's overflow flag (int32)
+	dh                      Ptr // [B][H] scratch of the backward recurrence
 	dc                      Ptr
 	dx                      [2]Ptr // [T][B][max(E,H)] input gradients
 
@@ -92,6 +94,7 @@ func newWorkspace(r *Replica, capB, capBT, capTok int) (*workspace, error) {
 		lw.acts = get(4 * capBT * 4 * H)
 		lw.hs = get(4 * states * H)
 		lw.cs = get(4 * states * H)
+		lw.bar = get(8)
 		lw.hsLow, lw.dGLow = lw.hs, lw.g
 		if r.prec != FP32 {
 			lw.hsLow = get(lb * states * H)
@@ -103,8 +106,8 @@ func newWorkspace(r *Replica, capB, capBT, capTok int) (*workspace, error) {
 	ws.logits = get(4 * capB)
 	ws.dlogit = get(4 * capB)
 	ws.scalars = get(8)
-	ws.dh[0] = get(4 * capB * H)
-	ws.dh[1] = get(4 * capB * H)
+	ws.flag = get(4)
+	ws.dh = get(4 * capB * H)
 	ws.dc = get(4 * capB * H)
 	ws.dx[0] = get(4 * capBT * max(E, H))
 	if L > 1 {
@@ -116,6 +119,9 @@ func newWorkspace(r *Replica, capB, capBT, capTok int) (*workspace, error) {
 	}
 	// State 0 is the zero initial state; the kernels never write it.
 	for _, lw := range ws.layers {
+		if err := r.be.Zero(lw.bar, 8, r.stream); err != nil {
+			return nil, err
+		}
 		if err := r.be.Zero(lw.hs, 4*capB*H, r.stream); err != nil {
 			return nil, err
 		}

@@ -62,4 +62,42 @@ __device__ __forceinline__ float block_sum(float v) {
     return warp_sum(t);
 }
 
+// DYNAMIC_SHARED declares name as the block's dynamic shared memory (the
+// size is the launch's), as an array of T.
+#ifndef TRAINER_EMU
+#define DYNAMIC_SHARED(T, name)                                             \
+    extern __shared__ __align__(16) unsigned char name##_bytes[];           \
+    T* name = reinterpret_cast<T*>(name##_bytes)
+#endif
+
+// grid_barrier waits until every thread of every block of a cooperative
+// launch (cuLaunchCooperativeKernel, which guarantees that all blocks are
+// resident) has arrived. bar[0] counts arriving blocks and bar[1] is the
+// generation; both start at zero, and the barrier leaves bar[0] at zero
+// again, so one zeroed pair of words serves every launch on a stream.
+__device__ __forceinline__ void grid_barrier(unsigned int* bar) {
+#ifdef TRAINER_EMU
+    (void)bar;
+    emu::gridsync();
+#else
+    __syncthreads();
+    if (threadIdx.x == 0 && threadIdx.y == 0 && threadIdx.z == 0) {
+        const unsigned int blocks = gridDim.x * gridDim.y * gridDim.z;
+        volatile unsigned int* gen = bar + 1;
+        const unsigned int mine = *gen; // cannot advance before this block arrives
+        __threadfence();                // this block's writes before its arrival
+        if (atomicAdd(bar, 1u) == blocks - 1) {
+            atomicExch(bar, 0u);
+            __threadfence();
+            atomicAdd(bar + 1, 1u);
+        } else {
+            while (*gen == mine) {
+            }
+        }
+        __threadfence(); // the other blocks' writes before this block reads
+    }
+    __syncthreads();
+#endif
+}
+
 #endif // TRAINER_KERNELS_COMMON_CUH

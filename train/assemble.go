@@ -99,6 +99,11 @@ func Assemble(cfg RunConfig) (run *Run, err error) {
 	cfg.Loop.Scalers = r.Scalers
 	cfg.Loop.Observer = &runObserver{hybrid: scheduleTracker{h: r.Hybrid}, pipes: pipelineTracker{ps: r.Pipelines},
 		scalers: r.Scalers, workers: r.Workers, ranks: r.ranks.Size(), wrapped: r.Workers != r.Stepper.Workers() || r.ranks.Size() > 1}
+	if r.Device != nil {
+		// --amp auto resolves on the device (bf16 on compute capability
+		// 8.0 and later): the log says what ran.
+		cfg.Loop.Observer.(*runObserver).precision = r.Device.Precision
+	}
 	r.Loop, err = NewLoop(r.Stepper, cfg.Loop, r.stopping(cfg.Hooks), cfg.Resume)
 	if err != nil {
 		return nil, err

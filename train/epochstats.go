@@ -57,6 +57,9 @@ type runObserver struct {
 	workers int // local replicas (GPU streams, CPU workers or pipelines)
 	ranks   int
 	wrapped bool // the engine steps one scheduler or rank over the workers
+	// precision is what the device computes in ("fp32", "bf16", "fp16");
+	// empty on CPUs alone.
+	precision string
 }
 
 // Step implements EpochObserver.
@@ -67,6 +70,7 @@ func (o *runObserver) Step(st StepStats) {
 
 // Epoch implements EpochObserver.
 func (o *runObserver) Epoch(rec *EpochRecord) {
+	rec.Arithmetic = o.precision
 	rec.Schedule = o.hybrid.epoch()
 	rec.Pipeline = o.pipes.epoch()
 	if len(o.scalers) > 0 {

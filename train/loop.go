@@ -107,6 +107,9 @@ type EpochRecord struct {
 	// epoch's end, SkippedSteps the overflows so far; both only under fp16.
 	LossScale    float32 `json:"loss_scale,omitempty"`
 	SkippedSteps *int64  `json:"skipped_steps,omitempty"`
+	// Arithmetic is the arithmetic of the device's replicas ("fp32",
+	// "bf16", "fp16"); absent on CPUs alone.
+	Arithmetic string `json:"arithmetic,omitempty"`
 	// Dropped is what --skip-bad and the label map left out, by role and
 	// reason; only in the first epoch's line.
 	Dropped map[string]map[string]int64 `json:"dropped,omitempty"`

@@ -27,12 +27,30 @@ import (
 
 // Device is a host-emulated GPU implementing cuda.Backend. Streams run
 // synchronously, so every operation has completed when its call returns.
+// It counts launches, copies and synchronisations exactly as the real
+// driver does.
 type Device struct {
 	mu      sync.Mutex
 	streams int
+	opts    Options
 	live    map[cuda.Ptr]alloc // allocations, to catch stray frees and copies
 	host    map[unsafe.Pointer]bool
 	closed  bool
+	count   cuda.Counter
+}
+
+// Options shape an emulated device.
+type Options struct {
+	// Major and Minor are the compute capability it reports (default 9.0,
+	// an H100's), which decides what "--amp auto" runs.
+	Major, Minor int
+	// SMs bounds the blocks of a cooperative launch (default 132, an
+	// H100's; the emulator keeps one block per SM resident).
+	SMs int
+	// CountOnly checks and counts every operation but runs no kernel:
+	// launch sequences of full-size models are measured in seconds instead
+	// of hours. Results read back are then meaningless.
+	CountOnly bool
 }
 
 // alloc is one emulated device allocation.
@@ -42,12 +60,28 @@ type alloc struct {
 }
 
 // New returns an emulated device with the given number of streams.
-func New(streams int) *Device {
-	return &Device{streams: max(streams, 1), live: map[cuda.Ptr]alloc{}, host: map[unsafe.Pointer]bool{}}
+func New(streams int) *Device { return NewWith(streams, Options{}) }
+
+// NewWith returns an emulated device with the given number of streams and
+// options.
+func NewWith(streams int, o Options) *Device {
+	if o.Major == 0 {
+		o.Major, o.Minor = 9, 0
+	}
+	if o.SMs <= 0 {
+		o.SMs = 132
+	}
+	return &Device{streams: max(streams, 1), opts: o, live: map[cuda.Ptr]alloc{}, host: map[unsafe.Pointer]bool{}}
 }
 
 // Name describes the device.
 func (d *Device) Name() string { return "emu" }
+
+// ComputeCapability is the capability the device was made with.
+func (d *Device) ComputeCapability() (major, minor int) { return d.opts.Major, d.opts.Minor }
+
+// Counters reports what the device has done so far.
+func (d *Device) Counters() cuda.Counters { return d.count.Counters() }
 
 // Streams is the number of streams.
 func (d *Device) Streams() int { return d.streams }
@@ -138,6 +172,7 @@ func (d *Device) CopyHtoD(dst cuda.Ptr, src unsafe.Pointer, bytes int, s int) er
 	if err != nil {
 		return err
 	}
+	d.count.HtoD(bytes)
 	C.memcpy(q, src, C.size_t(bytes))
 	return nil
 }
@@ -151,6 +186,7 @@ func (d *Device) CopyDtoH(dst unsafe.Pointer, src cuda.Ptr, bytes int, s int) er
 	if err != nil {
 		return err
 	}
+	d.count.DtoH(bytes)
 	C.memcpy(dst, q, C.size_t(bytes))
 	return nil
 }
@@ -181,13 +217,54 @@ func (d *Device) Zero(dst cuda.Ptr, bytes int, s int) error {
 	if err != nil {
 		return err
 	}
+	d.count.Memset()
 	C.memset(q, 0, C.size_t(bytes))
 	return nil
 }
 
 // Launch runs a kernel on the host threads.
 func (d *Device) Launch(kernel string, grid, block cuda.Dim3, s int, args ...any) error {
+	return d.launch(kernel, grid, block, false, 0, s, args)
+}
+
+// LaunchCooperative runs a kernel with all its blocks at once, so that its
+// grid barriers complete, refusing a grid larger than the device's SMs as
+// the driver refuses one that cannot be resident.
+func (d *Device) LaunchCooperative(kernel string, grid, block cuda.Dim3, sharedBytes, s int, args ...any) error {
+	n := max(grid.X, 1) * max(grid.Y, 1) * max(grid.Z, 1)
+	if n > d.opts.SMs {
+		return fmt.Errorf("emu: %s: cooperative grid of %d blocks exceeds the %d that can be resident", kernel, n, d.opts.SMs)
+	}
+	return d.launch(kernel, grid, block, true, sharedBytes, s, args)
+}
+
+// MaxCooperativeBlocks is one block per SM while the block fits the
+// 227 KiB of shared memory an sm_90 SM offers.
+func (d *Device) MaxCooperativeBlocks(kernel string, threads, sharedBytes int) (int, error) {
+	if threads < 1 || threads > 1024 || sharedBytes > 227<<10 {
+		return 0, nil
+	}
+	return d.opts.SMs, nil
+}
+
+// Join orders two streams; emulated streams are already complete.
+func (d *Device) Join(from, to int) error {
+	if err := d.stream(from); err != nil {
+		return err
+	}
+	return d.stream(to)
+}
+
+func (d *Device) launch(kernel string, grid, block cuda.Dim3, cooperative bool, sharedBytes, s int, args []any) error {
 	if err := d.stream(s); err != nil {
+		return err
+	}
+	d.count.Launch()
+	if d.opts.CountOnly {
+		if !knownKernel(kernel) {
+			return fmt.Errorf("emu: no kernel named %q", kernel)
+		}
+		_, err := cuda.PackArgs(args)
 		return err
 	}
 	words, err := cuda.PackArgs(args)
@@ -209,8 +286,12 @@ func (d *Device) Launch(kernel string, grid, block cuda.Dim3, s int, args ...any
 	name := C.CString(kernel)
 	defer C.free(unsafe.Pointer(name))
 	dim := func(v int) C.uint { return C.uint(max(v, 1)) }
+	coop := C.int(0)
+	if cooperative {
+		coop = 1
+	}
 	rc := C.emu_launch(name, dim(grid.X), dim(grid.Y), dim(grid.Z), dim(block.X), dim(block.Y), dim(block.Z),
-		(*unsafe.Pointer)(argp))
+		coop, C.size_t(sharedBytes), (*unsafe.Pointer)(argp))
 	switch rc {
 	case 0:
 		return nil
@@ -224,8 +305,14 @@ func (d *Device) Launch(kernel string, grid, block cuda.Dim3, s int, args ...any
 // Do runs fn: the emulator has no context to make current.
 func (d *Device) Do(fn func() error) error { return fn() }
 
-// Sync is a no-op: emulated streams complete each operation in order.
-func (d *Device) Sync(s int) error { return d.stream(s) }
+// Sync counts the wait; emulated streams complete each operation in order.
+func (d *Device) Sync(s int) error {
+	if err := d.stream(s); err != nil {
+		return err
+	}
+	d.count.Sync()
+	return nil
+}
 
 // Close frees everything still allocated.
 func (d *Device) Close() error {
@@ -247,6 +334,16 @@ func (d *Device) Live() int {
 	defer d.mu.Unlock()
 	return len(d.live)
 }
+
+var kernelNames = sync.OnceValue(func() map[string]bool {
+	m := map[string]bool{}
+	for _, k := range Kernels() {
+		m[k] = true
+	}
+	return m
+})
+
+func knownKernel(name string) bool { return kernelNames()[name] }
 
 // Kernels lists the kernels compiled into the emulator.
 func Kernels() []string {

@@ -9,10 +9,14 @@ extern "C" {
 #define EMU_ERR_UNKNOWN_KERNEL 1
 #define EMU_ERR_BAD_LAUNCH 2
 
+#include <stddef.h>
+
 // emu_launch runs the named kernel over a grid; args[i] points at argument
-// i, as for cuLaunchKernel. It returns 0 or an EMU_ERR_ code.
+// i, as for cuLaunchKernel. A cooperative launch runs every block at once,
+// so that grid barriers complete; shared_bytes is each block's dynamic
+// shared memory. It returns 0 or an EMU_ERR_ code.
 int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
-               void** args);
+               int cooperative, size_t shared_bytes, void** args);
 
 // emu_kernel_count and emu_kernel_name list the registered kernels.
 int emu_kernel_count(void);

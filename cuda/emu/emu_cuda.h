@@ -2,7 +2,8 @@
 // kernels/ use, so that the same .cu sources compile with a host C++
 // compiler and run on the CPU.
 //
-// Execution model: a launch runs one block at a time; the block's threads
+// Execution model: a launch runs one block at a time (a cooperative launch
+// runs all its blocks at once, so that grid barriers can complete); the block's threads
 // are cooperative fibers (ucontext) on the calling OS thread, each with its
 // own stack, so __shared__ (a function-local static here) is private to the
 // running block. __syncthreads and __syncwarp are real barriers: a fiber
@@ -39,17 +40,25 @@ namespace emu {
 struct Thread {
     dim3 tid, bid, bdim, gdim;
     int linear; // linear thread index within the block
+    int slot;   // the block's index among the blocks running together
+    int global; // the thread's index among all threads running together
 };
 
 // cur is the kernel thread running on this OS thread.
 extern thread_local Thread* cur;
 
 // launch runs body as a grid of blocks on the host; it returns after every
-// thread has finished. Launches are serialised.
-void launch(dim3 grid, dim3 block, const std::function<void()>& body);
+// thread has finished. Launches are serialised. A cooperative launch runs
+// all blocks at once (as fibers of one scheduler), so gridsync completes;
+// otherwise blocks run one after another.
+void launch(dim3 grid, dim3 block, const std::function<void()>& body, bool cooperative, size_t shared_bytes);
 
 void syncthreads();
 void syncwarp();
+// gridsync waits for every thread of a cooperative launch.
+void gridsync();
+// dynamic_shared is the running block's dynamic shared memory.
+void* dynamic_shared();
 uint64_t shfl(uint64_t v, int src_lane);
 
 inline int lane() { return cur->linear % 32; }
@@ -68,6 +77,9 @@ inline int lane() { return cur->linear % 32; }
 #define __shared__ static
 #define __align__(n) __attribute__((aligned(n)))
 #define __launch_bounds__(...)
+
+// Dynamic shared memory: per block, sized by the launch.
+#define DYNAMIC_SHARED(T, name) T* name = static_cast<T*>(emu::dynamic_shared())
 
 inline void __syncthreads() { emu::syncthreads(); }
 inline void __syncwarp(unsigned = 0xffffffffu) { emu::syncwarp(); }

@@ -6,6 +6,44 @@
 
 #include <ucontext.h>
 
+#if defined(__x86_64__)
+// emu_switch saves the callee-saved registers and the SSE/x87 control
+// words on the current stack, stores the stack pointer in *from and resumes
+// the context whose stack pointer is to. It is what swapcontext does
+// without swapcontext's signal-mask system call, which made the call
+// dominate an emulated kernel's time.
+extern "C" void emu_switch(void** from, void* to);
+asm(R"(
+    .text
+    .globl emu_switch
+    .type emu_switch, @function
+emu_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    subq $8, %rsp
+    stmxcsr (%rsp)
+    fnstcw 4(%rsp)
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    addq $8, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size emu_switch, .-emu_switch
+)");
+#define EMU_FAST_SWITCH 1
+#endif
+
 #include <map>
 #include <memory>
 #include <mutex>
@@ -36,26 +74,33 @@ struct Gate {
 };
 
 struct Fiber {
-    ucontext_t ctx;
+    ucontext_t ctx; // without EMU_FAST_SWITCH
+    void* sp = nullptr; // with EMU_FAST_SWITCH: the saved stack pointer
     char* stack = nullptr;
     Thread self;
     bool done = false;
 };
 
-// Block is the scheduler state of the running block, on the launching OS
-// thread.
-struct Block {
-    int n = 0;
-    std::vector<Fiber> fibers;
-    Gate bar;                 // __syncthreads
-    std::vector<Gate> warps;  // __syncwarp and shuffles
-    std::vector<uint64_t> slots;
-    ucontext_t sched;
+// Group is the scheduler state of the blocks that run together, on the
+// launching OS thread: one block at a time for an ordinary launch, every
+// block of the grid for a cooperative one (so that grid barriers can
+// complete). Fiber i is thread i % per of the group's block i / per.
+struct Group {
+    int per = 0;                    // threads per block
+    int warps_per = 0;              // warps per block
+    std::vector<Fiber> fibers;      // nblocks * per
+    std::vector<Gate> bars;         // __syncthreads, one per block
+    std::vector<Gate> warps;        // __syncwarp and shuffles, per block and warp
+    Gate grid;                      // grid-wide barrier (cooperative launches)
+    std::vector<uint64_t> slots;    // shuffle exchange, one per fiber
+    std::vector<std::vector<unsigned char>> shared; // dynamic shared memory per block
+    ucontext_t sched; // without EMU_FAST_SWITCH
+    void* sched_sp = nullptr;
     int running = -1;
     const std::function<void()>* body = nullptr;
 };
 
-thread_local Block* blk = nullptr;
+thread_local Group* blk = nullptr;
 
 // stacks are fiber stacks kept per OS thread across launches; new char[]
 // leaves them uninitialised, so untouched pages cost nothing.
@@ -63,7 +108,11 @@ thread_local std::vector<std::unique_ptr<char[]>> stacks;
 
 void yield_to_scheduler() {
     Fiber& f = blk->fibers[blk->running];
+#ifdef EMU_FAST_SWITCH
+    emu_switch(&f.sp, blk->sched_sp);
+#else
     swapcontext(&f.ctx, &blk->sched);
+#endif
     cur = &blk->fibers[blk->running].self;
 }
 
@@ -88,90 +137,150 @@ void leave(Gate& g) {
     }
 }
 
+Gate& warp_gate() { return blk->warps[cur->slot * blk->warps_per + cur->linear / 32]; }
+
 void fiber_main() {
-    Block* b = blk;
-    (*b->body)();
-    const int i = b->running; // the body may have yielded; re-read
-    b->fibers[i].done = true;
-    leave(b->bar);
-    leave(b->warps[i / 32]);
-    // Returning resumes uc_link, the scheduler.
+    Group* g = blk;
+    (*g->body)();
+    const int i = g->running; // the body may have yielded; re-read
+    Fiber& f = g->fibers[i];
+    f.done = true;
+    leave(g->bars[f.self.slot]);
+    leave(g->warps[f.self.slot * g->warps_per + f.self.linear / 32]);
+    leave(g->grid);
+    // Returning resumes uc_link, the scheduler (ucontext); fiber_entry
+    // switches back itself.
+}
+
+#ifdef EMU_FAST_SWITCH
+// fiber_entry is where a new fiber starts: it runs the thread and hands
+// control back to the scheduler for good (a finished fiber is never
+// resumed).
+void fiber_entry() {
+    fiber_main();
+    Group* g = blk;
+    emu_switch(&g->fibers[g->running].sp, g->sched_sp);
+    __builtin_unreachable();
+}
+
+// fresh_stack lays out a new fiber's stack as emu_switch leaves a paused
+// one, so that the first switch to it "returns" into fiber_entry with the
+// stack aligned as at a function's entry.
+void* fresh_stack(char* stack, size_t bytes) {
+    uintptr_t top = ((uintptr_t)(stack + bytes) & ~(uintptr_t)15) - 8; // entry: rsp % 16 == 8
+    uint64_t* sp = (uint64_t*)top;
+    *--sp = (uint64_t)(uintptr_t)&fiber_entry; // return address
+    for (int i = 0; i < 6; i++) {
+        *--sp = 0; // rbp, rbx, r12..r15
+    }
+    *--sp = 0x037f00001f80ull; // mxcsr (low 4 bytes) and the x87 control word
+    return sp;
+}
+#endif
+
+// run_group runs the blocks first..first+count-1 (linear block indices)
+// together until every thread has returned.
+void run_group(Group& g, dim3 grid, dim3 block, unsigned first, unsigned count, size_t shared_bytes) {
+    const int total = g.per * (int)count;
+    g.fibers.assign(total, Fiber());
+    g.slots.assign(total, 0);
+    g.bars.assign(count, Gate());
+    g.warps.assign(count * g.warps_per, Gate());
+    g.shared.resize(count);
+    g.grid = Gate();
+    g.grid.members = total;
+    while ((int)stacks.size() < total) {
+        stacks.emplace_back(new char[kStackBytes]);
+    }
+    for (unsigned k = 0; k < count; k++) {
+        g.bars[k].members = g.per;
+        for (int w = 0; w < g.warps_per; w++) {
+            g.warps[k * g.warps_per + w].members = std::min(32, g.per - w * 32);
+        }
+        // Like a GPU's, dynamic shared memory starts as garbage.
+        g.shared[k].assign(std::max<size_t>(shared_bytes, 1), 0xff);
+        const unsigned lin = first + k;
+        const dim3 bid(lin % grid.x, lin / grid.x % grid.y, lin / (grid.x * grid.y));
+        for (int i = 0; i < g.per; i++) {
+            Fiber& f = g.fibers[k * g.per + i];
+            f.stack = stacks[k * g.per + i].get();
+            f.self.tid = dim3(i % block.x, i / block.x % block.y, i / (block.x * block.y));
+            f.self.bid = bid;
+            f.self.bdim = block;
+            f.self.gdim = grid;
+            f.self.linear = i;
+            f.self.slot = (int)k;
+            f.self.global = (int)k * g.per + i;
+#ifdef EMU_FAST_SWITCH
+            f.sp = fresh_stack(f.stack, kStackBytes);
+#else
+            getcontext(&f.ctx);
+            f.ctx.uc_stack.ss_sp = f.stack;
+            f.ctx.uc_stack.ss_size = kStackBytes;
+            f.ctx.uc_link = &g.sched;
+            makecontext(&f.ctx, fiber_main, 0);
+#endif
+        }
+    }
+    // Round-robin until every fiber of the group has returned.
+    int live = total;
+    while (live > 0) {
+        live = 0;
+        for (int i = 0; i < total; i++) {
+            if (g.fibers[i].done) {
+                continue;
+            }
+            g.running = i;
+            cur = &g.fibers[i].self;
+#ifdef EMU_FAST_SWITCH
+            emu_switch(&g.sched_sp, g.fibers[i].sp);
+#else
+            swapcontext(&g.sched, &g.fibers[i].ctx);
+#endif
+            if (!g.fibers[i].done) {
+                live++;
+            }
+        }
+    }
 }
 
 } // namespace
 
-void syncthreads() { wait_at(blk->bar); }
+void syncthreads() { wait_at(blk->bars[cur->slot]); }
 
-void syncwarp() { wait_at(blk->warps[cur->linear / 32]); }
+void syncwarp() { wait_at(warp_gate()); }
+
+void gridsync() { wait_at(blk->grid); }
+
+void* dynamic_shared() { return blk->shared[cur->slot].data(); }
 
 uint64_t shfl(uint64_t v, int src_lane) {
-    const int base = cur->linear / 32 * 32;
-    blk->slots[cur->linear] = v;
+    const int base = cur->global - cur->linear + cur->linear / 32 * 32;
+    const int block_end = cur->global - cur->linear + blk->per;
+    blk->slots[cur->global] = v;
     syncwarp();
     const int src = base + (src_lane & 31);
-    const uint64_t r = src < blk->n ? blk->slots[src] : v;
+    const uint64_t r = src < block_end ? blk->slots[src] : v;
     syncwarp();
     return r;
 }
 
-void launch(dim3 grid, dim3 block, const std::function<void()>& body) {
+void launch(dim3 grid, dim3 block, const std::function<void()>& body, bool cooperative, size_t shared_bytes) {
     static std::mutex launch_mu; // __shared__ statics are process-wide
     std::lock_guard<std::mutex> lk(launch_mu);
-    Block b;
-    b.n = (int)(block.x * block.y * block.z);
-    b.fibers.resize(b.n);
-    b.slots.resize(b.n);
-    b.warps.resize((b.n + 31) / 32);
-    b.body = &body;
-    while ((int)stacks.size() < b.n) {
-        stacks.emplace_back(new char[kStackBytes]);
-    }
-    for (int i = 0; i < b.n; i++) {
-        b.fibers[i].stack = stacks[i].get();
-    }
-    Block* saved_blk = blk;
+    Group g;
+    g.per = (int)(block.x * block.y * block.z);
+    g.warps_per = (g.per + 31) / 32;
+    g.body = &body;
+    Group* saved_blk = blk;
     Thread* saved_cur = cur;
-    blk = &b;
-    for (unsigned bz = 0; bz < grid.z; bz++) {
-        for (unsigned by = 0; by < grid.y; by++) {
-            for (unsigned bx = 0; bx < grid.x; bx++) {
-                b.bar = Gate();
-                b.bar.members = b.n;
-                for (size_t w = 0; w < b.warps.size(); w++) {
-                    b.warps[w] = Gate();
-                    b.warps[w].members = std::min(32, b.n - (int)w * 32);
-                }
-                for (int i = 0; i < b.n; i++) {
-                    Fiber& f = b.fibers[i];
-                    f.done = false;
-                    f.self.tid = dim3(i % block.x, i / block.x % block.y, i / (block.x * block.y));
-                    f.self.bid = dim3(bx, by, bz);
-                    f.self.bdim = block;
-                    f.self.gdim = grid;
-                    f.self.linear = i;
-                    getcontext(&f.ctx);
-                    f.ctx.uc_stack.ss_sp = f.stack;
-                    f.ctx.uc_stack.ss_size = kStackBytes;
-                    f.ctx.uc_link = &b.sched;
-                    makecontext(&f.ctx, fiber_main, 0);
-                }
-                // Round-robin until every fiber of the block has returned.
-                int live = b.n;
-                while (live > 0) {
-                    live = 0;
-                    for (int i = 0; i < b.n; i++) {
-                        if (b.fibers[i].done) {
-                            continue;
-                        }
-                        b.running = i;
-                        cur = &b.fibers[i].self;
-                        swapcontext(&b.sched, &b.fibers[i].ctx);
-                        if (!b.fibers[i].done) {
-                            live++;
-                        }
-                    }
-                }
-            }
+    blk = &g;
+    const unsigned blocks = grid.x * grid.y * grid.z;
+    if (cooperative) {
+        run_group(g, grid, block, 0, blocks, shared_bytes);
+    } else {
+        for (unsigned b = 0; b < blocks; b++) {
+            run_group(g, grid, block, b, 1, shared_bytes);
         }
     }
     blk = saved_blk;
@@ -188,7 +297,7 @@ Registrar::Registrar(const char* name, KernelThunk fn) { registry()[name] = std:
 } // namespace emu
 
 extern "C" int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
-                          unsigned bz, void** args) {
+                          unsigned bz, int cooperative, size_t shared_bytes, void** args) {
     auto& reg = emu::registry();
     auto it = reg.find(name);
     if (it == reg.end()) {
@@ -199,7 +308,7 @@ extern "C" int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned g
         return EMU_ERR_BAD_LAUNCH;
     }
     const emu::KernelThunk& fn = it->second;
-    emu::launch(dim3(gx, gy, gz), dim3(bx, by, bz), [&] { fn(args); });
+    emu::launch(dim3(gx, gy, gz), dim3(bx, by, bz), [&] { fn(args); }, cooperative != 0, shared_bytes);
     return 0;
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"trainer/cuda"
+	"trainer/train/device"
 )
 
 // deviceEnv names a GPU (cuda:N) to run these tests on instead of the
@@ -34,12 +35,12 @@ func testBackend(t *testing.T) cuda.Backend {
 		return d
 	}
 	gpuOnce.Do(func() {
-		ord, ok, err := cuda.ParseDevice(name)
-		if err == nil && !ok {
+		spec, err := device.ParseSpec(name)
+		if err == nil && spec.Kind != "cuda" {
 			err = os.ErrInvalid
 		}
 		if err == nil {
-			gpu, err = cuda.Open(ord, 1)
+			gpu, err = cuda.Open(spec.Ordinal, 1)
 		}
 		gpuErr = err
 	})

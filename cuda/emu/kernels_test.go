@@ -16,11 +16,13 @@ import (
 
 func TestEveryKernelRegistered(t *testing.T) {
 	want := []string{
-		"adamw_step", "bce_head_backward", "bce_head_forward", "cast_f32_bf16", "cast_f32_f16",
+		"adamw_resident", "adamw_step", "add_f32", "bce_head_backward", "bce_head_forward", "cast_f32_bf16", "cast_f32_f16",
 		"colsum_f32", "embed_backward", "embed_forward_bf16", "embed_forward_f16", "embed_forward_f32",
-		"gemm_bf16", "gemm_f16", "gemm_f32", "lstm_cell_backward_bf16", "lstm_cell_backward_f16",
+		"gemm_bf16", "gemm_f16", "gemm_f32", "grad_unscale_sumsq", "lstm_cell_backward_bf16", "lstm_cell_backward_f16",
 		"lstm_cell_backward_f32", "lstm_cell_forward_bf16", "lstm_cell_forward_f16", "lstm_cell_forward_f32",
-		"pool_mean_forward", "scale_f32", "sumsq_f32", "unscale_check_f32",
+		"lstm_seq_backward_bf16", "lstm_seq_backward_f16", "lstm_seq_backward_f32",
+		"lstm_seq_forward_bf16", "lstm_seq_forward_f16", "lstm_seq_forward_f32",
+		"mark_rows", "pool_mean_forward", "scale_f32", "sumsq_f32", "unscale_check_f32",
 	}
 	var got []string
 	for _, k := range Kernels() {

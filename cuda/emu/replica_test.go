@@ -254,19 +254,11 @@ func TestTrainerStepMatchesCPU(t *testing.T) {
 				ref := append([]float32(nil), init...)
 				refRes := cpuStep(t, c.cfg, ref, b, lr, oc)
 
-				r, err := cuda.NewReplica(testBackend(t), 0, c.cfg, prec)
+				tr, err := cuda.NewResident(testBackend(t), c.cfg, prec, oc, 0, init)
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer r.Close()
-				var scaler cuda.Scaler
-				if prec == cuda.FP16 {
-					scaler = device.NewLossScaler()
-				}
-				tr, err := cuda.NewTrainer(r, init, cuda.AdamW{Beta1: oc.Beta1, Beta2: oc.Beta2, Eps: oc.Eps, WeightDecay: oc.WeightDecay}, scaler)
-				if err != nil {
-					t.Fatal(err)
-				}
+				defer tr.Close()
 				st, err := tr.Step(b, lr)
 				if err != nil {
 					t.Fatal(err)
@@ -275,7 +267,7 @@ func TestTrainerStepMatchesCPU(t *testing.T) {
 					t.Fatal("step skipped")
 				}
 				got := make([]float32, lay.Size())
-				if err := tr.Params(got); err != nil {
+				if err := tr.ReadParams(got); err != nil {
 					t.Fatal(err)
 				}
 				lossEps := 1e-5
@@ -317,20 +309,16 @@ func TestLossScalerSkipsOverflow(t *testing.T) {
 	model.InitParams(cfg, init, 13)
 	rng := rand.New(rand.NewPCG(44, 44))
 	b, _ := testBatch(rng, 4, cfg.VocabSize, 5)
-	opt := cuda.AdamW{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}
+	opt := device.DefaultOptimConfig()
 
-	run := func(initScale float32) (*cuda.Trainer, *device.LossScaler, cuda.StepResult) {
-		r, err := cuda.NewReplica(testBackend(t), 0, cfg, cuda.FP16)
+	run := func(initScale float32) (*cuda.Resident, *device.LossScaler, device.StepResult) {
+		tr, err := cuda.NewResident(testBackend(t), cfg, cuda.FP16, opt, 0, init)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { r.Close() })
-		sc, err := device.NewLossScalerWith(initScale, 2, 0.5, 2000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr, err := cuda.NewTrainer(r, init, opt, sc)
-		if err != nil {
+		t.Cleanup(func() { tr.Close() })
+		sc := tr.Scalers()[0]
+		if err := sc.SetState(device.LossScalerState{Scale: initScale}); err != nil {
 			t.Fatal(err)
 		}
 		st, err := tr.Step(b, 1e-2)
@@ -349,7 +337,7 @@ func TestLossScalerSkipsOverflow(t *testing.T) {
 		t.Fatalf("after overflow: scale %g skipped %d, want 2^99 and 1", sc.Scale(), sc.Skipped())
 	}
 	after := make([]float32, lay.Size())
-	if err := tr.Params(after); err != nil {
+	if err := tr.ReadParams(after); err != nil {
 		t.Fatal(err)
 	}
 	for i := range after {
@@ -367,7 +355,7 @@ func TestLossScalerSkipsOverflow(t *testing.T) {
 		t.Fatalf("step after backing off: skipped=%v err=%v", st2.Skipped, err)
 	}
 	got := make([]float32, lay.Size())
-	if err := tr.Params(got); err != nil {
+	if err := tr.ReadParams(got); err != nil {
 		t.Fatal(err)
 	}
 	fresh, _, st3 := run(65536)
@@ -375,7 +363,7 @@ func TestLossScalerSkipsOverflow(t *testing.T) {
 		t.Fatal("fresh step at 2^16 skipped")
 	}
 	want := make([]float32, lay.Size())
-	if err := fresh.Params(want); err != nil {
+	if err := fresh.ReadParams(want); err != nil {
 		t.Fatal(err)
 	}
 	// The emulator is deterministic: bit for bit. A GPU's atomics sum in
