@@ -5,6 +5,9 @@ package train
 import (
 	"testing"
 
+	// The emulated CUDA backend registers itself as --device cuda:N
+	// under -tags emu.
+	_ "trainer/cuda/emu"
 	"trainer/data"
 	"trainer/model"
 	"trainer/train/device"
