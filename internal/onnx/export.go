@@ -25,8 +25,6 @@ import (
 	"strconv"
 	"strings"
 
-	pb "github.com/advancedclimatesystems/gonnx/onnx"
-	"google.golang.org/protobuf/proto"
 
 	"trainer/internal/atomicfile"
 	"trainer/model"
@@ -55,7 +53,7 @@ const (
 var gateOrder = [4]int{0, 3, 1, 2}
 
 // Build returns the ONNX model of f.
-func Build(f *model.File) (*pb.ModelProto, error) {
+func Build(f *model.File) (*ModelProto, error) {
 	c := f.Config
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -64,14 +62,14 @@ func Build(f *model.File) (*pb.ModelProto, error) {
 	if len(f.Params) != lay.Size() {
 		return nil, fmt.Errorf("%d parameters, the configuration needs %d", len(f.Params), lay.Size())
 	}
-	g := &graph{GraphProto: &pb.GraphProto{Name: "trainer_sentiment", DocString: graphDocument}}
-	g.Input = []*pb.ValueInfoProto{
-		valueInfo(InputIDs, pb.TensorProto_INT64, "batch", "time"),
-		valueInfo(InputLengths, pb.TensorProto_INT64, "batch"),
+	g := &graph{GraphProto: &GraphProto{Name: "trainer_sentiment", DocString: graphDocument}}
+	g.Input = []*ValueInfoProto{
+		valueInfo(InputIDs, tensorInt64, "batch", "time"),
+		valueInfo(InputLengths, tensorInt64, "batch"),
 	}
-	g.Output = []*pb.ValueInfoProto{
-		valueInfo(OutputProb, pb.TensorProto_FLOAT, "batch"),
-		valueInfo(OutputLogit, pb.TensorProto_FLOAT, "batch"),
+	g.Output = []*ValueInfoProto{
+		valueInfo(OutputProb, tensorFloat, "batch"),
+		valueInfo(OutputLogit, tensorFloat, "batch"),
 	}
 	h, dirs, d := c.Hidden, c.Dirs(), c.OutDim()
 
@@ -79,7 +77,7 @@ func Build(f *model.File) (*pb.ModelProto, error) {
 	g.floats("embed", ev.Slice(f.Params), int64(c.VocabSize), int64(c.EmbedDim))
 	g.node("Gather", []string{"embed", InputIDs}, []string{"embedded"}) // [B, T, E]
 	g.node("Transpose", []string{"embedded"}, []string{"x0"}, ints("perm", 1, 0, 2))
-	g.node("Cast", []string{InputLengths}, []string{"seq_lens"}, intAttr("to", int64(pb.TensorProto_INT32)))
+	g.node("Cast", []string{InputLengths}, []string{"seq_lens"}, intAttr("to", int64(tensorInt32)))
 
 	direction := "forward"
 	if c.Bidirectional {
@@ -123,11 +121,11 @@ func Build(f *model.File) (*pb.ModelProto, error) {
 	case model.PoolMean, model.PoolMax:
 		g.realSteps() // "mask" [T, B, 1]: true on a row's real steps
 		if c.Pool == model.PoolMean {
-			g.node("Cast", []string{"mask"}, []string{"maskf"}, intAttr("to", int64(pb.TensorProto_FLOAT)))
+			g.node("Cast", []string{"mask"}, []string{"maskf"}, intAttr("to", int64(tensorFloat)))
 			g.node("Mul", []string{x, "maskf"}, []string{"masked"})
 			g.int64s("axis0", []int64{0}, 1)
 			g.node("ReduceSum", []string{"masked", "axis0"}, []string{"summed"}, intAttr("keepdims", 0))
-			g.node("Cast", []string{InputLengths}, []string{"lengths_f"}, intAttr("to", int64(pb.TensorProto_FLOAT)))
+			g.node("Cast", []string{InputLengths}, []string{"lengths_f"}, intAttr("to", int64(tensorFloat)))
 			g.int64s("axis1", []int64{1}, 1)
 			g.node("Unsqueeze", []string{"lengths_f", "axis1"}, []string{"lengths_b1"})
 			g.node("Div", []string{"summed", "lengths_b1"}, []string{"pooled"})
@@ -153,9 +151,9 @@ func Build(f *model.File) (*pb.ModelProto, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pb.ModelProto{
+	return &ModelProto{
 		IrVersion:     IRVersion,
-		OpsetImport:   []*pb.OperatorSetIdProto{{Domain: "", Version: Opset}},
+		OpsetImport:   []*OperatorSetIdProto{{Domain: "", Version: Opset}},
 		ProducerName:  producerName,
 		Graph:         g.GraphProto,
 		DocString:     graphDocument,
@@ -169,23 +167,14 @@ func Write(path string, f *model.File) error {
 	if err != nil {
 		return fmt.Errorf("export onnx %s: %w", path, err)
 	}
-	raw, err := proto.Marshal(m)
-	if err != nil {
-		return fmt.Errorf("export onnx %s: %w", path, err)
-	}
-	// Read back what was marshalled: a file that does not parse is never written.
-	var back pb.ModelProto
-	if err := proto.Unmarshal(raw, &back); err != nil || len(back.Graph.GetNode()) != len(m.Graph.Node) {
-		return fmt.Errorf("export onnx %s: the encoded model does not read back (%v)", path, err)
-	}
-	if err := atomicfile.WriteBytes(path, raw); err != nil {
+	if err := atomicfile.WriteBytes(path, m.Marshal()); err != nil {
 		return fmt.Errorf("export onnx: %w", err)
 	}
 	return nil
 }
 
 // metadata is what a runtime needs to turn text into the graph's inputs.
-func metadata(f *model.File) ([]*pb.StringStringEntryProto, error) {
+func metadata(f *model.File) ([]*StringStringEntryProto, error) {
 	pre, err := json.Marshal(f.Preprocess)
 	if err != nil {
 		return nil, err
@@ -203,9 +192,9 @@ func metadata(f *model.File) ([]*pb.StringStringEntryProto, error) {
 		{"unk_id", "1"},
 		{"inputs", "ids: token ids as `trainer encode` prints them, 0-padded; lengths: ids per review (at least 1)"},
 	}
-	out := make([]*pb.StringStringEntryProto, len(kv))
+	out := make([]*StringStringEntryProto, len(kv))
 	for i, e := range kv {
-		out[i] = &pb.StringStringEntryProto{Key: metaPrefix + e[0], Value: e[1]}
+		out[i] = &StringStringEntryProto{Key: metaPrefix + e[0], Value: e[1]}
 	}
 	return out, nil
 }
@@ -221,7 +210,7 @@ func appendGates(dst, src []float32, h, cols int) []float32 {
 
 // graph adds nodes and initializers to a GraphProto.
 type graph struct {
-	*pb.GraphProto
+	*GraphProto
 }
 
 // realSteps adds "mask", bool [T, B, 1], true where step t < the row's length.
@@ -238,8 +227,8 @@ func (g *graph) realSteps() {
 	g.node("Unsqueeze", []string{"mask_tb", "axis2_mask"}, []string{"mask"})
 }
 
-func (g *graph) node(op string, in, out []string, attrs ...*pb.AttributeProto) {
-	g.Node = append(g.Node, &pb.NodeProto{OpType: op, Name: fmt.Sprintf("%s_%d", op, len(g.Node)), Input: in, Output: out, Attribute: attrs})
+func (g *graph) node(op string, in, out []string, attrs ...*AttributeProto) {
+	g.Node = append(g.Node, &NodeProto{OpType: op, Name: fmt.Sprintf("%s_%d", op, len(g.Node)), Input: in, Output: out, Attribute: attrs})
 }
 
 // floats adds a float32 initializer; no dims makes a scalar.
@@ -248,7 +237,7 @@ func (g *graph) floats(name string, v []float32, dims ...int64) {
 	for i, x := range v {
 		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(x))
 	}
-	g.Initializer = append(g.Initializer, &pb.TensorProto{Name: name, DataType: int32(pb.TensorProto_FLOAT), Dims: dims, RawData: raw})
+	g.Initializer = append(g.Initializer, &TensorProto{Name: name, DataType: tensorFloat, Dims: dims, RawData: raw})
 }
 
 // int64s adds an int64 initializer: a scalar when rank is 0, else a vector.
@@ -257,26 +246,21 @@ func (g *graph) int64s(name string, v []int64, rank int) {
 	if rank > 0 {
 		dims = []int64{int64(len(v))}
 	}
-	g.Initializer = append(g.Initializer, &pb.TensorProto{Name: name, DataType: int32(pb.TensorProto_INT64), Dims: dims, Int64Data: v})
+	g.Initializer = append(g.Initializer, &TensorProto{Name: name, DataType: tensorInt64, Dims: dims, Int64Data: v})
 }
 
-func valueInfo(name string, elem pb.TensorProto_DataType, dims ...string) *pb.ValueInfoProto {
-	shape := &pb.TensorShapeProto{}
-	for _, d := range dims {
-		shape.Dim = append(shape.Dim, &pb.TensorShapeProto_Dimension{Value: &pb.TensorShapeProto_Dimension_DimParam{DimParam: d}})
-	}
-	return &pb.ValueInfoProto{Name: name, Type: &pb.TypeProto{Value: &pb.TypeProto_TensorType{
-		TensorType: &pb.TypeProto_Tensor{ElemType: int32(elem), Shape: shape}}}}
+func valueInfo(name string, elem int32, dims ...string) *ValueInfoProto {
+	return &ValueInfoProto{Name: name, ElemType: elem, DimNames: dims}
 }
 
-func intAttr(name string, v int64) *pb.AttributeProto {
-	return &pb.AttributeProto{Name: name, Type: pb.AttributeProto_INT, I: v}
+func intAttr(name string, v int64) *AttributeProto {
+	return &AttributeProto{Name: name, Type: attrInt, I: v}
 }
 
-func ints(name string, v ...int64) *pb.AttributeProto {
-	return &pb.AttributeProto{Name: name, Type: pb.AttributeProto_INTS, Ints: v}
+func ints(name string, v ...int64) *AttributeProto {
+	return &AttributeProto{Name: name, Type: attrInts, Ints: v}
 }
 
-func strAttr(name, v string) *pb.AttributeProto {
-	return &pb.AttributeProto{Name: name, Type: pb.AttributeProto_STRING, S: []byte(v)}
+func strAttr(name, v string) *AttributeProto {
+	return &AttributeProto{Name: name, Type: attrString, S: []byte(v)}
 }
