@@ -285,7 +285,7 @@ if [ "$self_test_break" = 1 ]; then
 	# The cpu stage without libopenblas0: the binary cannot start, and the
 	# smoke test must say so.
 	broken=$state/Dockerfile.cpu-without-openblas
-	awk '/^FROM .* AS /{ stage = $NF } stage == "cpu" { gsub(/ libopenblas0( |$)/, " ") } { print }' Dockerfile.cuda |
+	awk '/^FROM .* AS /{ stage = $NF } stage == "cpu" { gsub(/ libopenblas0(-serial)?( |$)/, " ") } { print }' Dockerfile.cuda |
 		$sudo tee "$broken" >/dev/null
 	awk '/^FROM .* AS /{ stage = $NF } stage == "cpu" && /libopenblas0/ { found = 1 } END { exit found }' "$broken" ||
 		fail "could not remove libopenblas0 from the cpu stage"
