@@ -11,10 +11,8 @@
 // max length ride along as metadata, so a runtime can also encode text
 // itself.
 //
-// The protobuf is written with google.golang.org/protobuf through the ONNX
-// message types generated from the ONNX schema that
-// github.com/advancedclimatesystems/gonnx publishes as an importable
-// package.
+// The protobuf is written by proto.go with protowire; the tests read it
+// back with the ONNX message types generated from the ONNX schema.
 package onnx
 
 import (
@@ -24,7 +22,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-
 
 	"trainer/internal/atomicfile"
 	"trainer/model"
