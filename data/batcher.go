@@ -1,6 +1,7 @@
 package data
 
 import (
+	"math"
 	"math/bits"
 	"math/rand/v2"
 	"slices"
@@ -18,6 +19,10 @@ type BatchOptions struct {
 	Seed      uint64 // with the epoch number, fixes the order
 	Bucket    bool   // group reviews of similar length to cut padding
 	Shuffle   bool   // random order each epoch; off gives dataset order
+	// WordDropout is the probability, in [0, 1), that a real token of a
+	// training batch is replaced by UnkID (word dropout; see Build). 0
+	// leaves batches as the data are.
+	WordDropout float64
 }
 
 // Batcher cuts a dataset into padded batches, reproducibly for a given seed
@@ -82,15 +87,73 @@ func (b *Batcher) length(i int32) int {
 	return n
 }
 
-// Build pads the given reviews into one batch.
-func (b *Batcher) Build(idx []int32) Batch {
+// Build pads the given reviews of the given epoch into one batch.
+//
+// With WordDropout, each real token is replaced by UnkID with that
+// probability, a regulariser that makes the model lean on no single word.
+// Whether a token drops is a pure function of (Seed, epoch, review index,
+// position): a counter-based draw, not a stream, so it does not depend on
+// how the batch is cut into shards or which worker, GPU stream or MPI rank
+// trains on the row, and every replica of a data-parallel run sees the
+// same tokens that one replica would. A resumed run redraws the same
+// masks for the same epoch.
+func (b *Batcher) Build(epoch int, idx []int32) Batch {
 	reviews := make([][]int32, len(idx))
 	labels := make([]uint8, len(idx))
 	for k, i := range idx {
 		reviews[k] = b.d.Review(int(i))
 		labels[k] = b.d.Labels[i]
 	}
-	return MakeBatch(reviews, labels, b.o.MaxLen)
+	batch := MakeBatch(reviews, labels, b.o.MaxLen)
+	if b.o.WordDropout > 0 {
+		threshold := dropThreshold(b.o.WordDropout)
+		for k, i := range idx {
+			DropWords(batch.Row(k), b.o.Seed, uint64(epoch), uint64(i), threshold)
+		}
+	}
+	return batch
+}
+
+// dropThreshold turns a probability p in [0, 1) into the bound a 64-bit
+// draw must fall below for a token to drop.
+func dropThreshold(p float64) uint64 {
+	if p <= 0 {
+		return 0
+	}
+	// 2^64 * p, exact for p a multiple of 2^-53.
+	return uint64(math.Ldexp(p, 64))
+}
+
+// DropWords replaces by UnkID each token of row whose draw
+// wordDraw(seed, epoch, review, position) falls below threshold. Padding
+// never reaches it: row holds the review's real tokens only.
+func DropWords(row []int32, seed, epoch, review, threshold uint64) {
+	for pos := range row {
+		if wordDraw(seed, epoch, review, uint64(pos)) < threshold {
+			row[pos] = UnkID
+		}
+	}
+}
+
+// wordDraw is a uniform 64-bit value fixed by its four counters: each is
+// folded into the state and mixed by SplitMix64's finaliser (Steele, Lea
+// & Flood 2014), whose output passes BigCrush from consecutive inputs. A
+// GPU or another language can reproduce it with 64-bit multiplies, xors
+// and shifts.
+func wordDraw(seed, epoch, review, pos uint64) uint64 {
+	h := mix64(seed ^ 0x6a09e667f3bcc909)
+	h = mix64(h ^ epoch)
+	h = mix64(h ^ review)
+	return mix64(h ^ pos)
+}
+
+// mix64 is SplitMix64's step: add the golden-ratio increment, then the
+// variant-13 finaliser.
+func mix64(z uint64) uint64 {
+	z += 0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
 }
 
 // Epoch returns every batch of the given epoch, built. It holds the whole
@@ -100,7 +163,7 @@ func (b *Batcher) Epoch(epoch int) []Batch {
 	order := b.Order(epoch)
 	out := make([]Batch, len(order))
 	for i, idx := range order {
-		out[i] = b.Build(idx)
+		out[i] = b.Build(epoch, idx)
 	}
 	return out
 }

@@ -1,8 +1,10 @@
 package data
 
 import (
+	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -170,5 +172,101 @@ func TestBalance(t *testing.T) {
 				t.Fatal("not deterministic")
 			}
 		})
+	}
+}
+
+// droppedPositions returns, per review index, the positions the batches of
+// one epoch replaced by UnkID (the dataset has no UnkID of its own).
+func droppedPositions(t *testing.T, d *Dataset, o BatchOptions, epoch int) map[int32][]int {
+	t.Helper()
+	b := NewBatcher(d, o)
+	got := map[int32][]int{}
+	for _, idx := range b.Order(epoch) {
+		batch := b.Build(epoch, idx)
+		for k, i := range idx {
+			row, want := batch.Row(k), d.Review(int(i))
+			if o.MaxLen > 0 && len(want) > o.MaxLen {
+				want = want[:o.MaxLen]
+			}
+			if len(row) != len(want) {
+				t.Fatalf("review %d: %d tokens in the batch, %d in the data", i, len(row), len(want))
+			}
+			for pos, id := range row {
+				switch {
+				case id == UnkID:
+					got[i] = append(got[i], pos)
+				case id != want[pos]:
+					t.Fatalf("review %d position %d: token %d, the data has %d", i, pos, id, want[pos])
+				}
+			}
+		}
+	}
+	return got
+}
+
+func TestWordDropout(t *testing.T) {
+	d := randomDataset(2000, 80, 11)
+	before := append([]int32(nil), d.Tokens...)
+	total := 0
+	for i := 0; i < d.Len(); i++ {
+		total += len(d.Review(i))
+	}
+	base := BatchOptions{BatchSize: 32, Seed: 5, Shuffle: true, Bucket: true}
+	for _, p := range []float64{0, 0.05, 0.2, 0.5} {
+		o := base
+		o.WordDropout = p
+		dropped := droppedPositions(t, d, o, 0)
+		n := 0
+		for _, pos := range dropped {
+			n += len(pos)
+		}
+		// Binomial: 5 standard deviations either side.
+		mean := p * float64(total)
+		sd := math.Sqrt(float64(total) * p * (1 - p))
+		if math.Abs(float64(n)-mean) > 5*sd+0.5 {
+			t.Errorf("p=%g: %d of %d tokens dropped, want about %.0f", p, n, total, mean)
+		}
+	}
+	if !slices.Equal(d.Tokens, before) {
+		t.Fatal("word dropout changed the dataset's own tokens")
+	}
+
+	// The masks depend on (seed, epoch, review, position) only: not on
+	// the batch size, bucketing or order that put the review in a batch.
+	o := base
+	o.WordDropout = 0.2
+	ref := droppedPositions(t, d, o, 3)
+	for _, other := range []BatchOptions{
+		{BatchSize: 7, Seed: 5, WordDropout: 0.2},
+		{BatchSize: 128, Seed: 5, Shuffle: true, WordDropout: 0.2},
+	} {
+		if got := droppedPositions(t, d, other, 3); !reflect.DeepEqual(got, ref) {
+			t.Errorf("%+v: dropped positions differ from the bucketed batches' of the same seed and epoch", other)
+		}
+	}
+	if got := droppedPositions(t, d, o, 4); reflect.DeepEqual(got, ref) {
+		t.Error("epochs 3 and 4 dropped the same positions")
+	}
+	o.Seed = 6
+	if got := droppedPositions(t, d, o, 3); reflect.DeepEqual(got, ref) {
+		t.Error("seeds 5 and 6 dropped the same positions")
+	}
+}
+
+func TestDropThreshold(t *testing.T) {
+	cases := []struct {
+		p    float64
+		want uint64
+	}{
+		{0, 0},
+		{-1, 0},
+		{0.5, 1 << 63},
+		{0.25, 1 << 62},
+		{1 - 0x1p-53, math.MaxUint64 - (1<<11 - 1)},
+	}
+	for _, c := range cases {
+		if got := dropThreshold(c.p); got != c.want {
+			t.Errorf("dropThreshold(%g) = %#x, want %#x", c.p, got, c.want)
+		}
 	}
 }

@@ -99,14 +99,22 @@ var assembleModel = model.Config{VocabSize: 60, EmbedDim: 6, Hidden: 5, Layers: 
 // dir; stopAfter > 0 interrupts it after that many steps.
 func assembleRun(t *testing.T, dir string, devs Devices, resume *Checkpoint, stopAfter int) ([]float32, Summary, error) {
 	t.Helper()
+	return assembleRunDropout(t, dir, devs, resume, stopAfter, 0)
+}
+
+// assembleRunDropout is assembleRun with word dropout in the training
+// batches.
+func assembleRunDropout(t *testing.T, dir string, devs Devices, resume *Checkpoint, stopAfter int, wordDropout float64) ([]float32, Summary, error) {
+	t.Helper()
 	d := synthDataset(120, assembleModel.VocabSize, 5)
 	trainSet, dev := data.SplitDev(d, 0.2, 3)
 	oc := device.DefaultOptimConfig()
 	cfg := RunConfig{Model: assembleModel, Seed: 9, Optim: oc, Devices: devs,
 		Loop: LoopConfig{Epochs: 2, Seed: 9, Dir: dir, Schedule: LRSchedule{Base: 0.01, Decay: "cosine", Total: 20}},
 		Hooks: LoopHooks{
-			Train: data.NewBatcher(trainSet, data.BatchOptions{BatchSize: 10, MaxLen: 30, Seed: 9, Bucket: true, Shuffle: true}),
-			Dev:   data.NewBatcher(dev, data.BatchOptions{BatchSize: 10, MaxLen: 30, Bucket: true}).Epoch(0),
+			Train: data.NewBatcher(trainSet, data.BatchOptions{BatchSize: 10, MaxLen: 30, Seed: 9, Bucket: true, Shuffle: true,
+				WordDropout: wordDropout}),
+			Dev: data.NewBatcher(dev, data.BatchOptions{BatchSize: 10, MaxLen: 30, Bucket: true}).Epoch(0),
 		},
 		Resume: resume,
 	}
@@ -274,4 +282,59 @@ func TestAssembleNoReplicas(t *testing.T) {
 	if err == nil {
 		t.Fatal("a run without CPU workers or a device was assembled")
 	}
+}
+
+// TestAssembleWordDropout checks the data-parallel contract with word
+// dropout on: the masks are drawn per review and position, so two workers
+// give one worker's weights (up to summation order), and a run interrupted
+// and resumed gives the uninterrupted run's weights exactly.
+func TestAssembleWordDropout(t *testing.T) {
+	const p = 0.3
+	one := Devices{Device: device.Spec{Kind: "cpu"}, CPUWorkers: 1}
+	two := Devices{Device: device.Spec{Kind: "cpu"}, CPUWorkers: 2}
+	want, _, err := assembleRunDropout(t, t.TempDir(), one, nil, 0, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _, err := assembleRunDropout(t, t.TempDir(), one, nil, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if maxAbsDiff(want, plain) < 1e-4 {
+		t.Fatal("word dropout 0.3 left the weights as without dropout: the batches were not changed")
+	}
+	got, _, err := assembleRunDropout(t, t.TempDir(), two, nil, 0, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbsDiff(want, got); d > 1e-4 {
+		t.Fatalf("2 workers differ from 1 by up to %g with word dropout", d)
+	}
+	dir := t.TempDir()
+	if _, _, err := assembleRunDropout(t, dir, two, nil, 7, p); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("interrupted run returned %v", err)
+	}
+	ck, err := LoadCheckpoint(filepath.Join(dir, CheckpointName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, _, err := assembleRunDropout(t, t.TempDir(), two, nil, 0, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed, _, err := assembleRunDropout(t, dir, two, ck, 0, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameBits(resumed, full) {
+		t.Fatal("resumed run with word dropout ended with other weights than the uninterrupted one")
+	}
+}
+
+func maxAbsDiff(a, b []float32) float64 {
+	m := 0.0
+	for i := range a {
+		m = max(m, math.Abs(float64(a[i])-float64(b[i])))
+	}
+	return m
 }

@@ -23,7 +23,7 @@ var ErrInterrupted = errors.New("training interrupted")
 type BatchSource interface {
 	NumBatches() int
 	Order(epoch int) [][]int32
-	Build(idx []int32) data.Batch
+	Build(epoch int, idx []int32) data.Batch
 }
 
 // LoopConfig is what the training loop needs beyond the engine.
@@ -325,7 +325,7 @@ func (l *Loop) Run(ctx context.Context) (Summary, error) {
 
 // step applies the batch at idx and updates the epoch's running totals.
 func (l *Loop) step(epoch int, idx []int32, nb int) (StepStats, error) {
-	b := l.h.Train.Build(idx)
+	b := l.h.Train.Build(epoch, idx)
 	lr := l.cfg.Schedule.LR(int(l.pos.Step))
 	st, err := l.e.Step(b, lr)
 	if err != nil {

@@ -96,6 +96,7 @@ type benchOptions struct {
 	LR             float64
 	Optim          device.OptimConfig
 	Clip           float64
+	WordDropout    float64
 	Data           data.PrepOptions // how the inputs are read and encoded
 	VocabSize      int
 	MinCount       int
@@ -114,7 +115,7 @@ func benchOptionsFrom(c *cli.Context) (*benchOptions, error) {
 		Data: d.PrepOptions, Train: d.Train, Test: d.Test, Out: c.String("out"),
 		Budget: c.Duration("budget"), Steps: c.Int("steps"), Repeat: c.Int("repeat"), Evals: c.Int("evals"), EvalMax: c.Int("eval-max"),
 		Stages: pl.Stages, Micro: pl.MicroBatches, Chunks: pl.Chunks, Seed: c.Uint64(flagSeed),
-		BatchSize: op.BatchSize, LR: op.LR, Optim: op.Optim, Clip: op.Clip,
+		BatchSize: op.BatchSize, LR: op.LR, Optim: op.Optim, Clip: op.Clip, WordDropout: op.WordDropout,
 		VocabSize: d.VocabSize, MinCount: d.MinCount,
 		MPIRun: strings.Fields(c.String("mpirun")), RankChild: c.String("rank-child"),
 	}

@@ -248,7 +248,8 @@ func benchTrain(ctx context.Context, o *benchOptions, env *benchEnv, c benchConf
 	if dist.Size() > 1 {
 		cfg.Ranks = dist
 	}
-	batcher := data.NewBatcher(env.train, data.BatchOptions{BatchSize: o.BatchSize, MaxLen: o.MaxLen, Seed: o.Seed, Bucket: true, Shuffle: true})
+	batcher := data.NewBatcher(env.train, data.BatchOptions{BatchSize: o.BatchSize, MaxLen: o.MaxLen, Seed: o.Seed, Bucket: true, Shuffle: true,
+		WordDropout: o.WordDropout})
 	cfg.Loop = train.LoopConfig{Epochs: math.MaxInt32, Seed: o.Seed, Schedule: train.LRSchedule{Base: o.LR, Decay: "constant"}, NoFiles: true}
 	var run *train.Run
 	point := func(sec float64, steps int64, trainLoss float64) error {

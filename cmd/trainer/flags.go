@@ -198,6 +198,7 @@ func optimFlags(defBatch int, lazy bool) []cli.Flag {
 		&cli.Float64Flag{Name: "momentum", Value: 0.9, Usage: "SGD momentum, in [0, 1)"},
 		&cli.StringFlag{Name: "embed-update", Value: update, Usage: "optimizer step of the embedding: lazy (only the rows of the batch's tokens) or dense (every row, every step)"},
 		&cli.Float64Flag{Name: "clip", Value: defaultClip, Usage: "max global gradient norm; 0 disables clipping"},
+		&cli.Float64Flag{Name: "word-dropout", Value: defaultWordDropout, Usage: "probability that a training token is replaced by the unknown word, drawn anew each epoch; 0 is off"},
 	}
 }
 
@@ -207,13 +208,16 @@ type optimOptions struct {
 	BatchSize int
 	LR        float64
 	Clip      float64
+	// WordDropout is the data.BatchOptions setting of training batches.
+	WordDropout float64
 }
 
 // parseOptim reads the optimizer group. Every number must be finite: a NaN
 // passes the comparisons of range checks and would poison the weights.
 func parseOptim(c *cli.Context) (optimOptions, error) {
 	cmd := c.Command.Name
-	o := optimOptions{Optim: device.DefaultOptimConfig(), LR: c.Float64("lr"), Clip: c.Float64("clip")}
+	o := optimOptions{Optim: device.DefaultOptimConfig(), LR: c.Float64("lr"), Clip: c.Float64("clip"),
+		WordDropout: c.Float64("word-dropout")}
 	o.Optim.Kind = c.String("optimizer")
 	o.Optim.WeightDecay = c.Float64("weight-decay")
 	o.Optim.Momentum = c.Float64("momentum")
@@ -231,6 +235,7 @@ func parseOptim(c *cli.Context) (optimOptions, error) {
 		{"clip", o.Clip, o.Clip >= 0, "0 (off) or a positive number"},
 		{"weight-decay", o.Optim.WeightDecay, o.Optim.WeightDecay >= 0, "0 or a positive number"},
 		{"momentum", o.Optim.Momentum, o.Optim.Momentum >= 0 && o.Optim.Momentum < 1, "in [0, 1)"},
+		{"word-dropout", o.WordDropout, o.WordDropout >= 0 && o.WordDropout < 1, "in [0, 1)"},
 	}
 	for _, k := range checks {
 		if err := finite(cmd, k.flag, k.v, k.ok, k.wanted); err != nil {

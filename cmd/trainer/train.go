@@ -47,6 +47,8 @@ const (
 	defaultClip      = 5
 	defaultDevFrac   = 0.1
 	defaultPatience  = 2
+	// defaultWordDropout: see the defaults above.
+	defaultWordDropout = 0.0
 )
 
 // Values of --amp and --schedule.
@@ -148,6 +150,7 @@ type trainOptions struct {
 	Optim            device.OptimConfig
 	Schedule         train.LRSchedule
 	Clip             float64
+	WordDropout      float64
 	Patience         int
 	CheckpointEvery  int
 	Resume           bool
@@ -184,12 +187,14 @@ type runSettings struct {
 	Warmup           int
 	Decay            string
 	Clip             float64
-	VocabSize        int
-	MinCount         int
-	LabelMap         string
-	Bucket           bool
-	AMP              string `json:",omitempty"` // "" for fp32, so older checkpoints still match
-	Schedule         string `json:",omitempty"` // "" for the even split
+	// WordDropout is 0 when off, left out so older checkpoints still match.
+	WordDropout float64 `json:",omitempty"`
+	VocabSize   int
+	MinCount    int
+	LabelMap    string
+	Bucket      bool
+	AMP         string `json:",omitempty"` // "" for fp32, so older checkpoints still match
+	Schedule    string `json:",omitempty"` // "" for the even split
 	// Preprocess is nil for the default preprocessing, Balance false when
 	// off, for the same reason.
 	Preprocess *data.Preprocess `json:",omitempty"`
@@ -206,7 +211,7 @@ func trainOptionsFrom(c *cli.Context) (*trainOptions, error) {
 		Train: d.Train, Test: d.Test, Dev: c.String("dev"),
 		DevFraction: c.Float64("dev-fraction"), Device: c.String("device"),
 		Workers: c.Int("cpu-workers"), Epochs: c.Int("epochs"), Out: c.String("out"), Seed: c.Uint64(flagSeed),
-		BatchSize: op.BatchSize, Optim: op.Optim, Clip: op.Clip,
+		BatchSize: op.BatchSize, Optim: op.Optim, Clip: op.Clip, WordDropout: op.WordDropout,
 		Patience: c.Int("patience"), CheckpointEvery: c.Int("checkpoint-every"),
 		Metrics: c.String("metrics"), CacheDir: d.CacheDir, DataWorkers: d.Workers,
 		VocabSize: d.VocabSize, MinCount: d.MinCount, SkipBad: d.SkipBad, LabelMap: d.LabelMap,
@@ -328,7 +333,7 @@ func (o *trainOptions) checkDevice(workersSet, scheduleSet bool) error {
 func (o *trainOptions) settings() runSettings {
 	s := runSettings{Train: o.Train, Test: o.Test, Dev: o.Dev, DevFraction: o.DevFraction, Seed: o.Seed,
 		Workers: o.Workers, Model: o.Model, MaxLen: o.MaxLen, BatchSize: o.BatchSize, Optim: o.Optim,
-		LR: o.Schedule.Base, Warmup: o.Schedule.Warmup, Decay: o.Schedule.Decay, Clip: o.Clip,
+		LR: o.Schedule.Base, Warmup: o.Schedule.Warmup, Decay: o.Schedule.Decay, Clip: o.Clip, WordDropout: o.WordDropout,
 		VocabSize: o.VocabSize, MinCount: o.MinCount, LabelMap: o.LabelMapSpec, Bucket: o.Bucket,
 		AMP: omitDefault(o.AMP, ampOff), Schedule: omitDefault(o.Split, scheduleEven), Balance: o.Balance}
 	if o.Preprocess != data.DefaultPreprocess() {
@@ -492,7 +497,8 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 		dir, metricsPath = tmp, ""
 		log, stdout = &logger{w: io.Discard}, io.Discard
 	}
-	batcher := data.NewBatcher(td.Train, data.BatchOptions{BatchSize: o.BatchSize, MaxLen: o.MaxLen, Seed: o.Seed, Bucket: o.Bucket, Shuffle: true})
+	batcher := data.NewBatcher(td.Train, data.BatchOptions{BatchSize: o.BatchSize, MaxLen: o.MaxLen, Seed: o.Seed, Bucket: o.Bucket, Shuffle: true,
+		WordDropout: o.WordDropout})
 	modelPath := filepath.Join(o.Out, "model.bin")
 	approach := approachName(runShape{Device: o.Device, Workers: o.Workers, AMP: o.AMP, Streams: o.Streams, Stages: o.Stages,
 		Schedule: o.Split, Ranks: dist.Size()})
