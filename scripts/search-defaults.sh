@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# search-defaults.sh: the search behind `trainer train`'s default model.
+# Trains every candidate below on the shared Amazon and IMDB sets with two
+# seeds and prints one TSV line per run (candidate, data, seed, best dev
+# accuracy, its epoch, wall seconds), then the mean per candidate and data.
+# Data (read from ../shared/data, never copied into the repository):
+#   amazon: polarity train + FDU-MTL train (25,967 reviews) / polarity dev (4,000)
+#   imdb:   IMDB train minus its last 2,000 (22,903) / those 2,000, --max-len 400
+#   mtl:    FDU-MTL train / FDU-MTL dev, reported beside them
+# Usage: scripts/search-defaults.sh [OUT] [CANDIDATE...]
+#   OUT defaults to search-out; CANDIDATE names from the table (default all).
+#   DATASETS="amazon imdb mtl" SEEDS="1 2" scripts/search-defaults.sh
+# Run on an otherwise idle machine: the seconds column is part of the result.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=${1:-search-out}
+shift || true
+shared=${SHARED:-../shared/data}
+datasets=${DATASETS:-amazon imdb}
+seeds=${SEEDS:-1 2}
+mkdir -p "$out/data"
+
+# Candidates: name, then the flags that differ from the built-in defaults.
+# "defaults" is what `trainer train` does with no flags.
+declare -A cand=(
+	[defaults]=""
+	[uni-mean]="--pool mean --word-dropout 0 --weight-decay 0"
+	[bi-max]="--bidirectional --pool max --weight-decay 0.01 --word-dropout 0"
+	[bi-max-wdrop]="--bidirectional --pool max --weight-decay 0.01 --word-dropout 0.25"
+)
+names=("$@")
+[ ${#names[@]} -gt 0 ] || mapfile -t names < <(printf '%s\n' "${!cand[@]}" | sort)
+
+amz="$out/data/amazon-train.ft.txt"
+[ -s "$amz" ] || cat "$shared/amazon_polarity/train.ft.txt" "$shared/amazon_mtl/train.ft.txt" >"$amz"
+imdb_all="$shared/imdb/train.ft.txt.gz"
+if [ ! -s "$out/data/imdb-dev.ft.txt" ]; then
+	zcat "$imdb_all" | head -n -2000 >"$out/data/imdb-train.ft.txt"
+	zcat "$imdb_all" | tail -n 2000 >"$out/data/imdb-dev.ft.txt"
+fi
+
+go build -o "$out/trainer" ./cmd/trainer
+results="$out/results.tsv"
+[ -s "$results" ] || printf 'candidate\tdata\tseed\tdev_accuracy\tbest_epoch\tseconds\n' >"$results"
+
+for name in "${names[@]}"; do
+	[ -n "${cand[$name]+x}" ] || { echo "search-defaults: unknown candidate $name" >&2; exit 2; }
+	for ds in $datasets; do
+		extra=()
+		case $ds in
+		amazon) tr=$amz dev=$shared/amazon_polarity/dev.ft.txt ;;
+		imdb) tr=$out/data/imdb-train.ft.txt dev=$out/data/imdb-dev.ft.txt extra=(--max-len 400) ;;
+		mtl) tr=$shared/amazon_mtl/train.ft.txt dev=$shared/amazon_mtl/dev.ft.txt ;;
+		*) echo "search-defaults: unknown data $ds" >&2; exit 2 ;;
+		esac
+		for seed in $seeds; do
+			if grep -q "^$name	$ds	$seed	" "$results"; then continue; fi
+			run="$out/runs/$name-$ds-$seed"
+			rm -rf "$run"
+			start=$(date +%s.%N)
+			# shellcheck disable=SC2086 # the candidate's flags are a list
+			"$out/trainer" train --train "$tr" --dev "$dev" --out "$run" --cache-dir "$out/cache" \
+				--seed "$seed" "${extra[@]}" ${cand[$name]} >"$run.log" 2>&1 ||
+				{ echo "search-defaults: $name $ds seed $seed failed, see $run.log" >&2; exit 1; }
+			secs=$(echo "$(date +%s.%N) - $start" | bc)
+			best=$(python3 -c '
+import json, sys
+best = max((json.loads(l) for l in open(sys.argv[1])), key=lambda r: r["accuracy"])
+print("%.4f\t%d" % (best["accuracy"], best["epoch"]))' "$run/metrics.jsonl")
+			printf '%s\t%s\t%s\t%s\t%.0f\n' "$name" "$ds" "$seed" "$best" "$secs" | tee -a "$results"
+		done
+	done
+done
+
+echo
+python3 - "$results" <<'PY'
+import csv, sys, collections
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+agg = collections.defaultdict(list)
+for r in rows:
+    agg[(r["candidate"], r["data"])].append(r)
+print("candidate\tdata\tseeds\tmean_dev_accuracy\tmean_seconds")
+for (c, d), rs in sorted(agg.items()):
+    acc = sum(float(r["dev_accuracy"]) for r in rs) / len(rs)
+    sec = sum(float(r["seconds"]) for r in rs) / len(rs)
+    print(f"{c}\t{d}\t{len(rs)}\t{acc:.4f}\t{sec:.0f}")
+PY
