@@ -99,6 +99,13 @@ var assembleModel = model.Config{VocabSize: 60, EmbedDim: 6, Hidden: 5, Layers: 
 // dir; stopAfter > 0 interrupts it after that many steps.
 func assembleRun(t *testing.T, dir string, devs Devices, resume *Checkpoint, stopAfter int) ([]float32, Summary, error) {
 	t.Helper()
+	return assembleRunWith(t, dir, devs, resume, stopAfter, nil)
+}
+
+// assembleRunWith is assembleRun with edit applied to the run's
+// configuration first (nil: none).
+func assembleRunWith(t *testing.T, dir string, devs Devices, resume *Checkpoint, stopAfter int, edit func(*RunConfig)) ([]float32, Summary, error) {
+	t.Helper()
 	d := synthDataset(120, assembleModel.VocabSize, 5)
 	trainSet, dev := data.SplitDev(d, 0.2, 3)
 	oc := device.DefaultOptimConfig()
@@ -109,6 +116,9 @@ func assembleRun(t *testing.T, dir string, devs Devices, resume *Checkpoint, sto
 			Dev:   data.NewBatcher(dev, data.BatchOptions{BatchSize: 10, MaxLen: 30, Bucket: true}).Epoch(0),
 		},
 		Resume: resume,
+	}
+	if edit != nil {
+		edit(&cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
