@@ -521,6 +521,12 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 		Schedule: o.Split, Ranks: dist.Size()})
 	file := &model.File{Version: model.FileVersion, Config: o.Model, Vocab: td.Vocab.Words(), Preprocess: model.Preprocess(o.Preprocess),
 		LabelMap: model.LabelMapOf(o.LabelMap), MaxLen: o.MaxLen, Extra: map[string]string{"approach": approach, "train": o.Train, "seed": strconv.FormatUint(o.Seed, 10)}}
+	if src := o.Vectors.Source; src != nil {
+		// Provenance for whoever reads the model; a resumed run names the
+		// file its first part read.
+		file.Extra["init_vectors"] = src.Path
+		file.Extra["freeze_vectors"] = strconv.FormatBool(o.Optim.FreezeEmbedding)
+	}
 	if len(td.Dropped) > 0 {
 		b, _ := json.Marshal(td.Dropped)
 		file.Extra["dropped"] = string(b)

@@ -118,6 +118,9 @@ func TestTrainInitVectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	embeddingRows(t, "frozen, trained", f.Config, f.Vocab, f.Params, words)
+	if f.Extra["init_vectors"] != vecs || f.Extra["freeze_vectors"] != "true" {
+		t.Fatalf("model metadata %v does not name the vectors and the freeze", f.Extra)
+	}
 
 	// Fine-tuned: the rows are the file's vectors before the first step
 	// (a run stopped before it checkpoints its initial weights).

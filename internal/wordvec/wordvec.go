@@ -57,8 +57,8 @@ type Stats struct {
 	Blank      int64 // blank lines, skipped
 }
 
-// Found is the number of vocabulary words given a vector.
-func (s Stats) Found() int { return s.Exact + s.Folded }
+// Matched is the number of vocabulary words given a vector.
+func (s Stats) Matched() int { return s.Exact + s.Folded }
 
 // Table holds the vectors of a vocabulary read from one file.
 type Table struct {

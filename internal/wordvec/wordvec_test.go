@@ -220,7 +220,7 @@ func FuzzDecode(f *testing.F) {
 		if tab.Dim < 1 || len(tab.Vecs) != len(vocab)*tab.Dim || tab.Found[0] {
 			t.Fatalf("table of dim %d, %d values, pad found %v", tab.Dim, len(tab.Vecs), tab.Found[0])
 		}
-		if s.Lines != int64(s.Found())+s.Duplicates+s.Variants+s.Unmatched {
+		if s.Lines != int64(s.Matched())+s.Duplicates+s.Variants+s.Unmatched {
 			t.Fatalf("stats %+v do not account for every line", s)
 		}
 	})
