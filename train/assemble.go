@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"trainer/model"
 	"trainer/train/device"
@@ -50,6 +51,10 @@ type RunConfig struct {
 	// filled in with the run's evaluation workers when nil.
 	Hooks  LoopHooks
 	Resume *Checkpoint // nil: a fresh run
+	// Vectors, when set, replace the initial embedding rows of the words
+	// they hold (pretrained vectors). A resumed run ignores them: its
+	// checkpoint holds the weights they started.
+	Vectors *Vectors
 }
 
 // Run is an assembled training run: replicas, scheduler, ranks, engine
@@ -84,6 +89,11 @@ func Assemble(cfg RunConfig) (run *Run, err error) {
 	}()
 	params := make([]float32, model.NewLayout(cfg.Model).Size())
 	model.InitParams(cfg.Model, params, cfg.Seed)
+	if cfg.Vectors != nil && cfg.Resume == nil {
+		if err := initEmbedding(cfg.Model, params, cfg.Vectors); err != nil {
+			return nil, err
+		}
+	}
 	replicas, err := r.replicas(cfg, params)
 	if err != nil {
 		return nil, err
@@ -139,6 +149,11 @@ func (r *Run) replicas(cfg RunConfig, params []float32) ([]device.Replica, error
 			r.closers = append(r.closers, func() { set.Close() })
 		}
 		if set.Resident != nil && d.CPUWorkers == 0 && r.ranks.Size() == 1 {
+			if cfg.Optim.FreezeEmbedding {
+				// Its step runs on the device over every weight; training
+				// on would quietly fine-tune what was asked to stay.
+				return nil, fmt.Errorf("%s trains alone with its own optimizer step, which cannot freeze the embedding: add CPU workers (the host then steps the weights) or fine-tune the vectors", set.Name)
+			}
 			rs, err := NewResidentStepper(set.Resident, len(params))
 			if err != nil {
 				return nil, err
@@ -214,6 +229,11 @@ func (r *Run) engine(cfg RunConfig, params []float32, replicas []device.Replica)
 	r.closers = append(r.closers, e.Close)
 	if err := e.SetSparsity(EmbeddingRows(cfg.Model), cfg.Optim.LazyEmbedding); err != nil {
 		return nil, err
+	}
+	if cfg.Optim.FreezeEmbedding {
+		if err := e.FreezeRows(); err != nil {
+			return nil, err
+		}
 	}
 	return e, nil
 }

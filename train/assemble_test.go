@@ -99,12 +99,21 @@ var assembleModel = model.Config{VocabSize: 60, EmbedDim: 6, Hidden: 5, Layers: 
 // dir; stopAfter > 0 interrupts it after that many steps.
 func assembleRun(t *testing.T, dir string, devs Devices, resume *Checkpoint, stopAfter int) ([]float32, Summary, error) {
 	t.Helper()
-	return assembleRunDropout(t, dir, devs, resume, stopAfter, 0)
+	return assembleRunWith(t, dir, devs, resume, stopAfter, nil)
 }
 
 // assembleRunDropout is assembleRun with word dropout in the training
 // batches.
 func assembleRunDropout(t *testing.T, dir string, devs Devices, resume *Checkpoint, stopAfter int, wordDropout float64) ([]float32, Summary, error) {
+	t.Helper()
+	return assembleRunWith(t, dir, devs, resume, stopAfter, func(_ *RunConfig, bo *data.BatchOptions) {
+		bo.WordDropout = wordDropout
+	})
+}
+
+// assembleRunWith is assembleRun with edit applied first to the run's
+// configuration and the training batches' options (nil: none).
+func assembleRunWith(t *testing.T, dir string, devs Devices, resume *Checkpoint, stopAfter int, edit func(*RunConfig, *data.BatchOptions)) ([]float32, Summary, error) {
 	t.Helper()
 	d := synthDataset(120, assembleModel.VocabSize, 5)
 	trainSet, dev := data.SplitDev(d, 0.2, 3)
@@ -112,12 +121,15 @@ func assembleRunDropout(t *testing.T, dir string, devs Devices, resume *Checkpoi
 	cfg := RunConfig{Model: assembleModel, Seed: 9, Optim: oc, Devices: devs,
 		Loop: LoopConfig{Epochs: 2, Seed: 9, Dir: dir, Schedule: LRSchedule{Base: 0.01, Decay: "cosine", Total: 20}},
 		Hooks: LoopHooks{
-			Train: data.NewBatcher(trainSet, data.BatchOptions{BatchSize: 10, MaxLen: 30, Seed: 9, Bucket: true, Shuffle: true,
-				WordDropout: wordDropout}),
 			Dev: data.NewBatcher(dev, data.BatchOptions{BatchSize: 10, MaxLen: 30, Bucket: true}).Epoch(0),
 		},
 		Resume: resume,
 	}
+	bo := data.BatchOptions{BatchSize: 10, MaxLen: 30, Seed: 9, Bucket: true, Shuffle: true}
+	if edit != nil {
+		edit(&cfg, &bo)
+	}
+	cfg.Hooks.Train = data.NewBatcher(trainSet, bo)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	steps := 0

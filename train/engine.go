@@ -63,6 +63,10 @@ type Engine struct {
 	// touch are left out of the optimizer step (see SetSparsity).
 	sparse RowSparsity
 	lazy   bool
+	// frozen leaves the row block out of the step altogether (see
+	// FreezeRows); outside is then the support of the other parameters.
+	frozen  bool
+	outside Support
 	// supports are this step's gradient support and the previous step's,
 	// which is what the buffers still hold.
 	supports StepSupports
@@ -122,6 +126,21 @@ func (e *Engine) SetSparsity(sp RowSparsity, lazy bool) error {
 	return nil
 }
 
+// FreezeRows leaves the row block SetSparsity marked out of every step, as
+// for a PyTorch embedding whose weight does not require grad: its gradient
+// is neither summed nor counted in the norm that clipping reads, and its
+// weights and optimizer moments never change, whatever the replicas write
+// there. The buffers are still cleared over each batch's rows, so what the
+// replicas write never builds up.
+func (e *Engine) FreezeRows() error {
+	if e.sparse.Dim == 0 {
+		return errors.New("engine: no row block to freeze: SetSparsity first")
+	}
+	e.frozen = true
+	e.outside.Set(e.sparse, data.Batch{}, len(e.params))
+	return nil
+}
+
 // Workers is the number of replicas.
 func (e *Engine) Workers() int { return len(e.replicas) }
 
@@ -150,6 +169,9 @@ func (e *Engine) Step(b data.Batch, lr float64) (StepStats, error) {
 	n := len(e.replicas)
 	bounds := BalancedBounds(b, n)
 	sup, prev := e.supports.Next(e.sparse, b, len(e.params))
+	if e.frozen {
+		sup = &e.outside // summed, measured and stepped: everything but the rows
+	}
 	for i := range e.parts {
 		e.parts[i] = sup.part(i, n, e.parts[i][:0])
 	}
@@ -188,7 +210,7 @@ func (e *Engine) Step(b data.Batch, lr float64) (StepStats, error) {
 	g := e.grads[0]
 	scale := float32(st.ClipScale)
 	e.parallel(func(i int) {
-		if e.lazy {
+		if e.lazy || e.frozen {
 			for _, r := range e.parts[i] {
 				if scale != 1 {
 					scaleRange(g[r.lo:r.hi], scale)

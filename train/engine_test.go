@@ -17,6 +17,7 @@ type bowRun struct {
 	clip         float64
 	optim        device.OptimConfig // zero: AdamW with weight decay 0.01
 	sparse, lazy bool               // tell the engine the token table (see Engine.SetSparsity)
+	freeze       bool               // and leave it out of the step (see Engine.FreezeRows)
 }
 
 // runBow trains the bag-of-words stand-in on batches at rate 0.05 and
@@ -43,6 +44,11 @@ func runBow(t *testing.T, r bowRun, batches []data.Batch) ([]float32, device.Opt
 	defer e.Close()
 	if r.sparse {
 		if err := e.SetSparsity(RowSparsity{Offset: 0, Rows: vocab, Dim: 1}, r.lazy); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r.freeze {
+		if err := e.FreezeRows(); err != nil {
 			t.Fatal(err)
 		}
 	}

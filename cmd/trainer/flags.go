@@ -1,8 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"runtime"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -263,6 +267,71 @@ func finite(cmd, flag string, v float64, ok bool, wanted string) error {
 		return usagef("%s: --%s %g: want %s", cmd, flag, v, wanted)
 	}
 	return nil
+}
+
+// Flags of pretrained word vectors.
+const (
+	flagInitVectors   = "init-vectors"
+	flagFreezeVectors = "freeze-vectors"
+)
+
+// vectorsFlags start the embedding from pretrained word vectors.
+func vectorsFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: flagInitVectors, Usage: "start the embedding from pretrained word vectors: word2vec, GloVe or fastText .vec text (plain, gzip or bzip2) of --embed-dim values per word; words it lacks keep their random start"},
+		&cli.BoolFlag{Name: flagFreezeVectors, Usage: "never update the embedding that --init-vectors set (default: fine-tune it); on the CPU workers' host step, not on a GPU training alone"},
+	}
+}
+
+// vectorsOptions is the pretrained-vectors group, validated.
+type vectorsOptions struct {
+	Path   string         // --init-vectors, "" for none
+	Freeze bool           // --freeze-vectors
+	Source *vectorsSource // the file as found at start-up; nil without one
+}
+
+// vectorsSource names a vectors file in a run's settings. A resume starts
+// from the checkpoint's weights and never reads the vectors again, so the
+// file is told apart by what a stat gives, not by a digest of gigabytes.
+type vectorsSource struct {
+	Path    string // absolute, so a resume from another directory matches
+	Size    int64
+	ModTime string // UTC, RFC 3339 with nanoseconds
+}
+
+// statVectors identifies the vectors file at path.
+func statVectors(path string) (*vectorsSource, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, err
+	}
+	if fi.IsDir() {
+		return nil, fmt.Errorf("%s is a directory, not a vectors file", path)
+	}
+	return &vectorsSource{Path: abs, Size: fi.Size(), ModTime: fi.ModTime().UTC().Format(time.RFC3339Nano)}, nil
+}
+
+// parseVectors reads the vectors group. A resumed run may name no file:
+// its checkpoint holds the weights the vectors started.
+func parseVectors(c *cli.Context, resume bool) (vectorsOptions, error) {
+	cmd := c.Command.Name
+	o := vectorsOptions{Path: c.String(flagInitVectors), Freeze: c.Bool(flagFreezeVectors)}
+	if o.Path == "" {
+		if o.Freeze && !resume {
+			return o, usagef("%s: --freeze-vectors needs --init-vectors FILE: freezing a random embedding trains nothing there", cmd)
+		}
+		return o, nil
+	}
+	src, err := statVectors(o.Path)
+	if err != nil {
+		return o, usagef("%s: --init-vectors: %v", cmd, err)
+	}
+	o.Source = src
+	return o, nil
 }
 
 // pipelineFlags split the model into stages; defStages is the command's

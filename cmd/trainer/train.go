@@ -21,6 +21,7 @@ import (
 
 	"trainer/data"
 	"trainer/internal/runlock"
+	"trainer/internal/wordvec"
 	"trainer/model"
 	"trainer/train"
 	"trainer/train/device"
@@ -126,6 +127,7 @@ func trainFlags() []cli.Flag {
 	flags = append(flags, dataFlags()...)
 	flags = append(flags, modelFlags(def, defaultMaxLen)...)
 	flags = append(flags, optimFlags(defaultBatch, true)...)
+	flags = append(flags, vectorsFlags()...)
 	return append(flags, pipelineFlags(1)...)
 }
 
@@ -166,6 +168,7 @@ type trainOptions struct {
 	Preprocess       data.Preprocess
 	Bucket           bool
 	Overwrite        bool
+	Vectors          vectorsOptions // pretrained embedding; Freeze is Optim.FreezeEmbedding
 
 	// afterStep, when set, runs after every training step; tests use it to
 	// interrupt a run at an exact step, as a signal would.
@@ -199,6 +202,9 @@ type runSettings struct {
 	// off, for the same reason.
 	Preprocess *data.Preprocess `json:",omitempty"`
 	Balance    bool             `json:",omitempty"`
+	// Vectors is the pretrained vectors file the embedding started from,
+	// nil without one (and in older checkpoints).
+	Vectors *vectorsSource `json:",omitempty"`
 }
 
 func trainOptionsFrom(c *cli.Context) (*trainOptions, error) {
@@ -233,6 +239,10 @@ func trainOptionsFrom(c *cli.Context) (*trainOptions, error) {
 		}
 		o.Out, o.Resume = r, true
 	}
+	if o.Vectors, err = parseVectors(c, o.Resume); err != nil {
+		return nil, err
+	}
+	o.Optim.FreezeEmbedding = o.Vectors.Freeze
 	switch {
 	case o.Train == "" && !o.Resume:
 		return nil, usagef("train: --train FILE is required")
@@ -335,7 +345,8 @@ func (o *trainOptions) settings() runSettings {
 		Workers: o.Workers, Model: o.Model, MaxLen: o.MaxLen, BatchSize: o.BatchSize, Optim: o.Optim,
 		LR: o.Schedule.Base, Warmup: o.Schedule.Warmup, Decay: o.Schedule.Decay, Clip: o.Clip, WordDropout: o.WordDropout,
 		VocabSize: o.VocabSize, MinCount: o.MinCount, LabelMap: o.LabelMapSpec, Bucket: o.Bucket,
-		AMP: omitDefault(o.AMP, ampOff), Schedule: omitDefault(o.Split, scheduleEven), Balance: o.Balance}
+		AMP: omitDefault(o.AMP, ampOff), Schedule: omitDefault(o.Split, scheduleEven), Balance: o.Balance,
+		Vectors: o.Vectors.Source}
 	if o.Preprocess != data.DefaultPreprocess() {
 		p := o.Preprocess
 		s.Preprocess = &p
@@ -405,9 +416,15 @@ func (o *trainOptions) openRunDir() (*train.Checkpoint, error) {
 	if ck.Epoch >= o.Epochs {
 		return nil, fmt.Errorf("train --resume: the run in %s already finished %d epochs (asked for %d)", o.Out, ck.Epoch, o.Epochs)
 	}
+	var stored runSettings
+	storedErr := json.Unmarshal(ck.Run, &stored)
+	if o.Vectors.Path == "" && storedErr == nil {
+		// The weights come from the checkpoint, so the vectors file
+		// need not be named again, nor still be there.
+		o.Vectors.Source = stored.Vectors
+	}
 	if o.Train == "" {
-		var stored runSettings
-		if err := json.Unmarshal(ck.Run, &stored); err != nil || stored.Train == "" {
+		if storedErr != nil || stored.Train == "" {
 			return nil, fmt.Errorf("train --resume %s: the checkpoint does not name its training file; give --train", o.Out)
 		}
 		o.Train = stored.Train
@@ -459,6 +476,12 @@ func runTrain(ctx context.Context, o *trainOptions, log *logger, stdout io.Write
 			return usagef("train --resume %s: %v", o.Out, err)
 		}
 	}
+	var vecs *train.Vectors
+	if resume == nil && o.Vectors.Path != "" {
+		if vecs, err = o.loadVectors(td, log); err != nil {
+			return err
+		}
+	}
 	lines, err := mpi.SettingsLines(settings)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
@@ -470,7 +493,7 @@ func runTrain(ctx context.Context, o *trainOptions, log *logger, stdout io.Write
 		return fmt.Errorf("train: %w", err)
 	}
 	defer dist.Close()
-	err = trainRank(ctx, o, log, stdout, td, settings, resume, dist)
+	err = trainRank(ctx, o, log, stdout, td, vecs, settings, resume, dist)
 	if err != nil && !errors.Is(err, train.ErrInterrupted) {
 		// Every rank stops with this rank's error rather than waiting in
 		// a collective it will never enter.
@@ -482,7 +505,7 @@ func runTrain(ctx context.Context, o *trainOptions, log *logger, stdout io.Write
 // trainRank trains this process's part of the run: all of it in a single
 // process, its share of every global batch under mpirun. Only rank 0 writes
 // the model, metrics, checkpoints and progress.
-func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writer, td *train.Data,
+func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writer, td *train.Data, vecs *train.Vectors,
 	settings runSettings, resume *train.Checkpoint, dist *mpi.Job) error {
 	root := dist.Root()
 	dir, metricsPath := o.Out, o.Metrics
@@ -504,6 +527,12 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 		Schedule: o.Split, Ranks: dist.Size()})
 	file := &model.File{Version: model.FileVersion, Config: o.Model, Vocab: td.Vocab.Words(), Preprocess: model.Preprocess(o.Preprocess),
 		LabelMap: model.LabelMapOf(o.LabelMap), MaxLen: o.MaxLen, Extra: map[string]string{"approach": approach, "train": o.Train, "seed": strconv.FormatUint(o.Seed, 10)}}
+	if src := o.Vectors.Source; src != nil {
+		// Provenance for whoever reads the model; a resumed run names the
+		// file its first part read.
+		file.Extra["init_vectors"] = src.Path
+		file.Extra["freeze_vectors"] = strconv.FormatBool(o.Optim.FreezeEmbedding)
+	}
 	if len(td.Dropped) > 0 {
 		b, _ := json.Marshal(td.Dropped)
 		file.Extra["dropped"] = string(b)
@@ -513,7 +542,7 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 	cfg.Loop.Dir, cfg.Loop.MetricsPath = dir, metricsPath
 	cfg.Loop.Schedule.Total = o.Epochs * batcher.NumBatches()
 	cfg.Loop.Inputs, cfg.Loop.Dropped = td.Inputs, td.Dropped
-	cfg.Resume = resume
+	cfg.Resume, cfg.Vectors = resume, vecs
 	cfg.Hooks = train.LoopHooks{
 		Train: batcher, Dev: train.EvalBatches(td.Dev, o.BatchSize, o.MaxLen), Test: train.EvalBatches(td.Test, o.BatchSize, o.MaxLen),
 		SaveBest: func(p []float32, rec train.EpochRecord) error {
@@ -573,6 +602,37 @@ func newRunSummary(sum train.Summary, approach string, cpus int, modelPath strin
 		rs.Evaluated, rs.Accuracy, rs.Loss = "dev", best.Dev.Accuracy, best.Dev.Loss
 	}
 	return rs
+}
+
+// loadVectors reads the pretrained vectors of the run's vocabulary and
+// logs how much of it, and of the training text, they cover.
+func (o *trainOptions) loadVectors(td *train.Data, log *logger) (*train.Vectors, error) {
+	v, err := train.LoadVectors(o.Vectors.Path, td, o.Model.EmbedDim, o.Preprocess.Lowercase)
+	var de *wordvec.DimError
+	if errors.As(err, &de) {
+		return nil, usagef("train: --init-vectors %s holds vectors of %d values but --embed-dim is %d: give --embed-dim %d",
+			o.Vectors.Path, de.Dim, o.Model.EmbedDim, de.Dim)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("train: --init-vectors: %w", err)
+	}
+	c, s := v.Coverage, v.Stats
+	blank := ""
+	if s.Blank > 0 {
+		blank = fmt.Sprintf(", %d blank lines", s.Blank)
+	}
+	log.Infof("vectors %s: %d of %d vocabulary words (%s), %s of training tokens; %d lines: %d case-folded matches, %d duplicates and %d case variants skipped, %d words outside the vocabulary%s",
+		o.Vectors.Path, c.Words, c.VocabWords, percent(int64(c.Words), int64(c.VocabWords)), percent(c.Tokens, c.TrainTokens),
+		s.Lines, s.Folded, s.Duplicates, s.Variants, s.Unmatched, blank)
+	return v, nil
+}
+
+// percent is n of total as a percentage with one decimal.
+func percent(n, total int64) string {
+	if total == 0 {
+		return "0.0%"
+	}
+	return strconv.FormatFloat(100*float64(n)/float64(total), 'f', 1, 64) + "%"
 }
 
 // runConfig is the run assembly's view of the options: model, optimizer,

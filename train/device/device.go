@@ -121,6 +121,11 @@ type OptimConfig struct {
 	// LazyEmbedding leaves the embedding rows of tokens absent from a
 	// batch out of its step; false is the dense update of every parameter.
 	LazyEmbedding bool `json:"lazy_embedding,omitempty"`
+	// FreezeEmbedding keeps the embedding table as initialised (pretrained
+	// vectors): no step changes it, and its gradient is left out of the
+	// norm clipping reads. A backend whose own step cannot leave the table
+	// alone must refuse it.
+	FreezeEmbedding bool `json:"freeze_embedding,omitempty"`
 }
 
 // DefaultOptimConfig is AdamW with PyTorch's default moments and no decay.
