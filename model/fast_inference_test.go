@@ -59,10 +59,10 @@ func TestPredictInt8(t *testing.T) {
 		b := randomBatch(rng, c.VocabSize, []int{60, 1, 33, 7, 60, 13, 2, 41}, 60, 0)
 		params := make([]float32, NewLayout(c).Size())
 		InitParams(c, params, 3)
-		// A trained wide table is not zero: give it values the size of a
-		// logit's share, so that the wide term shows in the logits.
+		// A trained wide table is not zero: give it values whose term is
+		// about one logit, so that it shows without saturating.
 		for i, wide := 0, NewLayout(c).Wide(params); i < len(wide); i++ {
-			wide[i] = float32(rng.NormFloat64())
+			wide[i] = float32(rng.NormFloat64() / WideScale)
 		}
 		want := make([]float32, b.Size)
 		NewWorkspace(c).Forward(params, b, want)

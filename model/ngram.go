@@ -55,16 +55,28 @@ func ngramHash(run []int32) uint64 {
 	return h ^ h>>32
 }
 
+// WideScale is the wide path's fixed gain: each feature's weight in a
+// logit is WideScale/sqrt(n) (see WideWeight). AdamW moves every table
+// value by about the learning rate per step whatever the gain, so the gain
+// sets how fast the path learns against the LSTM: on Amazon reviews (26k
+// training reviews, 3 epochs, default model, --ngrams 2), best dev accuracy
+// was 0.8758 with a gain of 1, 0.8802 with 8, 0.8898 with 32 and 0.8892
+// with 128, which overfits within its second epoch. A gain in the model
+// rather than a learning-rate multiplier in the optimizer keeps every
+// optimizer, replica and checkpoint as it is; under AdamW the two are the
+// same but for gradient clipping, which the wide rows' small gradients
+// hardly move.
+const WideScale = 32
+
 // WideWeight is the factor on each feature's value in the logit of a
-// review with n features: 1/sqrt(n). The mean (1/n) drowns the few
-// features that carry sentiment in a long review's hundreds of neutral
-// ones, and AdamW moves each weight by about the learning rate per step
-// whatever the factor, so a smaller factor only slows the path down.
+// review with n features: WideScale/sqrt(n). The mean (1/n) would shrink a
+// long review's few telling n-grams among its hundreds of neutral ones,
+// and a plain sum would let long reviews' logits grow without bound.
 func WideWeight(n int) float64 {
 	if n == 0 {
 		return 0
 	}
-	return 1 / math.Sqrt(float64(n))
+	return WideScale / math.Sqrt(float64(n))
 }
 
 // WideForward adds each row's wide term to logits[k]: row k's features

@@ -54,7 +54,7 @@ func TestWideWeight(t *testing.T) {
 	for _, tc := range []struct {
 		n    int
 		want float64
-	}{{0, 0}, {1, 1}, {4, 0.5}, {100, 0.1}} {
+	}{{0, 0}, {1, WideScale}, {4, WideScale / 2.0}, {100, WideScale / 10.0}} {
 		if got := WideWeight(tc.n); got != tc.want {
 			t.Errorf("WideWeight(%d) = %g, want %g", tc.n, got, tc.want)
 		}

@@ -104,7 +104,7 @@ func TestPipelineGradEqualsModel(t *testing.T) {
 			// A wide table away from its zero start, so that the micro-batches'
 			// wide terms show in the loss.
 			for i, wide := 0, model.NewLayout(c.cfg).Wide(params); i < len(wide); i++ {
-				wide[i] = float32(math.Sin(float64(i)))
+				wide[i] = float32(math.Sin(float64(i)) / model.WideScale)
 			}
 			b := pipelineBatch(11, 23, 9, c.cfg.VocabSize)
 			want := make([]float32, n)

@@ -21,7 +21,8 @@ func testModel(t *testing.T) string {
 }
 
 // testModelOf is testModel for the shape of cfg (its VocabSize is filled
-// in), with a wide n-gram table of random values when cfg has one.
+// in), with a wide n-gram table of random values when cfg has one, scaled
+// so that the wide term is about one logit.
 func testModelOf(t *testing.T, cfg model.Config) string {
 	t.Helper()
 	v, err := data.NewVocabFromWords([]string{data.PadWord, data.UnkWord, "great", "awful", "product", "broken", "love"})
@@ -34,7 +35,7 @@ func testModelOf(t *testing.T, cfg model.Config) string {
 	model.InitParams(cfg, f.Params, 7)
 	rng := rand.New(rand.NewPCG(7, 1))
 	for i, wide := 0, model.NewLayout(cfg).Wide(f.Params); i < len(wide); i++ {
-		wide[i] = float32(rng.NormFloat64())
+		wide[i] = float32(rng.NormFloat64() / model.WideScale)
 	}
 	path := filepath.Join(t.TempDir(), "model.bin")
 	if err := model.Save(path, f); err != nil {
