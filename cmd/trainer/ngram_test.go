@@ -16,7 +16,8 @@ import (
 // end: the model file records the path and its table has learnt; one and
 // two CPU workers end with the same weights up to summation order; and a
 // run interrupted and resumed ends with the weights of an uninterrupted
-// one, bit for bit, the wide table and its optimizer moments included.
+// one, bit for bit, the wide table and its optimizer moments included,
+// while a resume with other n-gram settings is refused.
 func TestTrainNgrams(t *testing.T) {
 	dir := t.TempDir()
 	corpus := synthCorpus(t, dir, 300, 6)
@@ -69,6 +70,10 @@ func TestTrainNgrams(t *testing.T) {
 	cancel()
 	if err == nil || !strings.Contains(err.Error(), "interrupted") {
 		t.Fatalf("run returned %v, want interrupted", err)
+	}
+	// The n-gram settings are part of the run: resuming with others is refused.
+	if code, _, stderr := trainer(t, tinyTrain(corpus, resumed, cache, "--ngrams", "3", "--buckets", "64", "--resume", resumed)...); code != exitUsage || !strings.Contains(stderr, "settings differ") {
+		t.Fatalf("resume with --ngrams 3: exit %d; stderr:\n%s", code, stderr)
 	}
 	if code, _, stderr := trainer(t, tinyTrain(corpus, resumed, cache, append(ngrams, "--resume", resumed)...)...); code != exitOK {
 		t.Fatalf("resume: exit %d; stderr:\n%s", code, stderr)
