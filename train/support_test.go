@@ -230,6 +230,19 @@ func TestSetSparsityRejectsBadBlock(t *testing.T) {
 	if err := e.SetSparsity(RowSparsity{Offset: 5, Rows: 10, Dim: 1}, true); err == nil {
 		t.Fatal("a 10-row table at offset 5 of 11 parameters was accepted")
 	}
+	wide := model.Config{VocabSize: 3, Ngrams: 2, Buckets: 2} // 5 wide rows
+	for _, sp := range []RowSparsity{
+		{Offset: 0, Rows: 3, Dim: 1, WideOffset: 2, Wide: wide},                                              // overlaps the embedding
+		{Offset: 0, Rows: 3, Dim: 1, WideOffset: 7, Wide: wide},                                              // runs past the end
+		{Offset: 0, Rows: 4, Dim: 1, WideOffset: 4, Wide: model.Config{VocabSize: 3, Ngrams: 2, Buckets: 2}}, // another vocabulary
+	} {
+		if err := e.SetSparsity(sp, true); err == nil {
+			t.Errorf("wide block %+v in 11 parameters was accepted", sp)
+		}
+	}
+	if err := e.SetSparsity(RowSparsity{Offset: 0, Rows: 3, Dim: 1, WideOffset: 6, Wide: wide}, true); err != nil {
+		t.Errorf("a wide block that fits was refused: %v", err)
+	}
 }
 
 // TestHybridSparseSteps: over steps whose batches touch different rows,
