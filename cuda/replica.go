@@ -104,6 +104,9 @@ func (r *Replica) allocate() error {
 
 // Supports reports whether the GPU path implements cfg.
 func Supports(cfg model.Config) error {
+	if cfg.Ngrams > 0 {
+		return errors.New("--ngrams is not supported on the GPU yet: the CUDA replica has no wide n-gram path (drop --ngrams or train on CPU)")
+	}
 	if cfg.Bidirectional {
 		return errors.New("the CUDA replica supports unidirectional LSTMs only (drop --bidirectional or train on CPU)")
 	}

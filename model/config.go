@@ -27,6 +27,25 @@ type Config struct {
 	Layers        int    `json:"layers"`
 	Bidirectional bool   `json:"bidirectional"`
 	Pool          string `json:"pool"` // PoolLast (also when empty), PoolMean or PoolMax
+	// Ngrams turns on the wide n-gram path (see NgramFeatures): 0 off, 1
+	// unigrams, 2 also bigrams, 3 also trigrams. Buckets is the number of
+	// hashed rows the n-grams of two or more words share (0 when Ngrams <
+	// 2). Both are left out of the JSON when off, so that a model without
+	// the path reads and hashes as it did before the path existed.
+	Ngrams  int `json:"ngrams,omitempty"`
+	Buckets int `json:"buckets,omitempty"`
+}
+
+// MaxNgrams is the longest n-gram the wide path takes.
+const MaxNgrams = 3
+
+// WideRows is the number of rows of the wide path's table: one per
+// vocabulary word and one per bucket, or 0 when the path is off.
+func (c Config) WideRows() int {
+	if c.Ngrams < 1 {
+		return 0
+	}
+	return c.VocabSize + c.Buckets
 }
 
 // ReferenceConfig is the PyTorch reference's model: E=128, H=256, one
@@ -88,6 +107,14 @@ func (c Config) Validate() error {
 	case PoolLast, PoolMean, PoolMax:
 	default:
 		return fmt.Errorf("model config: unknown pooling %q (want %q, %q or %q)", c.Pool, PoolLast, PoolMean, PoolMax)
+	}
+	switch {
+	case c.Ngrams < 0 || c.Ngrams > MaxNgrams:
+		return fmt.Errorf("model config: ngrams must be 0 (off) to %d, got %d", MaxNgrams, c.Ngrams)
+	case c.Ngrams >= 2 && (c.Buckets < 1 || c.Buckets > maxDim*4):
+		return fmt.Errorf("model config: ngrams %d needs 1 to %d hash buckets, got %d", c.Ngrams, maxDim*4, c.Buckets)
+	case c.Ngrams < 2 && c.Buckets != 0:
+		return fmt.Errorf("model config: %d hash buckets but ngrams %d hashes nothing (buckets need ngrams of 2 or more)", c.Buckets, c.Ngrams)
 	}
 	if n := int64(NewLayout(c).Size()); n > 1<<31-1 {
 		return errors.New("model config: more than 2^31 parameters")

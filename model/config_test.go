@@ -23,6 +23,14 @@ func TestConfigValidate(t *testing.T) {
 		{"layers 0", func(c *Config) { c.Layers = 0 }, "layers"},
 		{"huge hidden", func(c *Config) { c.Hidden = 1 << 20 }, "too large"},
 		{"unknown pool", func(c *Config) { c.Pool = "attention" }, "unknown pooling"},
+		{"unigrams", func(c *Config) { c.Ngrams = 1 }, ""},
+		{"trigrams", func(c *Config) { c.Ngrams, c.Buckets = 3, 1<<20 }, ""},
+		{"negative ngrams", func(c *Config) { c.Ngrams = -1 }, "ngrams must be 0 (off) to 3"},
+		{"4-grams", func(c *Config) { c.Ngrams, c.Buckets = 4, 100 }, "ngrams must be 0 (off) to 3"},
+		{"bigrams without buckets", func(c *Config) { c.Ngrams = 2 }, "needs 1 to"},
+		{"too many buckets", func(c *Config) { c.Ngrams, c.Buckets = 2, 1<<27 }, "needs 1 to"},
+		{"buckets without ngrams", func(c *Config) { c.Buckets = 10 }, "buckets need ngrams of 2 or more"},
+		{"buckets with unigrams", func(c *Config) { c.Ngrams, c.Buckets = 1, 10 }, "buckets need ngrams of 2 or more"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

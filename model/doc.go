@@ -5,6 +5,9 @@
 // The network is Embedding(V, E) -> LSTM (Layers, Hidden, optionally
 // bidirectional) -> pooling over time -> Linear(D, 1) -> one logit, trained
 // with BCE-with-logits. D is Hidden for one direction and 2*Hidden for two.
+// Optionally (Config.Ngrams) a wide path adds to the logit a weighted sum of
+// one learned scalar per word uni-, bi- and trigram of the review, as
+// fastText does, trained jointly with the LSTM.
 //
 // # Reading order
 //
@@ -20,6 +23,8 @@
 // batch's distinct tokens and their embedding rows), lstm_cell.go (one
 // step's gate math), lstm.go (one LSTM layer and direction, forward and
 // backward through time), head.go (pooling over time and the linear head),
+// ngram.go (the wide path: a review's n-gram features, their fixed hash,
+// and the term they add to the logit),
 // loss.go (binary cross-entropy), workspace.go (the layers tied together:
 // Forward, LossGrad, and the stage-wise StageForward and StageBackward),
 // and file.go (the model file; file_labels.go converts its records to and

@@ -10,9 +10,10 @@ import (
 
 // TestPredictMatchesForward checks the tabulated prediction path against
 // the training forward pass for every shape the gradient checks use and a
-// larger one that takes the packed recurrent kernels.
+// larger one that takes the packed recurrent kernels, with and without the
+// wide n-gram path.
 func TestPredictMatchesForward(t *testing.T) {
-	cs := append(smallConfigs(), Config{VocabSize: 40, EmbedDim: 16, Hidden: 32, Layers: 2, Bidirectional: true})
+	cs := append(append(smallConfigs(), ngramConfigs()...), Config{VocabSize: 40, EmbedDim: 16, Hidden: 32, Layers: 2, Bidirectional: true})
 	for _, c := range cs {
 		rng := rand.New(rand.NewPCG(12, 3))
 		b := randomBatch(rng, c.VocabSize, []int{5, 1, 8, 3, 8, 2}, 9, 4)
@@ -52,11 +53,17 @@ func TestPredictInt8(t *testing.T) {
 		{VocabSize: 50, EmbedDim: 16, Hidden: 16, Layers: 1},
 		{VocabSize: 50, EmbedDim: 16, Hidden: 32, Layers: 2, Bidirectional: true, Pool: PoolMean},
 		{VocabSize: 300, EmbedDim: 32, Hidden: 128, Layers: 1, Pool: PoolMean},
+		{VocabSize: 50, EmbedDim: 16, Hidden: 32, Layers: 1, Bidirectional: true, Pool: PoolMax, Ngrams: 3, Buckets: 97},
 	} {
 		rng := rand.New(rand.NewPCG(5, 8))
 		b := randomBatch(rng, c.VocabSize, []int{60, 1, 33, 7, 60, 13, 2, 41}, 60, 0)
 		params := make([]float32, NewLayout(c).Size())
 		InitParams(c, params, 3)
+		// A trained wide table is not zero: give it values whose term is
+		// about one logit, so that it shows without saturating.
+		for i, wide := 0, NewLayout(c).Wide(params); i < len(wide); i++ {
+			wide[i] = float32(rng.NormFloat64() / WideScale)
+		}
 		want := make([]float32, b.Size)
 		NewWorkspace(c).Forward(params, b, want)
 		inf, err := NewInferenceWith(c, params, InferenceOptions{Int8: true})

@@ -59,6 +59,42 @@ func TestFileRoundTrip(t *testing.T) {
 	}
 }
 
+// TestFileRoundTripNgrams saves and loads a model with the wide n-gram
+// path: the configuration keeps its n-gram settings and the weights their
+// wide table. A model without the path writes no n-gram keys at all, so
+// its file and digest are what they were before the path existed.
+func TestFileRoundTripNgrams(t *testing.T) {
+	for _, tc := range []struct{ ngrams, buckets int }{{0, 0}, {1, 0}, {3, 11}} {
+		t.Run(fmt.Sprintf("ngrams%d", tc.ngrams), func(t *testing.T) {
+			f := testFile(t)
+			f.Config.Ngrams, f.Config.Buckets = tc.ngrams, tc.buckets
+			f.Params = make([]float32, NewLayout(f.Config).Size())
+			InitParams(f.Config, f.Params, 9)
+			for i, wide := 0, NewLayout(f.Config).Wide(f.Params); i < len(wide); i++ {
+				wide[i] = float32(i) - 0.5
+			}
+			path := filepath.Join(t.TempDir(), "model.bin")
+			if err := Save(path, f); err != nil {
+				t.Fatal(err)
+			}
+			g, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g.Config != f.Config || !reflect.DeepEqual(g.Params, f.Params) {
+				t.Errorf("round trip changed the model: config %+v, want %+v", g.Config, f.Config)
+			}
+			js, err := json.Marshal(f.Config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(js), `"ngrams"`) != (tc.ngrams > 0) || strings.Contains(string(js), `"buckets"`) != (tc.buckets > 0) {
+				t.Errorf("config JSON %s: want the n-gram keys only where set", js)
+			}
+		})
+	}
+}
+
 func TestFileLoadRejects(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.bin")

@@ -8,9 +8,10 @@ import (
 
 // TestGradientFiniteDifferences compares every parameter's analytic
 // gradient with central differences of the summed loss, on small shapes
-// with ragged lengths, for every layer count, direction and pooling.
+// with ragged lengths, for every layer count, direction and pooling, and
+// with the wide n-gram path.
 func TestGradientFiniteDifferences(t *testing.T) {
-	for _, c := range smallConfigs() {
+	for _, c := range append(smallConfigs(), ngramConfigs()...) {
 		t.Run(configName(c), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(7, 1))
 			b := randomBatch(rng, c.VocabSize, []int{5, 1, 3, 5, 2}, 6, 9)

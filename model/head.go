@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 
+	"trainer/data"
 	"trainer/internal/vecmath"
 )
 
@@ -125,19 +126,22 @@ func LinearBackward(pooled []float32, d int, w, dlogits, dw []float32, db *float
 }
 
 // Head is the scratch memory of the classifier head for one batch: pooling
-// over time, the linear layer and the loss, forward and backward, in the
-// packed (length-sorted) row order. A Workspace keeps one, and so does each
-// of a pipeline's micro-batches.
+// over time, the linear layer, the wide n-gram path and the loss, forward
+// and backward, in the packed (length-sorted) row order. A Workspace keeps
+// one, and so does each of a pipeline's micro-batches.
 type Head struct {
 	pooled, dPooled []float32 // [rows, D]
 	argmax          []int32   // [rows, D] for PoolMax
 	logits, labels  []float32 // [rows]
 	dlogits         []float32
+	feats, offs     []int32 // the wide path's features of packed row k: feats[offs[k]:offs[k+1]]
+	rowFeats        []int32 // scratch: one row's features
 }
 
 // Forward pools hs, the top layer's states ([N, hid] per direction, in p's
-// step orders), and sets the logits of p's rows.
-func (h *Head) Forward(c Config, lay Layout, params []float32, hs [][]float32, p *Packing) {
+// step orders), and sets the logits of p's rows; with the n-gram path on it
+// adds their wide terms, from b's tokens (p is b's packing).
+func (h *Head) Forward(c Config, lay Layout, params []float32, hs [][]float32, p *Packing, b data.Batch) {
 	rows, d := len(p.Perm), c.OutDim()
 	h.pooled = grow(h.pooled, rows*d)
 	if c.pool() == PoolMax {
@@ -146,6 +150,22 @@ func (h *Head) Forward(c Config, lay Layout, params []float32, hs [][]float32, p
 	PoolForward(c.pool(), hs, c.Hidden, p, h.pooled, h.argmax)
 	h.logits = grow(h.logits, rows)
 	LinearForward(h.pooled, d, lay.View("head.w").Slice(params), params[lay.View("head.b").Offset], h.logits)
+	if c.Ngrams > 0 {
+		h.features(c, p, b)
+		WideForward(lay.Wide(params), h.feats, h.offs, h.logits)
+	}
+}
+
+// features lists the wide path's features of b's rows in p's packed order.
+func (h *Head) features(c Config, p *Packing, b data.Batch) {
+	h.offs = grow(h.offs, len(p.Perm)+1)
+	h.feats = h.feats[:0]
+	h.offs[0] = 0
+	for k, r := range p.Perm {
+		h.rowFeats = NgramFeatures(b.Row(r), c, h.rowFeats)
+		h.feats = append(h.feats, h.rowFeats...)
+		h.offs[k+1] = int32(len(h.feats))
+	}
 }
 
 // Logits copies the logits of the last Forward into dst[:rows], in the
@@ -172,6 +192,9 @@ func (h *Head) Backward(c Config, lay Layout, params, grad, labels []float32, p 
 	hw, hb := lay.View("head.w"), lay.View("head.b")
 	h.dPooled = grow(h.dPooled, rows*d)
 	LinearBackward(h.pooled, d, hw.Slice(params), h.dlogits, hw.Slice(grad), &grad[hb.Offset], h.dPooled)
+	if c.Ngrams > 0 {
+		WideBackward(h.feats, h.offs, h.dlogits, lay.Wide(grad))
+	}
 	for _, dh := range dhs {
 		clear(dh)
 	}

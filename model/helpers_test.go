@@ -53,6 +53,24 @@ func smallConfigs() []Config {
 	return cs
 }
 
+// ngramConfigs are small shapes with the wide n-gram path: every n from 1
+// to 3, both directions and every pooling, and so few buckets that
+// n-grams collide and one row's feature repeats.
+func ngramConfigs() []Config {
+	var cs []Config
+	for i, pool := range []string{PoolLast, PoolMean, PoolMax} {
+		for j, bi := range []bool{false, true} {
+			n := 1 + (2*i+j)%MaxNgrams
+			c := Config{VocabSize: 11, EmbedDim: 3, Hidden: 4, Layers: 1 + j, Bidirectional: bi, Pool: pool, Ngrams: n}
+			if n > 1 {
+				c.Buckets = 5
+			}
+			cs = append(cs, c)
+		}
+	}
+	return cs
+}
+
 func configName(c Config) string {
 	name := fmt.Sprintf("H%d-L1", c.Hidden)
 	if c.Layers == 2 {
@@ -60,6 +78,9 @@ func configName(c Config) string {
 	}
 	if c.Bidirectional {
 		name += "-bi"
+	}
+	if c.Ngrams > 0 {
+		name += fmt.Sprintf("-ngram%d", c.Ngrams)
 	}
 	return name + "-" + c.pool()
 }

@@ -16,7 +16,9 @@ import (
 //     the recurrence from exploding or vanishing at the start;
 //   - biases zero except the forget gate's, one, so that cells remember by
 //     default early in training;
-//   - head weights uniform in ±1/sqrt(D), head bias zero.
+//   - head weights uniform in ±1/sqrt(D), head bias zero;
+//   - the wide n-gram table zero, so that training starts from the LSTM
+//     alone and the wide path grows only where the data pushes it.
 func InitParams(c Config, params []float32, seed uint64) {
 	lay := NewLayout(c)
 	if len(params) != lay.Size() {
@@ -53,6 +55,7 @@ func InitParams(c Config, params []float32, seed uint64) {
 		hw[i] = float32((2*rng.Float64() - 1) * kh)
 	}
 	params[lay.View("head.b").Offset] = 0
+	clear(lay.Wide(params))
 }
 
 // orthogonal fills dst ([n, n], row-major) with a random orthogonal matrix:

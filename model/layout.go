@@ -17,7 +17,10 @@ func (v View) Slice(buf []float32) []float32 { return buf[v.Offset : v.Offset+v.
 // Layout places every parameter of a Config in one flat buffer, in this
 // order: "embed" [V, E]; for each layer l and direction d ("fwd", then
 // "bwd" when bidirectional) "lstm.l.d.w_ih" [4H, In], "lstm.l.d.w_hh"
-// [4H, H], "lstm.l.d.b" [4H]; then "head.w" [1, D] and "head.b" [1].
+// [4H, H], "lstm.l.d.b" [4H]; then "head.w" [1, D] and "head.b" [1]; and
+// last, with the n-gram path on, "wide" [Config.WideRows] (see
+// NgramFeatures). The wide block comes last so that a model without it has
+// exactly the layout it had before the path existed.
 type Layout struct {
 	cfg   Config
 	views []View
@@ -60,6 +63,9 @@ func NewLayout(c Config) Layout {
 	}
 	add("head.w", 1, c.OutDim())
 	add("head.b", 1)
+	if r := c.WideRows(); r > 0 {
+		add("wide", r)
+	}
 	return l
 }
 
@@ -80,6 +86,16 @@ func (l Layout) View(name string) View {
 		panic(fmt.Sprintf("model: no parameter view %q", name))
 	}
 	return l.views[i]
+}
+
+// Wide returns the wide path's table inside buf (laid out like the
+// parameters), or nil when the path is off.
+func (l Layout) Wide(buf []float32) []float32 {
+	i, ok := l.index["wide"]
+	if !ok {
+		return nil
+	}
+	return l.views[i].Slice(buf)
 }
 
 // LSTMWeights are the tensors of one LSTM layer and direction, as slices

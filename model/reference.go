@@ -180,6 +180,13 @@ func referenceForward(c Config, lay Layout, params []float32, tokens []int32) *r
 	for j, v := range fw.pooled {
 		fw.logit += hw(0, j) * v
 	}
+	// The wide n-gram path: its features' table values, weighted.
+	if wide := lay.Wide(params); wide != nil {
+		feats := NgramFeatures(tokens, c, nil)
+		for _, f := range feats {
+			fw.logit += WideWeight(len(feats)) * float64(wide[f])
+		}
+	}
 	return fw
 }
 
@@ -191,6 +198,14 @@ func (fw *refForward) backward(c Config, lay Layout, params []float32, tokens []
 		view := lay.View(name)
 		cols := view.Shape[len(view.Shape)-1]
 		return func(i, j int, v float64) { g[view.Offset+i*cols+j] += v }
+	}
+	// The wide path: each occurrence of a feature gets dz times its weight.
+	if c.Ngrams > 0 {
+		off := lay.View("wide").Offset
+		feats := NgramFeatures(tokens, c, nil)
+		for _, f := range feats {
+			g[off+int(f)] += dz * WideWeight(len(feats))
+		}
 	}
 	// Head.
 	hw := refParam(lay, params, "head.w")

@@ -10,10 +10,12 @@ import (
 // to the plain reference of reference.go: the same logits, loss, correct
 // count and gradient, up to float32 rounding, on every pooling, one and two
 // layers, one and two directions, and shapes that take the packed kernels
-// (hidden 16 and 32) as well as ones that do not. Rows of different lengths
-// share each batch, so packing and the distinct-token tables are exercised.
+// (hidden 16 and 32) as well as ones that do not, with and without the wide
+// n-gram path. Rows of different lengths share each batch, so packing (the
+// wide term must follow each row through Packing.Perm) and the
+// distinct-token tables are exercised.
 func TestWorkspaceMatchesReference(t *testing.T) {
-	cs := append(smallConfigs(),
+	cs := append(append(smallConfigs(), ngramConfigs()...),
 		Config{VocabSize: 40, EmbedDim: 16, Hidden: 32, Layers: 2, Bidirectional: true, Pool: PoolMax},
 		Config{VocabSize: 40, EmbedDim: 8, Hidden: 16, Layers: 1, Pool: PoolMean})
 	for _, c := range cs {
@@ -55,9 +57,17 @@ func TestWorkspaceMatchesReference(t *testing.T) {
 
 // TestReferenceGradientIsTheDerivative checks the reference itself against
 // central finite differences of its loss, in float64 terms, on a few
-// parameters of every view.
+// parameters of every view, the wide n-gram table's included.
 func TestReferenceGradientIsTheDerivative(t *testing.T) {
-	c := Config{VocabSize: 11, EmbedDim: 3, Hidden: 4, Layers: 2, Bidirectional: true, Pool: PoolMean}
+	for _, c := range []Config{
+		{VocabSize: 11, EmbedDim: 3, Hidden: 4, Layers: 2, Bidirectional: true, Pool: PoolMean},
+		{VocabSize: 11, EmbedDim: 3, Hidden: 4, Layers: 2, Bidirectional: true, Pool: PoolMean, Ngrams: 3, Buckets: 5},
+	} {
+		t.Run(configName(c), func(t *testing.T) { checkReferenceGradient(t, c) })
+	}
+}
+
+func checkReferenceGradient(t *testing.T, c Config) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	b := randomBatch(rng, c.VocabSize, []int{4, 2, 5}, 5, 0)
 	params := initSmall(c, 17)

@@ -136,7 +136,7 @@ func Assemble(cfg RunConfig) (run *Run, err error) {
 // device trains alone.
 func (r *Run) replicas(cfg RunConfig, params []float32) ([]device.Replica, error) {
 	d := cfg.Devices
-	sparse := EmbeddingRows(cfg.Model)
+	sparse := TableRows(cfg.Model)
 	var replicas []device.Replica
 	if !d.Device.CPU() {
 		set, err := device.Open(d.Device, device.Request{Model: cfg.Model, Precision: d.Precision, Streams: d.Streams,
@@ -216,7 +216,7 @@ func (r *Run) replicas(cfg RunConfig, params []float32) ([]device.Replica, error
 }
 
 // engine makes the optimizer and the data-parallel engine over replicas,
-// told where the embedding rows of the parameters are.
+// told where the lookup tables' rows of the parameters are.
 func (r *Run) engine(cfg RunConfig, params []float32, replicas []device.Replica) (*Engine, error) {
 	opt, err := NewOptimizer(cfg.Optim, len(params))
 	if err != nil {
@@ -227,7 +227,7 @@ func (r *Run) engine(cfg RunConfig, params []float32, replicas []device.Replica)
 		return nil, err
 	}
 	r.closers = append(r.closers, e.Close)
-	if err := e.SetSparsity(EmbeddingRows(cfg.Model), cfg.Optim.LazyEmbedding); err != nil {
+	if err := e.SetSparsity(TableRows(cfg.Model), cfg.Optim.LazyEmbedding); err != nil {
 		return nil, err
 	}
 	if cfg.Optim.FreezeEmbedding {

@@ -93,7 +93,7 @@ func benchEngine(b *testing.B, cfg model.Config, workers int, lazy, share bool, 
 		b.Fatal(err)
 	}
 	b.Cleanup(e.Close)
-	if err := e.SetSparsity(EmbeddingRows(cfg), lazy); err != nil {
+	if err := e.SetSparsity(TableRows(cfg), lazy); err != nil {
 		b.Fatal(err)
 	}
 	for _, bt := range batches {

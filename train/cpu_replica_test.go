@@ -2,6 +2,7 @@ package train
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,15 +17,22 @@ import (
 // not divide) give the same weights up to fp32 summation order, and so do
 // workers that share the first layer's rows (ShareRows), 9 of them leaving
 // some with empty shards of the 7-row batch; sharing workers are
-// deterministic too.
+// deterministic too. The n-gram models step lazily, so the wide table's
+// rows must be in every step's support to be summed and updated at all.
 func TestCPUEngineWorkersAgree(t *testing.T) {
-	cfgs := []model.Config{
-		{VocabSize: 50, EmbedDim: 6, Hidden: 5, Layers: 1, Pool: model.PoolLast},
-		{VocabSize: 50, EmbedDim: 4, Hidden: 3, Layers: 2, Bidirectional: true, Pool: model.PoolMean},
+	cfgs := []struct {
+		c    model.Config
+		lazy bool
+	}{
+		{model.Config{VocabSize: 50, EmbedDim: 6, Hidden: 5, Layers: 1, Pool: model.PoolLast}, false},
+		{model.Config{VocabSize: 50, EmbedDim: 4, Hidden: 3, Layers: 2, Bidirectional: true, Pool: model.PoolMean}, false},
+		{model.Config{VocabSize: 50, EmbedDim: 4, Hidden: 3, Layers: 1, Pool: model.PoolMax, Ngrams: 2, Buckets: 64}, true},
+		{model.Config{VocabSize: 50, EmbedDim: 4, Hidden: 3, Layers: 2, Bidirectional: true, Pool: model.PoolMean, Ngrams: 3, Buckets: 7}, true},
 	}
 	d := synthDataset(40, 50, 21)
 	batches := []data.Batch{batchOf(d, 0, 7), batchOf(d, 7, 18), batchOf(d, 18, 29)}
-	for _, c := range cfgs {
+	for _, tc := range cfgs {
+		c := tc.c
 		run := func(workers int, share bool) []float32 {
 			params := make([]float32, model.NewLayout(c).Size())
 			model.InitParams(c, params, 3)
@@ -41,6 +49,9 @@ func TestCPUEngineWorkersAgree(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer e.Close()
+			if err := e.SetSparsity(TableRows(c), tc.lazy); err != nil {
+				t.Fatal(err)
+			}
 			for _, b := range batches {
 				if _, err := e.Step(b, 0.01); err != nil {
 					t.Fatal(err)
@@ -49,6 +60,9 @@ func TestCPUEngineWorkersAgree(t *testing.T) {
 			return params
 		}
 		ref := run(1, false)
+		if wide := model.NewLayout(c).Wide(ref); wide != nil && !slices.ContainsFunc(wide, func(v float32) bool { return v != 0 }) {
+			t.Fatalf("%+v: the wide table did not move from zero", c)
+		}
 		for _, tc := range []struct {
 			workers int
 			share   bool

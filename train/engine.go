@@ -59,7 +59,7 @@ type Engine struct {
 	wg       sync.WaitGroup
 	closed   bool
 
-	// sparse marks the embedding rows; with lazy, rows a batch does not
+	// sparse marks the lookup tables' rows; with lazy, rows a batch does not
 	// touch are left out of the optimizer step (see SetSparsity).
 	sparse RowSparsity
 	lazy   bool
@@ -111,9 +111,9 @@ func NewEngine(params []float32, replicas []device.Replica, opt Optimizer, clip 
 	return e, nil
 }
 
-// SetSparsity tells the engine which block of the parameters is the
-// embedding table (see RowSparsity), so that every step clears and sums
-// only the gradient rows of the batch's tokens. With lazy, the optimizer
+// SetSparsity tells the engine which blocks of the parameters are lookup
+// tables (see RowSparsity), so that every step clears and sums only the
+// gradient rows of the batch's tokens and n-grams. With lazy, the optimizer
 // step also skips the other rows, as TensorFlow's LazyAdam and PyTorch's
 // SparseAdam do: a row's weights and moments change only in steps whose
 // batch contains its token. Without lazy the update is exactly the dense

@@ -238,7 +238,16 @@ func TestEngineWithHybrid(t *testing.T) {
 // scheduler give the gradient of one replica on the whole batch, up to
 // fp32 summation order.
 func TestHybridRealModel(t *testing.T) {
-	cfg := model.Config{VocabSize: 60, EmbedDim: 6, Hidden: 5, Layers: 2}
+	// The n-gram model steps on its support only, wide rows included.
+	for _, cfg := range []model.Config{
+		{VocabSize: 60, EmbedDim: 6, Hidden: 5, Layers: 2},
+		{VocabSize: 60, EmbedDim: 6, Hidden: 5, Layers: 1, Pool: model.PoolMax, Ngrams: 3, Buckets: 50},
+	} {
+		t.Run(fmt.Sprintf("ngrams%d", cfg.Ngrams), func(t *testing.T) { hybridRealModel(t, cfg) })
+	}
+}
+
+func hybridRealModel(t *testing.T, cfg model.Config) {
 	params := make([]float32, model.NewLayout(cfg).Size())
 	model.InitParams(cfg, params, 4)
 	b := hybridBatch(8, 41, 11, cfg.VocabSize)
@@ -259,7 +268,7 @@ func TestHybridRealModel(t *testing.T) {
 	for i, c := range cpus {
 		reps = append(reps, sleepyReplica{c, time.Duration(i) * 50 * time.Microsecond, c.Name()})
 	}
-	h, err := NewHybrid(reps, HybridOptions{})
+	h, err := NewHybrid(reps, HybridOptions{Sparsity: TableRows(cfg)})
 	if err != nil {
 		t.Fatal(err)
 	}

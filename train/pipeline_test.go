@@ -93,12 +93,19 @@ func TestPipelineGradEqualsModel(t *testing.T) {
 		{"L2 K2 bidirectional max", model.Config{VocabSize: 50, EmbedDim: 8, Hidden: 6, Layers: 2, Bidirectional: true, Pool: model.PoolMax}, 2, 4, 0},
 		{"L3 K3 bidirectional mean", model.Config{VocabSize: 50, EmbedDim: 8, Hidden: 16, Layers: 3, Bidirectional: true, Pool: model.PoolMean}, 3, 0, 0},
 		{"more micro than rows", model.Config{VocabSize: 50, EmbedDim: 8, Hidden: 6, Layers: 2}, 2, 100, 0},
+		{"L2 K2 bigrams", model.Config{VocabSize: 50, EmbedDim: 8, Hidden: 6, Layers: 2, Ngrams: 2, Buckets: 32}, 2, 4, 3},
+		{"L2 K2 bidirectional trigrams", model.Config{VocabSize: 50, EmbedDim: 8, Hidden: 6, Layers: 2, Bidirectional: true, Pool: model.PoolMax, Ngrams: 3, Buckets: 7}, 2, 3, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			n := model.NewLayout(c.cfg).Size()
 			params := make([]float32, n)
 			model.InitParams(c.cfg, params, 7)
+			// A wide table away from its zero start, so that the micro-batches'
+			// wide terms show in the loss.
+			for i, wide := 0, model.NewLayout(c.cfg).Wide(params); i < len(wide); i++ {
+				wide[i] = float32(math.Sin(float64(i)) / model.WideScale)
+			}
 			b := pipelineBatch(11, 23, 9, c.cfg.VocabSize)
 			want := make([]float32, n)
 			wantLoss, wantCorrect := model.NewWorkspace(c.cfg).LossGrad(params, b, want)

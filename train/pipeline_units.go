@@ -251,7 +251,7 @@ func (r *unitRunner) joinDirections(m *microState, ls *layerUnits) {
 func (r *unitRunner) head(m *microState, params, grad []float32) {
 	dirs := r.cfg.Dirs()
 	top := &m.layers[r.cfg.Layers-1]
-	m.head.Forward(r.cfg, r.lay, params, [][]float32{top.acts[0].H, top.acts[1].H}[:dirs], &m.pack)
+	m.head.Forward(r.cfg, r.lay, params, [][]float32{top.acts[0].H, top.acts[1].H}[:dirs], &m.pack, m.b)
 	m.loss, m.correct = m.head.Backward(r.cfg, r.lay, params, grad, m.b.Labels, &m.pack, top.dH[:dirs])
 }
 

@@ -3,6 +3,7 @@
 package train
 
 import (
+	"strings"
 	"testing"
 
 	// The emulated CUDA backend registers itself as --device cuda:N
@@ -48,6 +49,27 @@ func TestAssembleCUDAIsResident(t *testing.T) {
 		}
 		if len(losses) != 2 || !(losses[1] < losses[0]) || precision != tc.amp {
 			t.Errorf("%s + %d cpu: train loss by epoch %v, want it to fall; precision %q", tc.amp, tc.workers, losses, precision)
+		}
+	}
+}
+
+// TestAssembleCUDARefusesNgrams: the GPU path has no wide n-gram path yet,
+// so a run that asks for one on the device, alone or beside CPU workers,
+// fails at assembly with one line naming --ngrams instead of training a
+// different model than the CPU would.
+func TestAssembleCUDARefusesNgrams(t *testing.T) {
+	c := model.Config{VocabSize: 40, EmbedDim: 8, Hidden: 8, Layers: 1, Pool: model.PoolMean, Ngrams: 2, Buckets: 16}
+	for _, workers := range []int{0, 1} {
+		run, err := Assemble(RunConfig{Model: c, Seed: 7, Optim: device.DefaultOptimConfig(),
+			Devices: Devices{Device: device.Spec{Kind: "cuda"}, CPUWorkers: workers, Precision: "fp32", Streams: 1},
+			Loop:    LoopConfig{Epochs: 1, Seed: 7, Dir: t.TempDir(), Schedule: LRSchedule{Base: 1e-2}},
+			Hooks:   LoopHooks{Train: data.NewBatcher(synthDataset(16, c.VocabSize, 3), data.BatchOptions{BatchSize: 8, MaxLen: 8, Seed: 7})}})
+		if err == nil {
+			run.Close()
+			t.Fatalf("%d cpu workers: an n-gram model assembled on the GPU", workers)
+		}
+		if msg := err.Error(); !strings.Contains(msg, "--ngrams is not supported on the GPU yet") || strings.Contains(msg, "\n") {
+			t.Errorf("%d cpu workers: error %q, want one line naming --ngrams", workers, msg)
 		}
 	}
 }

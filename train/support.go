@@ -2,26 +2,43 @@ package train
 
 import (
 	"fmt"
+	"slices"
 
 	"trainer/data"
 	"trainer/internal/vecmath"
 	"trainer/model"
 )
 
-// RowSparsity marks the block of the flat parameter buffer that is a table
-// of rows looked up by token id: the embedding. A batch's gradient is zero
-// on every row whose token the batch does not contain, and a batch of 128
-// Amazon reviews holds about 2,200 of 20,000 vocabulary words, so the
-// engine, the hybrid scheduler and the MPI replica clear, sum and exchange
-// only the part of a gradient buffer that the batch can touch. The zero
-// value marks nothing: every buffer is then handled whole.
+// RowSparsity marks the blocks of the flat parameter buffer that are
+// tables of rows looked up by the batch's tokens: the embedding and, with
+// the n-gram path on, the wide table (see model.NgramFeatures). A batch's
+// gradient is zero on every row it does not look up, and a batch of 128
+// Amazon reviews holds about 2,200 of 20,000 vocabulary words and a few
+// ten thousand of a million n-gram buckets, so the engine, the hybrid
+// scheduler and the MPI replica clear, sum and exchange only the part of a
+// gradient buffer that the batch can touch, and a lazy optimizer steps only
+// that part. The zero value marks nothing: every buffer is then handled
+// whole.
 type RowSparsity struct {
+	// The embedding: Rows rows of Dim values from Offset, row id for
+	// token id.
 	Offset, Rows, Dim int
+	// The wide table of model Wide (none when Wide.Ngrams is 0):
+	// Wide.WideRows() single values from WideOffset, after the
+	// embedding, one per feature id. Wide.VocabSize must equal Rows.
+	WideOffset int
+	Wide       model.Config
 }
 
-// EmbeddingRows is the row sparsity of c's embedding table.
-func EmbeddingRows(c model.Config) RowSparsity {
-	return RowSparsity{Offset: model.NewLayout(c).View("embed").Offset, Rows: c.VocabSize, Dim: c.EmbedDim}
+// TableRows is the row sparsity of c's lookup tables: the embedding and,
+// with n-grams, the wide table.
+func TableRows(c model.Config) RowSparsity {
+	lay := model.NewLayout(c)
+	sp := RowSparsity{Offset: lay.View("embed").Offset, Rows: c.VocabSize, Dim: c.EmbedDim}
+	if c.Ngrams > 0 {
+		sp.WideOffset, sp.Wide = lay.View("wide").Offset, c
+	}
+	return sp
 }
 
 // check reports a block that does not fit a buffer of n parameters.
@@ -29,8 +46,13 @@ func (sp RowSparsity) check(n int) error {
 	if sp.Dim == 0 {
 		return nil
 	}
-	if sp.Offset < 0 || sp.Rows < 1 || sp.Dim < 1 || sp.Offset+sp.Rows*sp.Dim > n {
+	end := sp.Offset + sp.Rows*sp.Dim
+	if sp.Offset < 0 || sp.Rows < 1 || sp.Dim < 1 || end > n {
 		return fmt.Errorf("row block at %d of %d x %d does not fit %d parameters", sp.Offset, sp.Rows, sp.Dim, n)
+	}
+	if w := sp.Wide.WideRows(); w > 0 && (sp.Wide.VocabSize != sp.Rows || sp.WideOffset < end || sp.WideOffset+w > n) {
+		return fmt.Errorf("wide block at %d of %d rows (vocabulary %d) does not fit after the %d-row table ending at %d in %d parameters",
+			sp.WideOffset, w, sp.Wide.VocabSize, sp.Rows, end, n)
 	}
 	return nil
 }
@@ -39,14 +61,19 @@ func (sp RowSparsity) check(n int) error {
 type span struct{ lo, hi int }
 
 // Support is the part of a flat gradient buffer that one batch can make
-// nonzero, as sorted, disjoint ranges: everything outside the row block,
-// and the rows of the batch's real tokens inside it. Adjacent rows merge
+// nonzero, as sorted, disjoint ranges: everything outside the row blocks,
+// the rows of the batch's real tokens inside the embedding, and the rows
+// of their n-gram features inside the wide table. Adjacent rows merge
 // into one range, so the frequent words (the low ids) are a few long
 // ranges. A Support reuses its memory from one Set to the next.
 type Support struct {
 	spans []span
 	size  int
 	seen  []bool // scratch: row marks while building
+	// scratch for the wide table: its row marks, the rows marked, one
+	// review's features
+	wideSeen    []bool
+	wide, feats []int32
 }
 
 // Set makes s the support of batch b in a buffer of n parameters. It
@@ -79,7 +106,40 @@ func (s *Support) Set(sp RowSparsity, b data.Batch, n int) {
 		lo := sp.Offset + id*sp.Dim
 		s.add(lo, lo+sp.Dim)
 	}
-	s.add(sp.Offset+sp.Rows*sp.Dim, n)
+	end := sp.Offset + sp.Rows*sp.Dim
+	if w := sp.Wide.WideRows(); w > 0 {
+		s.add(end, sp.WideOffset)
+		s.addWide(sp, b)
+		end = sp.WideOffset + w
+	}
+	s.add(end, n)
+}
+
+// addWide adds the wide table's rows of b's features, in order. They are
+// few of the table's rows, so they are listed and sorted rather than found
+// by a pass over every row as the embedding's are.
+func (s *Support) addWide(sp RowSparsity, b data.Batch) {
+	rows := sp.Wide.WideRows()
+	if len(s.wideSeen) < rows {
+		s.wideSeen = make([]bool, rows)
+	}
+	seen := s.wideSeen[:rows]
+	s.wide = s.wide[:0]
+	for r := 0; r < b.Size; r++ {
+		s.feats = model.NgramFeatures(b.Row(r), sp.Wide, s.feats)
+		for _, f := range s.feats {
+			if !seen[f] {
+				seen[f] = true
+				s.wide = append(s.wide, f)
+			}
+		}
+	}
+	slices.Sort(s.wide)
+	for _, f := range s.wide {
+		seen[f] = false
+		lo := sp.WideOffset + int(f)
+		s.add(lo, lo+1)
+	}
 }
 
 // add appends [lo, hi), merging it with the last range when they touch.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"trainer/data"
+	"trainer/model"
 	"trainer/train/device"
 )
 
@@ -26,6 +27,16 @@ func TestSupportSet(t *testing.T) {
 			[]span{{0, 10}, {13, 20}}},
 		{"every row", RowSparsity{Offset: 0, Rows: 3, Dim: 1}, rows([]int32{2, 0, 1}), 3, []span{{0, 3}}},
 		{"padding is not a token", RowSparsity{Offset: 0, Rows: 6, Dim: 1}, rows([]int32{5}, []int32{4, 4, 4}), 6, []span{{4, 6}}},
+		// Vocabulary 5, 3 buckets: the bigrams (3, 1) and (1, 3) both hash
+		// to wide row 6.
+		// Embedding [0, 5), a dense value at 5, the wide rows [6, 14), a
+		// dense value after.
+		{"wide rows of unigrams and bigrams", RowSparsity{Offset: 0, Rows: 5, Dim: 1, WideOffset: 6, Wide: model.Config{VocabSize: 5, Ngrams: 2, Buckets: 3}},
+			rows([]int32{3, 1}), 15, []span{{1, 2}, {3, 4}, {5, 6}, {7, 8}, {9, 10}, {12, 13}, {14, 15}}},
+		{"a repeated n-gram is one row", RowSparsity{Offset: 0, Rows: 5, Dim: 1, WideOffset: 6, Wide: model.Config{VocabSize: 5, Ngrams: 2, Buckets: 3}},
+			rows([]int32{1, 3, 1}, []int32{3, 1}), 14, []span{{1, 2}, {3, 4}, {5, 6}, {7, 8}, {9, 10}, {12, 13}}},
+		{"unigrams only", RowSparsity{Offset: 2, Rows: 5, Dim: 2, WideOffset: 12, Wide: model.Config{VocabSize: 5, Ngrams: 1}},
+			rows([]int32{4}), 17, []span{{0, 2}, {10, 12}, {16, 17}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -218,6 +229,19 @@ func TestSetSparsityRejectsBadBlock(t *testing.T) {
 	defer e.Close()
 	if err := e.SetSparsity(RowSparsity{Offset: 5, Rows: 10, Dim: 1}, true); err == nil {
 		t.Fatal("a 10-row table at offset 5 of 11 parameters was accepted")
+	}
+	wide := model.Config{VocabSize: 3, Ngrams: 2, Buckets: 2} // 5 wide rows
+	for _, sp := range []RowSparsity{
+		{Offset: 0, Rows: 3, Dim: 1, WideOffset: 2, Wide: wide},                                              // overlaps the embedding
+		{Offset: 0, Rows: 3, Dim: 1, WideOffset: 7, Wide: wide},                                              // runs past the end
+		{Offset: 0, Rows: 4, Dim: 1, WideOffset: 4, Wide: model.Config{VocabSize: 3, Ngrams: 2, Buckets: 2}}, // another vocabulary
+	} {
+		if err := e.SetSparsity(sp, true); err == nil {
+			t.Errorf("wide block %+v in 11 parameters was accepted", sp)
+		}
+	}
+	if err := e.SetSparsity(RowSparsity{Offset: 0, Rows: 3, Dim: 1, WideOffset: 6, Wide: wide}, true); err != nil {
+		t.Errorf("a wide block that fits was refused: %v", err)
 	}
 }
 

@@ -170,7 +170,33 @@ func modelFlags(def model.Config, defMaxLen int) []cli.Flag {
 		&cli.BoolFlag{Name: "bidirectional", Value: def.Bidirectional},
 		&cli.StringFlag{Name: "pool", Value: def.Pool, Usage: "last, mean or max over time (mean: +2 points dev accuracy over last on Amazon polarity, 5 epochs)"},
 		&cli.IntFlag{Name: "max-len", Value: defMaxLen, Usage: "truncate reviews to this many tokens"},
+		&cli.IntFlag{Name: "ngrams", Value: def.Ngrams, Usage: "wide n-gram path beside the LSTM, as in fastText: 0 off, 1 unigrams, 2 also bigrams, 3 also trigrams (CPU only)"},
+		&cli.IntFlag{Name: "buckets", Value: def.Buckets, Usage: "hash buckets shared by the n-grams of 2 or more words (0: 2^20 with --ngrams 2 or 3)"},
 	}
+}
+
+// defaultBuckets is --buckets when 0 with --ngrams 2 or 3: 2^20 rows of one
+// float32 each (4 MiB of weights, 12 MiB with AdamW's moments), where
+// fastText's 2 million buckets hold a vector each. Amazon's training reviews
+// hold far fewer distinct bigrams than a million, so collisions are rare.
+const defaultBuckets = 1 << 20
+
+// parseNgrams reads --ngrams and --buckets into cfg, with the default
+// buckets filled in, and names the flag at fault.
+func parseNgrams(c *cli.Context, cfg *model.Config) error {
+	cmd := c.Command.Name
+	cfg.Ngrams, cfg.Buckets = c.Int("ngrams"), c.Int("buckets")
+	switch {
+	case cfg.Ngrams < 0 || cfg.Ngrams > model.MaxNgrams:
+		return usagef("%s: --ngrams %d: want 0 (off) to %d", cmd, cfg.Ngrams, model.MaxNgrams)
+	case cfg.Buckets < 0:
+		return usagef("%s: --buckets %d: want a positive number, or 0 for the default", cmd, cfg.Buckets)
+	case cfg.Buckets > 0 && cfg.Ngrams < 2:
+		return usagef("%s: --buckets %d needs --ngrams 2 or 3 (only n-grams of 2 or more words are hashed)", cmd, cfg.Buckets)
+	case cfg.Ngrams >= 2 && cfg.Buckets == 0:
+		cfg.Buckets = defaultBuckets
+	}
+	return nil
 }
 
 // parseModel reads the model group for a vocabulary of vocabSize words
@@ -178,6 +204,9 @@ func modelFlags(def model.Config, defMaxLen int) []cli.Flag {
 func parseModel(c *cli.Context, vocabSize int) (model.Config, int, error) {
 	cfg := model.Config{VocabSize: max(vocabSize, 3), EmbedDim: c.Int("embed-dim"), Hidden: c.Int("hidden"),
 		Layers: c.Int("layers"), Bidirectional: c.Bool("bidirectional"), Pool: c.String("pool")}
+	if err := parseNgrams(c, &cfg); err != nil {
+		return cfg, 0, err
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, 0, usagef("%s: %v", c.Command.Name, err)
 	}

@@ -18,6 +18,7 @@ package onnx
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -54,6 +55,12 @@ func Build(f *model.File) (*ModelProto, error) {
 	c := f.Config
 	if err := c.Validate(); err != nil {
 		return nil, err
+	}
+	if c.Ngrams > 0 {
+		// The graph would need the n-gram hash of NgramFeatures in ONNX
+		// operators; until then a model with the path is refused whole
+		// rather than exported without it.
+		return nil, errors.New("a model trained with --ngrams is not supported by the ONNX export yet (its wide n-gram path has no ONNX graph)")
 	}
 	lay := model.NewLayout(c)
 	if len(f.Params) != lay.Size() {

@@ -174,3 +174,13 @@ func TestBuildRejectsBadFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildRefusesNgrams: a model with the wide n-gram path is refused
+// with one line that names the flag, not exported without the path.
+func TestBuildRefusesNgrams(t *testing.T) {
+	f := testFile(t, model.Config{EmbedDim: 4, Hidden: 3, Layers: 1, Pool: model.PoolMean, Ngrams: 2, Buckets: 8})
+	_, err := Build(f)
+	if err == nil || !strings.Contains(err.Error(), "--ngrams is not supported by the ONNX export") {
+		t.Fatalf("Build of an n-gram model: error %v", err)
+	}
+}

@@ -1,6 +1,8 @@
 package predict
 
 import (
+	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -15,19 +17,63 @@ import (
 // vocabulary and returns its path.
 func testModel(t *testing.T) string {
 	t.Helper()
+	return testModelOf(t, model.Config{EmbedDim: 8, Hidden: 6, Layers: 1, Pool: model.PoolMean})
+}
+
+// testModelOf is testModel for the shape of cfg (its VocabSize is filled
+// in), with a wide n-gram table of random values when cfg has one, scaled
+// so that the wide term is about one logit.
+func testModelOf(t *testing.T, cfg model.Config) string {
+	t.Helper()
 	v, err := data.NewVocabFromWords([]string{data.PadWord, data.UnkWord, "great", "awful", "product", "broken", "love"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := model.Config{VocabSize: v.Size(), EmbedDim: 8, Hidden: 6, Layers: 1, Pool: model.PoolMean}
+	cfg.VocabSize = v.Size()
 	f := &model.File{Version: model.FileVersion, Config: cfg, Params: make([]float32, model.NewLayout(cfg).Size()),
 		Vocab: v.Words(), Preprocess: model.Preprocess(data.DefaultPreprocess()), MaxLen: 4}
 	model.InitParams(cfg, f.Params, 7)
+	rng := rand.New(rand.NewPCG(7, 1))
+	for i, wide := 0, model.NewLayout(cfg).Wide(f.Params); i < len(wide); i++ {
+		wide[i] = float32(rng.NormFloat64() / model.WideScale)
+	}
 	path := filepath.Join(t.TempDir(), "model.bin")
 	if err := model.Save(path, f); err != nil {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// TestScoreNgramModel checks that scoring a model with the wide n-gram path
+// adds its term as training does: the probabilities equal the training
+// forward pass's, within float32 rounding, or within the 8-bit error where
+// the CPU scores in 8 bits.
+func TestScoreNgramModel(t *testing.T) {
+	path := testModelOf(t, model.Config{EmbedDim: 16, Hidden: 16, Layers: 1, Bidirectional: true, Pool: model.PoolMax, Ngrams: 3, Buckets: 13})
+	texts := []string{"Great product, love it!", "awful awful broken product", "love", "broken great broken great"}
+	for _, eightBit := range []bool{false, true} {
+		m, err := Load(path, Options{Workers: 2, BatchSize: 3, Int8: eightBit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tol := 1e-5
+		if m.Precision() == Int8 {
+			tol = 5e-3
+		}
+		prob, err := m.Score(texts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws := model.NewWorkspace(m.File.Config)
+		for i, row := range m.Encode(texts) {
+			b := data.MakeBatch([][]int32{row}, []uint8{0}, m.MaxLen())
+			logit := make([]float32, 1)
+			ws.Forward(m.File.Params, b, logit)
+			if want := train.Sigmoid(float64(logit[0])); math.Abs(prob[i]-want) > tol {
+				t.Errorf("%s text %d: P(pos) %g, training forward %g", m.Precision(), i, prob[i], want)
+			}
+		}
+	}
 }
 
 func TestScoreMatchesReferenceForward(t *testing.T) {

@@ -347,7 +347,7 @@ func TestRankDies(t *testing.T) {
 // lazy (on both sides) for the embedding rows.
 func TestDistributedEngineEqualsSingleProcess(t *testing.T) {
 	cfg := model.Config{VocabSize: 64, EmbedDim: 8, Hidden: 8, Layers: 2, Pool: model.PoolMean}
-	rows := train.EmbeddingRows(cfg)
+	rows := train.TableRows(cfg)
 	run := func(wrap, lazy bool) []float32 {
 		params := make([]float32, model.NewLayout(cfg).Size())
 		model.InitParams(cfg, params, 5)
