@@ -32,6 +32,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"trainer/internal/atomicfile"
@@ -187,9 +188,21 @@ func (s *State) matches(c Config) error {
 	case s.Seed != c.Seed:
 		return fmt.Errorf("the seed differs (stored %d, now %d)", s.Seed, c.Seed)
 	case !maps.Equal(s.Settings, c.Settings):
-		return fmt.Errorf("the training settings differ (stored %v, now %v)", s.Settings, c.Settings)
+		return fmt.Errorf("the training settings differ (stored %s; now %s)", flagList(s.Settings), flagList(c.Settings))
 	}
 	return diffInputs(s.Inputs, c.Inputs)
+}
+
+// flagList shows settings as sorted flags.
+func flagList(m map[string]string) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, "--"+k+"="+m[k])
+	}
+	return strings.Join(parts, " ")
 }
 
 // diffInputs names the first data file that differs between two searches.

@@ -120,22 +120,24 @@ func (s Space) sample(r *rand.Rand) Point {
 type Point map[string]string
 
 // Args are the point's flags as command-line arguments, in sorted flag
-// order so that the same point always gives the same command line.
+// order so that the same point always gives the same command line. Each
+// is one --flag=value word: a boolean flag takes no separate value, and
+// "--bidirectional false" would set it and end the flags.
 func (p Point) Args() []string {
 	var args []string
 	for _, k := range slices.Sorted(maps.Keys(p)) {
-		args = append(args, "--"+k, p[k])
+		args = append(args, "--"+k+"="+p[k])
 	}
 	return args
 }
 
-// Diff is the point's flags whose values differ from base, as "--flag v"
-// in sorted order: what a leaderboard row needs to say.
+// Diff is the point's flags whose values differ from base, as
+// "--flag=value" in sorted order: what a leaderboard row needs to say.
 func (p Point) Diff(base Point) string {
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(p)) {
 		if v, ok := base[k]; !ok || !sameValue(v, p[k]) {
-			parts = append(parts, "--"+k+" "+p[k])
+			parts = append(parts, "--"+k+"="+p[k])
 		}
 	}
 	return strings.Join(parts, " ")

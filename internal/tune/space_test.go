@@ -70,8 +70,8 @@ func TestPointDiffAndEqual(t *testing.T) {
 		equal bool
 	}{
 		{Point{"lr": "2e-03", "pool": "mean"}, "", true},
-		{Point{"lr": "0.003", "pool": "mean"}, "--lr 0.003", false},
-		{Point{"lr": "0.002", "pool": "max"}, "--pool max", false},
+		{Point{"lr": "0.003", "pool": "mean"}, "--lr=0.003", false},
+		{Point{"lr": "0.002", "pool": "max"}, "--pool=max", false},
 		{Point{"lr": "0.002"}, "", false},
 	}
 	for _, c := range cases {
@@ -82,7 +82,7 @@ func TestPointDiffAndEqual(t *testing.T) {
 			t.Errorf("%v.Equal = %v, want %v", c.p, e, c.equal)
 		}
 	}
-	if got := (Point{"pool": "max", "lr": "0.1"}).Args(); !slices.Equal(got, []string{"--lr", "0.1", "--pool", "max"}) {
+	if got := (Point{"pool": "max", "lr": "0.1"}).Args(); !slices.Equal(got, []string{"--lr=0.1", "--pool=max"}) {
 		t.Errorf("Args = %v, want sorted flags", got)
 	}
 }
