@@ -45,3 +45,19 @@ func TestStateRoundTripsAndDetectsDamage(t *testing.T) {
 		})
 	}
 }
+
+func ExampleWriteLeaderboard() {
+	defaults := Point{"lr": "0.002", "pool": "mean"}
+	s := &State{Defaults: defaults, Trials: []Trial{
+		{ID: 1, Point: defaults, Epochs: 5, Status: StatusDone, DevAccuracy: 0.8303, Seconds: 610},
+		{ID: 2, Point: Point{"lr": "0.0031", "pool": "max"}, Epochs: 1, Status: StatusDone, DevAccuracy: 0.8011, Seconds: 95},
+		{ID: 12, Point: Point{"lr": "0.0031", "pool": "max"}, Epochs: 5, Status: StatusDone, DevAccuracy: 0.8412, Seconds: 540},
+		{ID: 3, Point: Point{"lr": "0.0009", "pool": "last"}, Epochs: 1, Status: StatusCut, Seconds: 40},
+	}}
+	WriteLeaderboard(os.Stdout, s, 10)
+	// Output:
+	//   rank  trial  dev acc  epochs  seconds  flags
+	//      1     12   84.12%       5      540  --lr=0.0031 --pool=max
+	//      2      1   83.03%       5      610  (defaults)
+	//      3      2   80.11%       1       95  --lr=0.0031 --pool=max
+}
