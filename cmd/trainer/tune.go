@@ -79,7 +79,7 @@ func tuneFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "budget", Value: 30 * time.Minute, Usage: "wall time of all trials together, carried over by a resume (a larger one extends a search)"},
 		&cli.StringFlag{Name: "out", Usage: "tune directory: tune.json, leaderboard.tsv, model.bin, trials/NNN"},
 		&cli.IntFlag{Name: "max-trials", Usage: "stop after this many trials (0: only the budget stops)"},
-		&cli.IntSliceFlag{Name: "rungs", Value: cli.NewIntSlice(tune.DefaultRungs...), Usage: "epochs of each successive-halving rung; the defaults train for the last"},
+		&cli.IntSliceFlag{Name: "rungs", Value: cli.NewIntSlice(tune.DefaultRungs()...), Usage: "epochs of each successive-halving rung; the defaults train for the last"},
 		&cli.IntFlag{Name: "bracket", Value: tune.DefaultBracket, Usage: "random points that start each bracket"},
 		&cli.BoolFlag{Name: "print-space", Usage: "print the search space and exit"},
 		logFormatFlag(),
@@ -133,13 +133,14 @@ func tuneOptionsFrom(c *cli.Context) (*tuneOptions, error) {
 		return nil, usagef("tune: --rungs %v: want increasing epochs from at least 1, e.g. 1,3,5", o.Rungs)
 	}
 	for _, name := range flagNames(tunePassFlags()) {
-		if !c.IsSet(name) {
-			continue
-		}
 		v := fmt.Sprint(c.Value(name))
-		o.Base = append(o.Base, "--"+name+"="+v)
+		// Every setting, given or not, so that a resume that spells
+		// out a default is the same search.
 		if !resumeMayChange(name) {
 			o.Settings[name] = v
+		}
+		if c.IsSet(name) {
+			o.Base = append(o.Base, "--"+name+"="+v)
 		}
 	}
 	// Every trial parses the same flags; check them once, before reading

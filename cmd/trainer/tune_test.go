@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -228,5 +229,29 @@ func TestTuneUsage(t *testing.T) {
 	code, stdout, _ := trainer(t, "tune", "--print-space")
 	if code != exitOK || strings.Count(stdout, "\n") != len(tune.DefaultSpace()) || !strings.Contains(stdout, "--lr log-uniform") {
 		t.Fatalf("--print-space: exit %d\n%s", code, stdout)
+	}
+}
+
+func TestTuneSettingsDoNotDependOnSpellingOutDefaults(t *testing.T) {
+	base := []string{"tune", "--train", "t.txt", "--out", t.TempDir()}
+	cases := []struct {
+		name  string
+		extra []string
+		same  bool
+	}{
+		{"seed spelled out", []string{"--seed", "1"}, true},
+		{"vocabulary size spelled out", []string{"--vocab-size", strconv.Itoa(defaultVocabSize)}, true},
+		{"more workers", []string{"--cpu-workers", "7"}, true},
+		{"another seed", []string{"--seed", "2"}, false},
+		{"another tokenizer", []string{"--tokenizer", "treebank"}, false},
+	}
+	plain := tuneOptionsOf(t, base).Settings
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := tuneOptionsOf(t, append(slices.Clone(base), c.extra...)).Settings
+			if maps.Equal(got, plain) != c.same {
+				t.Fatalf("settings %v against %v: same %v, want %v", got, plain, !c.same, c.same)
+			}
+		})
 	}
 }

@@ -38,15 +38,12 @@ import (
 	"trainer/internal/atomicfile"
 )
 
-// Defaults of Config.
-var (
-	// DefaultRungs end at `trainer train`'s 5 epochs, so the winner is
-	// compared with the defaults at equal training; 1 and 3 epochs rank
-	// points cheaply (the measured dev accuracy after 1 epoch orders
-	// settings much as after 5 except for slow starters, which is what the
-	// middle rung catches).
-	DefaultRungs = []int{1, 3, 5}
-)
+// DefaultRungs are the epochs of the rungs unless Config says otherwise.
+// They end at `trainer train`'s 5 epochs, so the winner is compared with
+// the defaults at equal training; 1 and 3 epochs rank points cheaply (dev
+// accuracy after 1 epoch orders settings much as after 5, except for slow
+// starters, which is what the middle rung catches).
+func DefaultRungs() []int { return []int{1, 3, 5} }
 
 const (
 	// DefaultBracket points start every bracket: with Eta 3, 9 -> 3 -> 1,
@@ -79,7 +76,7 @@ type Config struct {
 	Dir      string // the tune directory: state, leaderboard, best model, trials/NNN
 	Space    Space
 	Defaults Point // the training defaults of every flag of Space: the first trial
-	Rungs    []int // epochs of each rung, increasing (nil: DefaultRungs)
+	Rungs    []int // epochs of each rung, increasing (nil: DefaultRungs())
 	Bracket  int   // points a bracket starts (0: DefaultBracket)
 	Eta      int   // 1/Eta of a rung goes on (0: DefaultEta)
 	Seed     uint64
@@ -137,7 +134,7 @@ func Run(ctx context.Context, cfg Config, run Runner) (*State, error) {
 
 func (c Config) withDefaults() Config {
 	if c.Rungs == nil {
-		c.Rungs = DefaultRungs
+		c.Rungs = DefaultRungs()
 	}
 	if c.Bracket == 0 {
 		c.Bracket = DefaultBracket

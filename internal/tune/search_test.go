@@ -114,9 +114,9 @@ func TestFirstTrialIsTheDefaultsAtTheLastRung(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := st.Trials[0]
-	if !first.Point.Equal(testDefaults) || first.Epochs != DefaultRungs[len(DefaultRungs)-1] || first.Status != StatusDone {
-		t.Fatalf("first trial %+v, want the defaults done at %d epochs", first, DefaultRungs[len(DefaultRungs)-1])
+	first, rungs := st.Trials[0], DefaultRungs()
+	if !first.Point.Equal(testDefaults) || first.Epochs != rungs[len(rungs)-1] || first.Status != StatusDone {
+		t.Fatalf("first trial %+v, want the defaults done at %d epochs", first, rungs[len(rungs)-1])
 	}
 }
 
@@ -137,8 +137,8 @@ func TestSuccessiveHalvingPromotesTheBestThird(t *testing.T) {
 			t.Fatalf("rung %d has %d trials, want %d", r, len(byRung[r]), want)
 		}
 		for _, tr := range byRung[r] {
-			if tr.Epochs != DefaultRungs[r] {
-				t.Fatalf("trial %d in rung %d trains %d epochs, want %d", tr.ID, r, tr.Epochs, DefaultRungs[r])
+			if tr.Epochs != DefaultRungs()[r] {
+				t.Fatalf("trial %d in rung %d trains %d epochs, want %d", tr.ID, r, tr.Epochs, DefaultRungs()[r])
 			}
 		}
 	}

@@ -127,10 +127,10 @@ type envelope struct {
 	State   json.RawMessage `json:"state"`
 }
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
+// checksum is the CRC-32C of b in hex (the table is built once, by
+// hash/crc32).
 func checksum(b []byte) string {
-	return strconv.FormatUint(uint64(crc32.Checksum(b, castagnoli)), 16)
+	return strconv.FormatUint(uint64(crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli))), 16)
 }
 
 // Save writes the state to path atomically.
