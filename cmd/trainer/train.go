@@ -103,9 +103,7 @@ func trainCommand() *cli.Command {
 }
 
 func trainFlags() []cli.Flag {
-	flags := []cli.Flag{
-		&cli.StringFlag{Name: "dev", Usage: "dev file for model selection and early stopping (default: --dev-fraction of --train)"},
-		&cli.Float64Flag{Name: "dev-fraction", Value: defaultDevFrac, Usage: "share of --train held out as dev set when --dev is not given"},
+	flags := append(devFlags(),
 		&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cpu, or cuda:N in a binary built with make cuda"},
 		&cli.IntFlag{Name: "cpu-workers", Value: runtime.NumCPU(), Usage: "data-parallel CPU workers (one core each); with --device cuda:N they join the GPU under the hybrid scheduler (default there: 0, the GPU alone)"},
 		&cli.StringFlag{Name: "amp", Value: ampOff, Usage: "mixed precision on the GPU: fp16 (dynamic loss scaling; a bare --amp means fp16), bf16 or off"},
@@ -122,13 +120,21 @@ func trainFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "overwrite", Usage: "replace a run already in --out (default: refuse)"},
 		&cli.StringFlag{Name: "metrics", Usage: "JSON lines metrics log (default OUT/metrics.jsonl)"},
 		&cli.BoolFlag{Name: "no-bucket", Usage: "random batches instead of length-bucketed ones (slower)"},
-	}
+	)
 	def := model.Config{EmbedDim: defaultEmbedDim, Hidden: defaultHidden, Layers: 1, Pool: model.PoolMean}
 	flags = append(flags, dataFlags()...)
 	flags = append(flags, modelFlags(def, defaultMaxLen)...)
 	flags = append(flags, optimFlags(defaultBatch, true)...)
 	flags = append(flags, vectorsFlags()...)
 	return append(flags, pipelineFlags(1)...)
+}
+
+// devFlags say where the dev set comes from, in train and tune alike.
+func devFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "dev", Usage: "dev file for model selection and early stopping (default: --dev-fraction of --train)"},
+		&cli.Float64Flag{Name: "dev-fraction", Value: defaultDevFrac, Usage: "share of --train held out as dev set when --dev is not given"},
+	}
 }
 
 // trainOptions is the validated command line of a training run.
@@ -459,54 +465,64 @@ func runTrain(ctx context.Context, o *trainOptions, log *logger, stdout io.Write
 	for _, line := range td.DroppedLines {
 		log.Warnf("%s", line)
 	}
+	_, err = trainOnData(ctx, o, log, stdout, td, resume)
+	return err
+}
+
+// trainOnData trains o on data already read, resuming from resume if set.
+// It is the run after runTrain's set-up, apart so that tune can train many
+// runs on data it read once.
+func trainOnData(ctx context.Context, o *trainOptions, log *logger, stdout io.Writer, td *train.Data,
+	resume *train.Checkpoint) (train.Summary, error) {
 	o.Model.VocabSize = td.Vocab.Size()
 	if err := o.Model.Validate(); err != nil {
-		return usagef("train: %v", err)
+		return train.Summary{}, usagef("train: %v", err)
 	}
 	settings := o.settings()
 	if resume != nil {
 		diff, err := diffSettings(resume.Run, settings)
 		if err != nil {
-			return fmt.Errorf("train --resume %s: %w", o.Out, err)
+			return train.Summary{}, fmt.Errorf("train --resume %s: %w", o.Out, err)
 		}
 		if len(diff) > 0 {
-			return usagef("train --resume %s: settings differ from the interrupted run: %s", o.Out, strings.Join(diff, "; "))
+			return train.Summary{}, usagef("train --resume %s: settings differ from the interrupted run: %s", o.Out, strings.Join(diff, "; "))
 		}
 		if err := train.CheckResume(resume, o.Epochs, td.Inputs); err != nil {
-			return usagef("train --resume %s: %v", o.Out, err)
+			return train.Summary{}, usagef("train --resume %s: %v", o.Out, err)
 		}
 	}
 	var vecs *train.Vectors
 	if resume == nil && o.Vectors.Path != "" {
+		var err error
 		if vecs, err = o.loadVectors(td, log); err != nil {
-			return err
+			return train.Summary{}, err
 		}
 	}
 	lines, err := mpi.SettingsLines(settings)
 	if err != nil {
-		return fmt.Errorf("train: %w", err)
+		return train.Summary{}, fmt.Errorf("train: %w", err)
 	}
 	// Under mpirun every rank has read the same data by now; the start-up
 	// check compares binaries and settings before any rank trains.
 	dist, err := mpi.Start(false, lines, td.Train.Len(), mpiTimeout)
 	if err != nil {
-		return fmt.Errorf("train: %w", err)
+		return train.Summary{}, fmt.Errorf("train: %w", err)
 	}
 	defer dist.Close()
-	err = trainRank(ctx, o, log, stdout, td, vecs, settings, resume, dist)
+	sum, err := trainRank(ctx, o, log, stdout, td, vecs, settings, resume, dist)
 	if err != nil && !errors.Is(err, train.ErrInterrupted) {
 		// Every rank stops with this rank's error rather than waiting in
 		// a collective it will never enter.
-		return dist.Fail(err)
+		return sum, dist.Fail(err)
 	}
-	return err
+	return sum, err
 }
 
 // trainRank trains this process's part of the run: all of it in a single
 // process, its share of every global batch under mpirun. Only rank 0 writes
 // the model, metrics, checkpoints and progress.
 func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writer, td *train.Data, vecs *train.Vectors,
-	settings runSettings, resume *train.Checkpoint, dist *mpi.Job) error {
+	settings runSettings, resume *train.Checkpoint, dist *mpi.Job) (train.Summary, error) {
 	root := dist.Root()
 	dir, metricsPath := o.Out, o.Metrics
 	if !root {
@@ -514,7 +530,7 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 		// scratch directory that goes away with them.
 		tmp, err := os.MkdirTemp("", "trainer-rank")
 		if err != nil {
-			return fmt.Errorf("train: %w", err)
+			return train.Summary{}, fmt.Errorf("train: %w", err)
 		}
 		defer os.RemoveAll(tmp)
 		dir, metricsPath = tmp, ""
@@ -569,7 +585,7 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 	}
 	run, err := train.Assemble(cfg)
 	if err != nil {
-		return fmt.Errorf("train: %w", err)
+		return train.Summary{}, fmt.Errorf("train: %w", err)
 	}
 	defer run.Close()
 	if resume != nil {
@@ -580,15 +596,15 @@ func trainRank(ctx context.Context, o *trainOptions, log *logger, stdout io.Writ
 	sum, err := run.Train(ctx)
 	prog.stop()
 	if err != nil {
-		return fmt.Errorf("train: %w", err)
+		return sum, fmt.Errorf("train: %w", err)
 	}
 	if !root {
-		return nil
+		return sum, nil
 	}
 	if sum.EarlyStopped {
 		log.Infof("early stopping: no better dev accuracy for %d epochs", o.Patience)
 	}
-	return newRunSummary(sum, approach, o.Workers*dist.Size(), modelPath).write(stdout)
+	return sum, newRunSummary(sum, approach, o.Workers*dist.Size(), modelPath).write(stdout)
 }
 
 // newRunSummary is the closing table of a run from the loop's summary; the
@@ -682,11 +698,9 @@ func loadTrainingData(ctx context.Context, o *trainOptions, log *logger) (*train
 			m.Finish()
 		}
 	}
-	td, err := train.LoadData(ctx, train.DataConfig{Prep: data.PrepOptions{
-		Train: o.Train, Test: o.Test, CacheDir: o.CacheDir, Workers: o.DataWorkers, SkipBad: o.SkipBad,
-		LabelMap: o.LabelMapSpec, Preprocess: o.Preprocess, VocabSize: o.VocabSize, MinCount: o.MinCount, Balance: o.Balance,
-		Seed: o.Seed, Progress: progress,
-	}, Dev: o.Dev, DevFraction: o.DevFraction, LabelMap: o.LabelMap})
+	cfg := o.dataConfig()
+	cfg.Prep.Progress = progress
+	td, err := train.LoadData(ctx, cfg)
 	for _, m := range meters {
 		m.Finish()
 	}
@@ -694,6 +708,17 @@ func loadTrainingData(ctx context.Context, o *trainOptions, log *logger) (*train
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	return td, nil
+}
+
+// dataConfig is where the run's data come from and how they are read,
+// without progress reporting: two runs with equal ones train on the same
+// data.
+func (o *trainOptions) dataConfig() train.DataConfig {
+	return train.DataConfig{Prep: data.PrepOptions{
+		Train: o.Train, Test: o.Test, CacheDir: o.CacheDir, Workers: o.DataWorkers, SkipBad: o.SkipBad,
+		LabelMap: o.LabelMapSpec, Preprocess: o.Preprocess, VocabSize: o.VocabSize, MinCount: o.MinCount, Balance: o.Balance,
+		Seed: o.Seed,
+	}, Dev: o.Dev, DevFraction: o.DevFraction, LabelMap: o.LabelMap}
 }
 
 func lenOf(d *data.Dataset) int {
