@@ -76,6 +76,8 @@ func DefaultSpace() Space {
 		Choice("weight-decay", "0", "0.01", "0.1"),
 		Choice("max-len", "128", "256", "400"),
 		Choice("batch-size", "64", "128"),
+		Choice("word-dropout", "0", "0.1", "0.2"),
+		Choice("ngrams", "0", "1", "2", "3"),
 	}
 }
 
