@@ -73,7 +73,7 @@ func benchFlags() []cli.Flag {
 	def := model.Config{EmbedDim: 128, Hidden: 256, Layers: 1, Pool: model.PoolLast}
 	flags = append(flags, dataFlags()...)
 	flags = append(flags, modelFlags(def, defaultMaxLen)...)
-	flags = append(flags, optimFlags(defaultBatch, false)...)
+	flags = append(flags, optimFlags(optimDefaults{Batch: defaultBatch})...)
 	return append(flags, pipelineFlags(2)...)
 }
 

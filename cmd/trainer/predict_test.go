@@ -172,7 +172,7 @@ func BenchmarkPredict(b *testing.B) {
 		name string
 		cfg  model.Config
 	}{
-		{"default", model.Config{VocabSize: v.Size(), EmbedDim: defaultEmbedDim, Hidden: defaultHidden, Layers: 1, Pool: model.PoolMean}},
+		{"default", withVocab(defaultModel(), v.Size())},
 		{"reference", model.ReferenceConfig(v.Size())},
 	} {
 		f := &model.File{Version: model.FileVersion, Config: m.cfg, Params: make([]float32, model.NewLayout(m.cfg).Size()),
@@ -206,4 +206,14 @@ func BenchmarkPredict(b *testing.B) {
 			})
 		}
 	}
+}
+
+// withVocab is c for a vocabulary of n ids, with the default n-gram
+// buckets when c has n-grams of two or more words.
+func withVocab(c model.Config, n int) model.Config {
+	c.VocabSize = n
+	if c.Ngrams >= 2 && c.Buckets == 0 {
+		c.Buckets = defaultBuckets
+	}
+	return c
 }

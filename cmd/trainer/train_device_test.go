@@ -316,7 +316,7 @@ func TestCheckDevice(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			o := c.o
-			err := o.checkDevice(c.workersSet, c.scheduleSet)
+			err := o.checkDevice(c.workersSet, c.scheduleSet, false)
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
 					t.Fatalf("error %v, want %q", err, c.err)
@@ -351,5 +351,36 @@ func TestDiffSettingsNewFields(t *testing.T) {
 	d, _ = diffSettings(storedAMP, old)
 	if len(d) != 1 || !strings.HasPrefix(d[0], "AMP") {
 		t.Fatalf("diff %q, want AMP (stored only)", d)
+	}
+}
+
+// TestCheckDeviceNgrams: the default n-gram path is dropped on a GPU, which
+// has no kernels for it, with a note for the log; one asked for by flag is
+// kept so that the device refuses it with its reason, and the CPU keeps it.
+func TestCheckDeviceNgrams(t *testing.T) {
+	cases := []struct {
+		name      string
+		device    string
+		ngramsSet bool
+		want      int
+		notes     int
+	}{
+		{"cpu default", "cpu", false, 2, 0},
+		{"gpu default", "fakegpu:0", false, 0, 1},
+		{"gpu asked", "fakegpu:0", true, 2, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := trainOptions{Device: c.device, Workers: 1, AMP: ampOff, Streams: 1, Split: scheduleEven, Model: defaultModel()}
+			if err := o.checkDevice(false, false, c.ngramsSet); err != nil {
+				t.Fatal(err)
+			}
+			if o.Model.Ngrams != c.want || len(o.Notes) != c.notes {
+				t.Fatalf("ngrams %d with %d notes, want %d with %d", o.Model.Ngrams, len(o.Notes), c.want, c.notes)
+			}
+			if c.want == 0 && o.Model.Buckets != 0 {
+				t.Fatalf("buckets %d left with the n-gram path off", o.Model.Buckets)
+			}
+		})
 	}
 }
