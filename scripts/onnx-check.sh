@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Exports small models of every shape the trainer has (uni- and
-# bidirectional, pooling last/mean/max, one and two layers), runs each in
-# ONNX Runtime (onnxruntime-node) on real reviews fed with the ids
+# bidirectional, pooling last/mean/max, one and two layers, with and
+# without the wide n-gram path), runs each in ONNX Runtime
+# (onnxruntime-node) on real reviews fed with the ids and n-gram features
 # `trainer encode` prints, and checks P(positive) against
 # `trainer predict --precision fp32` within TOL.
 #
@@ -45,16 +46,21 @@ head -n 400 "$DATA/train.ft.txt" >"$WORK/train.txt"
 head -n "$N" "$DATA/dev.ft.txt" >"$WORK/dev.txt"
 
 # name and model flags; --max-len 48 cuts most reviews, so truncation is checked too.
+# train's defaults are bidirectional with the bigram path, so the LSTM-only
+# shapes say --ngrams 0 and the unidirectional ones --bidirectional=false.
 shapes=(
-	"uni-last|--pool last"
-	"uni-mean|--pool mean"
-	"uni-max|--pool max"
-	"bi-last|--bidirectional --pool last"
-	"bi-mean|--bidirectional --pool mean"
-	"bi-max|--bidirectional --pool max"
-	"uni-2layers-last|--layers 2 --pool last"
-	"bi-2layers-mean|--layers 2 --bidirectional --pool mean"
-	"bi-2layers-max|--layers 2 --bidirectional --pool max"
+	"uni-last|--bidirectional=false --pool last --ngrams 0"
+	"uni-mean|--bidirectional=false --pool mean --ngrams 0"
+	"uni-max|--bidirectional=false --pool max --ngrams 0"
+	"bi-last|--bidirectional --pool last --ngrams 0"
+	"bi-mean|--bidirectional --pool mean --ngrams 0"
+	"bi-max|--bidirectional --pool max --ngrams 0"
+	"uni-2layers-last|--bidirectional=false --layers 2 --pool last --ngrams 0"
+	"bi-2layers-mean|--layers 2 --bidirectional --pool mean --ngrams 0"
+	"bi-2layers-max|--layers 2 --bidirectional --pool max --ngrams 0"
+	"default-ngrams2|--ngrams 2"
+	"uni-last-ngrams3|--bidirectional=false --pool last --ngrams 3"
+	"uni-mean-ngrams1|--bidirectional=false --pool mean --ngrams 1"
 )
 fail=0
 for s in "${shapes[@]}"; do

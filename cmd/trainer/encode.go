@@ -12,17 +12,21 @@ import (
 
 	"trainer/data"
 	"trainer/internal/predict"
+	"trainer/model"
 )
 
 func encodeCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "encode",
-		Usage:     "print the token ids predict feeds the network",
+		Usage:     "print the token ids (and n-gram features) predict feeds the network",
 		ArgsUsage: "(TEXT... | --file FILE | -)",
 		Description: "One line per review in input order: the token ids, space separated, after the model's cleaning,\n" +
 			"tokenizer, vocabulary and --max-len cut, exactly what predict scores (a review with no words left is\n" +
-			"the unknown word, id 1). With --json: {\"ids\": [...], \"length\": N}. A leading fastText label is ignored.\n" +
-			"Feed these ids and lengths to an exported model (trainer export) to get predict's probabilities.",
+			"the unknown word, id 1). A model with the wide n-gram path (--ngrams) also reads each review's n-gram\n" +
+			"features: they follow the ids after a tab, space separated. With --json: {\"ids\": [...], \"length\": N},\n" +
+			"plus \"ngram_ids\": [...] for an n-gram model. A leading fastText label is ignored.\n" +
+			"Feed these ids, lengths and n-gram features (padded with -1) to an exported model (trainer export)\n" +
+			"to get predict's probabilities.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "model", Usage: "model file written by train (OUT/model.bin)"},
 			&cli.StringFlag{Name: "file", Usage: "read reviews from this file, one per line"},
@@ -42,23 +46,26 @@ func encodeCommand() *cli.Command {
 			}
 			out := bufio.NewWriterSize(c.App.Writer, 1<<16)
 			enc := json.NewEncoder(out)
+			cfg := m.File.Config
 			var line []byte
+			var feats []int32 // stays empty without the n-gram path
 			for _, ids := range m.Inputs(texts) {
+				// The features of the ids the network reads, cut as
+				// predict cuts them, so the graph's wide term is predict's.
+				feats = model.NgramFeatures(ids, cfg, feats)
 				if c.Bool("json") {
 					if err := enc.Encode(struct {
-						IDs    []int32 `json:"ids"`
-						Length int     `json:"length"`
-					}{ids, len(ids)}); err != nil {
+						IDs      []int32 `json:"ids"`
+						Length   int     `json:"length"`
+						NgramIDs []int32 `json:"ngram_ids,omitempty"`
+					}{ids, len(ids), feats}); err != nil {
 						return fmt.Errorf("encode: %w", err)
 					}
 					continue
 				}
-				line = line[:0]
-				for k, id := range ids {
-					if k > 0 {
-						line = append(line, ' ')
-					}
-					line = strconv.AppendInt(line, int64(id), 10)
+				line = appendInts(line[:0], ids)
+				if cfg.Ngrams > 0 {
+					line = appendInts(append(line, '\t'), feats)
 				}
 				line = append(line, '\n')
 				if _, err := out.Write(line); err != nil {
@@ -71,6 +78,17 @@ func encodeCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// appendInts appends v to line, space separated.
+func appendInts(line []byte, v []int32) []byte {
+	for k, x := range v {
+		if k > 0 {
+			line = append(line, ' ')
+		}
+		line = strconv.AppendInt(line, int64(x), 10)
+	}
+	return line
 }
 
 // readReviews collects a command's reviews from its arguments, --file or

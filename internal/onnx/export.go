@@ -2,14 +2,17 @@
 // (or any runtime with opset 17) runs without trainer: the embedding as a
 // Gather, each LSTM layer as ONNX's LSTM operator (gates reordered from
 // trainer's i, f, g, o to ONNX's i, o, f, c), pooling over the real steps
-// only, the linear head and a sigmoid.
+// only, the linear head, the wide n-gram path's term (when the model has
+// one) and a sigmoid.
 //
 // Inputs: "ids", int64 [batch, time], the token ids `trainer encode`
 // prints, padded with 0 after each review's end; "lengths", int64 [batch],
-// each review's number of ids. Outputs: "prob" float [batch], P(positive),
-// and "logit" float [batch]. The vocabulary, preprocessing settings and
-// max length ride along as metadata, so a runtime can also encode text
-// itself.
+// each review's number of ids. A model with the wide n-gram path
+// (Config.Ngrams) has a third input, "ngram_ids", int64 [batch, features]:
+// each review's model.NgramFeatures (also printed by `trainer encode`),
+// padded with NgramPad. Outputs: "prob" float [batch], P(positive), and
+// "logit" float [batch]. The vocabulary, preprocessing settings and max
+// length ride along as metadata, so a runtime can also encode text itself.
 //
 // The protobuf is written by proto.go with protowire; the tests read it
 // back with the ONNX message types generated from the ONNX schema.
@@ -18,7 +21,6 @@ package onnx
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -39,12 +41,21 @@ const (
 const (
 	InputIDs      = "ids"
 	InputLengths  = "lengths"
+	InputNgramIDs = "ngram_ids"
 	OutputProb    = "prob"
 	OutputLogit   = "logit"
 	metaPrefix    = "trainer."
 	producerName  = "trainer"
 	graphDocument = "Sentiment classifier exported by trainer: ids int64 [batch, time] (trainer encode's ids, 0-padded) and lengths int64 [batch] in; prob = P(positive) float [batch] out."
 )
+
+// NgramPad pads a review's row of ngram_ids after its features. The graph
+// masks out every negative entry, so a pad needs no table row of its own
+// and stays the same whatever the table's size.
+const NgramPad = -1
+
+// ngramDocument is graphDocument for a model with the wide n-gram path.
+const ngramDocument = "Sentiment classifier exported by trainer: ids int64 [batch, time] (trainer encode's ids, 0-padded), lengths int64 [batch] and ngram_ids int64 [batch, features] (trainer encode's n-gram features, -1-padded) in; prob = P(positive) float [batch] out."
 
 // gateOrder maps ONNX's gate blocks (i, o, f, c) to trainer's (i, f, g, o):
 // ONNX block k is trainer block gateOrder[k].
@@ -56,20 +67,21 @@ func Build(f *model.File) (*ModelProto, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	if c.Ngrams > 0 {
-		// The graph would need the n-gram hash of NgramFeatures in ONNX
-		// operators; until then a model with the path is refused whole
-		// rather than exported without it.
-		return nil, errors.New("a model trained with --ngrams is not supported by the ONNX export yet (its wide n-gram path has no ONNX graph)")
-	}
 	lay := model.NewLayout(c)
 	if len(f.Params) != lay.Size() {
 		return nil, fmt.Errorf("%d parameters, the configuration needs %d", len(f.Params), lay.Size())
 	}
-	g := &graph{GraphProto: &GraphProto{Name: "trainer_sentiment", DocString: graphDocument}}
+	doc := graphDocument
+	if c.Ngrams > 0 {
+		doc = ngramDocument
+	}
+	g := &graph{GraphProto: &GraphProto{Name: "trainer_sentiment", DocString: doc}}
 	g.Input = []*ValueInfoProto{
 		valueInfo(InputIDs, tensorInt64, "batch", "time"),
 		valueInfo(InputLengths, tensorInt64, "batch"),
+	}
+	if c.Ngrams > 0 {
+		g.Input = append(g.Input, valueInfo(InputNgramIDs, tensorInt64, "batch", "features"))
 	}
 	g.Output = []*ValueInfoProto{
 		valueInfo(OutputProb, tensorFloat, "batch"),
@@ -148,7 +160,13 @@ func Build(f *model.File) (*ModelProto, error) {
 	g.node("MatMul", []string{"pooled", "head_w"}, []string{"head_mm"})
 	g.node("Add", []string{"head_mm", "head_b"}, []string{"logit_b1"})
 	g.int64s("axis1_out", []int64{1}, 1)
-	g.node("Squeeze", []string{"logit_b1", "axis1_out"}, []string{OutputLogit})
+	if c.Ngrams > 0 {
+		g.node("Squeeze", []string{"logit_b1", "axis1_out"}, []string{"lstm_logit"})
+		g.wide(lay.Wide(f.Params))
+		g.node("Add", []string{"lstm_logit", "wide_term"}, []string{OutputLogit})
+	} else {
+		g.node("Squeeze", []string{"logit_b1", "axis1_out"}, []string{OutputLogit})
+	}
 	g.node("Sigmoid", []string{OutputLogit}, []string{OutputProb})
 
 	meta, err := metadata(f)
@@ -160,7 +178,7 @@ func Build(f *model.File) (*ModelProto, error) {
 		OpsetImport:   []*OperatorSetIdProto{{Domain: "", Version: Opset}},
 		ProducerName:  producerName,
 		Graph:         g.GraphProto,
-		DocString:     graphDocument,
+		DocString:     doc,
 		MetadataProps: meta,
 	}, nil
 }
@@ -196,6 +214,15 @@ func metadata(f *model.File) ([]*StringStringEntryProto, error) {
 		{"unk_id", "1"},
 		{"inputs", "ids: token ids as `trainer encode` prints them, 0-padded; lengths: ids per review (at least 1)"},
 	}
+	if f.Config.Ngrams > 0 {
+		kv[len(kv)-1][1] += "; ngram_ids: the review's n-gram features as `trainer encode` prints them (model.NgramFeatures of its ids), padded with -1"
+		kv = append(kv,
+			[2]string{"ngram_pad", strconv.Itoa(NgramPad)},
+			[2]string{"ngram_features", fmt.Sprintf("model.NgramFeatures of the review's ids: the ids themselves, then for each n in 2..%d every run of n consecutive ids as %d + ngramHash(run) mod %d "+
+				"(64-bit FNV-1a over the ids as uint32 words, started from the offset basis xor n, then h ^= h >> 32)", f.Config.Ngrams, f.Config.VocabSize, f.Config.Buckets)},
+			[2]string{"wide_gain", fmt.Sprintf("model.WideWeight: logit += %d / sqrt(n) * sum of wide[f] over the row's features, n = its number of features (non-negative entries of ngram_ids), computed in the graph", model.WideScale)},
+		)
+	}
 	out := make([]*StringStringEntryProto, len(kv))
 	for i, e := range kv {
 		out[i] = &StringStringEntryProto{Key: metaPrefix + e[0], Value: e[1]}
@@ -215,6 +242,33 @@ func appendGates(dst, src []float32, h, cols int) []float32 {
 // graph adds nodes and initializers to a GraphProto.
 type graph struct {
 	*GraphProto
+}
+
+// wide adds "wide_term", float [B]: the wide n-gram path's share of the
+// logit, model.WideWeight(n) times the sum of the table's values at the
+// row's features, n being how many it has. Padding (any negative id) is
+// masked out of both; n is floored at 1 only so that a row with no
+// features, whose sum is 0, gets 0 rather than 0 * Inf.
+func (g *graph) wide(table []float32) {
+	g.floats("wide", table, int64(len(table)))
+	g.int64s("zero_ng", []int64{0}, 0)
+	g.node("GreaterOrEqual", []string{InputNgramIDs, "zero_ng"}, []string{"ngram_real"}) // [B, F]
+	// Gather takes a negative index as counted from the end: clamp the
+	// pads to row 0 so that every index is in range, then mask them.
+	g.node("Max", []string{InputNgramIDs, "zero_ng"}, []string{"ngram_idx"})
+	g.node("Gather", []string{"wide", "ngram_idx"}, []string{"ngram_vals"}) // [B, F]
+	g.floats("zero_f", []float32{0})
+	g.node("Where", []string{"ngram_real", "ngram_vals", "zero_f"}, []string{"ngram_masked"})
+	g.int64s("axis1_ng", []int64{1}, 1)
+	g.node("ReduceSum", []string{"ngram_masked", "axis1_ng"}, []string{"wide_sum"}, intAttr("keepdims", 0))
+	g.node("Cast", []string{"ngram_real"}, []string{"ngram_realf"}, intAttr("to", int64(tensorFloat)))
+	g.node("ReduceSum", []string{"ngram_realf", "axis1_ng"}, []string{"ngram_n"}, intAttr("keepdims", 0))
+	g.floats("one_f", []float32{1})
+	g.node("Max", []string{"ngram_n", "one_f"}, []string{"ngram_n1"})
+	g.node("Sqrt", []string{"ngram_n1"}, []string{"ngram_sqrt"})
+	g.floats("wide_scale", []float32{model.WideScale})
+	g.node("Div", []string{"wide_scale", "ngram_sqrt"}, []string{"wide_gain"})
+	g.node("Mul", []string{"wide_sum", "wide_gain"}, []string{"wide_term"})
 }
 
 // realSteps adds "mask", bool [T, B, 1], true where step t < the row's length.

@@ -175,12 +175,93 @@ func TestBuildRejectsBadFiles(t *testing.T) {
 	}
 }
 
-// TestBuildRefusesNgrams: a model with the wide n-gram path is refused
-// with one line that names the flag, not exported without the path.
-func TestBuildRefusesNgrams(t *testing.T) {
-	f := testFile(t, model.Config{EmbedDim: 4, Hidden: 3, Layers: 1, Pool: model.PoolMean, Ngrams: 2, Buckets: 8})
-	_, err := Build(f)
-	if err == nil || !strings.Contains(err.Error(), "--ngrams is not supported by the ONNX export") {
-		t.Fatalf("Build of an n-gram model: error %v", err)
+// TestNgramGraph: a model with the wide n-gram path gets the ngram_ids
+// input, its table as an initializer and the n-gram metadata; one without
+// keeps exactly the two inputs it always had. The numbers are checked
+// against predict by TestONNXRuntimeMatchesPredict.
+func TestNgramGraph(t *testing.T) {
+	cases := []struct {
+		name   string
+		cfg    model.Config
+		inputs string
+	}{
+		{"off", model.Config{Ngrams: 0}, "[ids lengths]"},
+		{"unigrams", model.Config{Ngrams: 1}, "[ids lengths ngram_ids]"},
+		{"bigrams", model.Config{Ngrams: 2, Buckets: 8, Bidirectional: true, Pool: model.PoolMax}, "[ids lengths ngram_ids]"},
+		{"trigrams", model.Config{Ngrams: 3, Buckets: 16, Layers: 2, Pool: model.PoolLast}, "[ids lengths ngram_ids]"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.EmbedDim, cfg.Hidden, cfg.Layers = 4, 3, max(cfg.Layers, 1)
+			f := testFile(t, cfg)
+			lay := model.NewLayout(f.Config)
+			wide := lay.Wide(f.Params)
+			for i := range wide {
+				wide[i] = float32(i+1) / 64 // InitParams leaves the table zero: make it tell rows apart
+			}
+			built, err := Build(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := decodeModel(t, built.Marshal())
+			var inputs []string
+			for _, in := range m.Graph.Input {
+				inputs = append(inputs, in.Name)
+			}
+			if fmt.Sprint(inputs) != tc.inputs {
+				t.Fatalf("inputs %v, want %s", inputs, tc.inputs)
+			}
+			checkWellFormed(t, m, inputs)
+			meta := map[string]string{}
+			for _, kv := range m.MetadataProps {
+				meta[kv.Key] = kv.Value
+			}
+			if cfg.Ngrams == 0 {
+				for _, x := range m.Graph.Initializer {
+					if x.Name == "wide" {
+						t.Error("a model without n-grams has a wide table")
+					}
+				}
+				if _, ok := meta["trainer.ngram_pad"]; ok || m.Graph.DocString != graphDocument {
+					t.Errorf("a model without n-grams has n-gram metadata or documentation: %q", m.Graph.DocString)
+				}
+				return
+			}
+			got := floatsOf(initializer(t, m, "wide"))
+			if fmt.Sprint(got) != fmt.Sprint(wide) || len(got) != f.Config.VocabSize+cfg.Buckets {
+				t.Errorf("wide initializer has %d values, not the model's %d table values", len(got), len(wide))
+			}
+			if meta["trainer.ngram_pad"] != "-1" || !strings.Contains(meta["trainer.wide_gain"], "model.WideWeight") ||
+				!strings.Contains(meta["trainer.ngram_features"], "model.NgramFeatures") || !strings.Contains(meta["trainer.inputs"], "ngram_ids") {
+				t.Errorf("n-gram metadata %v", meta)
+			}
+		})
+	}
+}
+
+// checkWellFormed fails t unless every node of m reads only the inputs,
+// initializers and earlier nodes' outputs, and the outputs are produced.
+func checkWellFormed(t *testing.T, m *pb.ModelProto, inputs []string) {
+	t.Helper()
+	defined := map[string]bool{}
+	for _, in := range inputs {
+		defined[in] = true
+	}
+	for _, x := range m.Graph.Initializer {
+		defined[x.Name] = true
+	}
+	for _, n := range m.Graph.Node {
+		for _, in := range n.Input {
+			if !defined[in] {
+				t.Errorf("node %s reads %q before it is defined", n.Name, in)
+			}
+		}
+		for _, out := range n.Output {
+			defined[out] = true
+		}
+	}
+	if !defined[OutputProb] || !defined[OutputLogit] {
+		t.Errorf("outputs defined: prob %v logit %v", defined[OutputProb], defined[OutputLogit])
 	}
 }

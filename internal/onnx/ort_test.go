@@ -28,7 +28,8 @@ func ortDir() string {
 	return filepath.Join(cache, "trainer", "onnxruntime-node")
 }
 
-// TestONNXRuntimeMatchesPredict runs every model shape, exported, in ONNX
+// TestONNXRuntimeMatchesPredict runs every model shape, with and without
+// the wide n-gram path, exported, in ONNX
 // Runtime on 1,000 real reviews and compares P(positive) with
 // internal/predict's float32 path at full precision (trainer predict
 // prints 4 decimals, which hides differences under 5e-5 from
@@ -62,55 +63,85 @@ func TestONNXRuntimeMatchesPredict(t *testing.T) {
 		}
 	}
 	vocab := testVocab(t, counts, 3000, 2)
+	var cfgs []model.Config
 	for _, layers := range []int{1, 2} {
 		for _, bi := range []bool{false, true} {
 			for _, pool := range []string{model.PoolLast, model.PoolMean, model.PoolMax} {
-				cfg := model.Config{VocabSize: vocab.Size(), EmbedDim: 16, Hidden: 16, Layers: layers, Bidirectional: bi, Pool: pool}
-				t.Run(fmt.Sprintf("layers=%d/bi=%v/%s", layers, bi, pool), func(t *testing.T) {
-					dir := t.TempDir()
-					f := &model.File{Version: model.FileVersion, Config: cfg, Params: make([]float32, model.NewLayout(cfg).Size()),
-						Vocab: vocab.Words(), Preprocess: model.Preprocess(data.DefaultPreprocess()), MaxLen: 48}
-					model.InitParams(cfg, f.Params, uint64(layers*10+len(pool)))
-					path := filepath.Join(dir, "model.bin")
-					if err := model.Save(path, f); err != nil {
-						t.Fatal(err)
-					}
-					m, err := predict.Load(path, predict.Options{Workers: 2})
-					if err != nil {
-						t.Fatal(err)
-					}
-					prob, err := m.Score(texts)
-					if err != nil {
-						t.Fatal(err)
-					}
-					var ids, preds strings.Builder
-					for i, row := range m.Inputs(texts) {
-						for k, id := range row {
-							if k > 0 {
-								ids.WriteByte(' ')
-							}
-							ids.WriteString(strconv.Itoa(int(id)))
-						}
-						ids.WriteByte('\n')
-						b, _ := json.Marshal(map[string]float64{"prob": prob[i]})
-						preds.Write(append(b, '\n'))
-					}
-					os.WriteFile(filepath.Join(dir, "ids.txt"), []byte(ids.String()), 0o644)
-					os.WriteFile(filepath.Join(dir, "predict.jsonl"), []byte(preds.String()), 0o644)
-					if err := Write(filepath.Join(dir, "model.onnx"), f); err != nil {
-						t.Fatal(err)
-					}
-					cmd := exec.Command(node, "../../scripts/onnx/check.js", filepath.Join(dir, "model.onnx"),
-						filepath.Join(dir, "ids.txt"), filepath.Join(dir, "predict.jsonl"), "2e-6")
-					cmd.Env = append(os.Environ(), "NODE_PATH="+ort)
-					out, err := cmd.CombinedOutput()
-					if err != nil {
-						t.Fatalf("ONNX Runtime differs from predict: %v\n%s", err, out)
-					}
-					t.Log(strings.TrimSpace(string(out)))
-				})
+				cfgs = append(cfgs, model.Config{Layers: layers, Bidirectional: bi, Pool: pool})
 			}
 		}
+	}
+	// The wide n-gram path: the default model's bigrams, and uni- and
+	// trigrams on unidirectional shapes; few buckets so that hashed
+	// n-grams collide, as they may in a real table.
+	cfgs = append(cfgs,
+		model.Config{Layers: 1, Bidirectional: true, Pool: model.PoolMax, Ngrams: 2, Buckets: 1 << 10},
+		model.Config{Layers: 1, Pool: model.PoolMean, Ngrams: 1},
+		model.Config{Layers: 2, Pool: model.PoolLast, Ngrams: 3, Buckets: 1 << 10},
+	)
+	for _, cfg := range cfgs {
+		cfg.VocabSize, cfg.EmbedDim, cfg.Hidden = vocab.Size(), 16, 16
+		t.Run(fmt.Sprintf("layers=%d/bi=%v/%s/ngrams=%d", cfg.Layers, cfg.Bidirectional, cfg.Pool, cfg.Ngrams), func(t *testing.T) {
+			dir := t.TempDir()
+			f := &model.File{Version: model.FileVersion, Config: cfg, Params: make([]float32, model.NewLayout(cfg).Size()),
+				Vocab: vocab.Words(), Preprocess: model.Preprocess(data.DefaultPreprocess()), MaxLen: 48}
+			model.InitParams(cfg, f.Params, uint64(cfg.Layers*10+len(cfg.Pool)))
+			// InitParams starts the wide table at zero; values of +-0.02
+			// make the wide term move the logit by about 1, as a trained
+			// table does, so that a wrong feature, pad or gain shows.
+			for i, w := 0, model.NewLayout(cfg).Wide(f.Params); i < len(w); i++ {
+				w[i] = float32((i*7919)%41-20) / 1000
+			}
+			path := filepath.Join(dir, "model.bin")
+			if err := model.Save(path, f); err != nil {
+				t.Fatal(err)
+			}
+			m, err := predict.Load(path, predict.Options{Workers: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			prob, err := m.Score(texts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids, preds strings.Builder
+			var feats []int32
+			for i, row := range m.Inputs(texts) {
+				writeInts(&ids, row)
+				if cfg.Ngrams > 0 {
+					// As trainer encode prints them: a tab, then the features.
+					feats = model.NgramFeatures(row, cfg, feats)
+					ids.WriteByte('\t')
+					writeInts(&ids, feats)
+				}
+				ids.WriteByte('\n')
+				b, _ := json.Marshal(map[string]float64{"prob": prob[i]})
+				preds.Write(append(b, '\n'))
+			}
+			os.WriteFile(filepath.Join(dir, "ids.txt"), []byte(ids.String()), 0o644)
+			os.WriteFile(filepath.Join(dir, "predict.jsonl"), []byte(preds.String()), 0o644)
+			if err := Write(filepath.Join(dir, "model.onnx"), f); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(node, "../../scripts/onnx/check.js", filepath.Join(dir, "model.onnx"),
+				filepath.Join(dir, "ids.txt"), filepath.Join(dir, "predict.jsonl"), "2e-6")
+			cmd.Env = append(os.Environ(), "NODE_PATH="+ort)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("ONNX Runtime differs from predict: %v\n%s", err, out)
+			}
+			t.Log(strings.TrimSpace(string(out)))
+		})
+	}
+}
+
+// writeInts writes v space-separated.
+func writeInts(b *strings.Builder, v []int32) {
+	for k, x := range v {
+		if k > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(strconv.Itoa(int(x)))
 	}
 }
 

@@ -1,5 +1,7 @@
 // Runs an exported model in ONNX Runtime on the token ids `trainer encode`
 // printed and compares P(positive) with `trainer predict --json` lines.
+// A model with the wide n-gram path takes ngram_ids too: encode prints
+// them after a tab on each line, and they are padded here with -1.
 // Usage: node check.js MODEL.onnx IDS.txt PREDICT.jsonl TOLERANCE
 // Exit status 1 when any review differs by more than TOLERANCE.
 'use strict';
@@ -13,14 +15,21 @@ async function main() {
     process.exit(2);
   }
   const tol = Number(tolArg);
-  const rows = fs.readFileSync(idsPath, 'utf8').split('\n').filter((l) => l !== '')
-    .map((l) => l.split(' ').map(BigInt));
+  const ints = (s) => s.split(' ').map(BigInt);
+  const lines = fs.readFileSync(idsPath, 'utf8').split('\n').filter((l) => l !== '')
+    .map((l) => l.split('\t'));
+  const rows = lines.map((l) => ints(l[0]));
+  const feats = lines.map((l) => (l.length > 1 ? ints(l[1]) : []));
   const want = fs.readFileSync(predPath, 'utf8').split('\n').filter((l) => l !== '')
     .map((l) => JSON.parse(l).prob);
   if (rows.length !== want.length || rows.length === 0) {
     throw new Error(`${idsPath} has ${rows.length} reviews, ${predPath} ${want.length}`);
   }
   const session = await ort.InferenceSession.create(modelPath);
+  const ngrams = session.inputNames.includes('ngram_ids');
+  if (ngrams && lines.some((l) => l.length < 2)) {
+    throw new Error(`${modelPath} takes ngram_ids but ${idsPath} has lines without n-gram features`);
+  }
   const batch = 64;
   let worst = 0, worstAt = -1, bad = 0;
   for (let lo = 0; lo < rows.length; lo += batch) {
@@ -32,10 +41,18 @@ async function main() {
       ids.set(r, b * time);
       lengths[b] = BigInt(r.length);
     });
-    const out = await session.run({
+    const feeds = {
       ids: new ort.Tensor('int64', ids, [part.length, time]),
       lengths: new ort.Tensor('int64', lengths, [part.length]),
-    });
+    };
+    if (ngrams) {
+      const fpart = feats.slice(lo, lo + batch);
+      const width = Math.max(...fpart.map((f) => f.length));
+      const ng = new BigInt64Array(part.length * width).fill(-1n); // -1 = padding
+      fpart.forEach((f, b) => ng.set(f, b * width));
+      feeds.ngram_ids = new ort.Tensor('int64', ng, [part.length, width]);
+    }
+    const out = await session.run(feeds);
     const prob = out.prob.data;
     for (let b = 0; b < part.length; b++) {
       const d = Math.abs(prob[b] - want[lo + b]);
