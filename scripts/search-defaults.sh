@@ -5,7 +5,7 @@
 # accuracy, its epoch, wall seconds), then the mean per candidate and data.
 # Data (read from ../shared/data, never copied into the repository):
 #   amazon: polarity train + FDU-MTL train (25,967 reviews) / polarity dev (4,000)
-#   imdb:   IMDB train minus its last 2,000 (22,903) / those 2,000, --max-len 400
+#   imdb:   IMDB train minus its last 2,000 (22,903) / those 2,000
 #   mtl:    FDU-MTL train / FDU-MTL dev, reported beside them
 # Usage: scripts/search-defaults.sh [OUT] [CANDIDATE...]
 #   OUT defaults to search-out; CANDIDATE names from the table (default all).
@@ -25,9 +25,15 @@ mkdir -p "$out/data"
 # "defaults" is what `trainer train` does with no flags.
 declare -A cand=(
 	[defaults]=""
-	[uni-mean]="--pool mean --word-dropout 0 --weight-decay 0"
-	[bi-max]="--bidirectional --pool max --weight-decay 0.01 --word-dropout 0"
-	[bi-max-wdrop]="--bidirectional --pool max --weight-decay 0.01 --word-dropout 0.25"
+	[old-defaults]="--bidirectional=false --pool mean --ngrams 0 --word-dropout 0 --weight-decay 0"
+	[uni-mean-wdrop]="--bidirectional=false --pool mean --ngrams 0 --weight-decay 0"
+	[uni-max-wdrop]="--bidirectional=false --ngrams 0"
+	[bi-max]="--ngrams 0 --word-dropout 0"
+	[bi-max-wdrop]="--ngrams 0"
+	[bi-max-wdrop.25]="--ngrams 0 --word-dropout 0.25"
+	[bi-max-wdrop.2-ngrams]="--word-dropout 0.2"
+	[bi-h64-ngrams]="--hidden 64"
+	[bi-ngrams-len400]="--max-len 400"
 )
 names=("$@")
 [ ${#names[@]} -gt 0 ] || mapfile -t names < <(printf '%s\n' "${!cand[@]}" | sort)
@@ -47,10 +53,9 @@ results="$out/results.tsv"
 for name in "${names[@]}"; do
 	[ -n "${cand[$name]+x}" ] || { echo "search-defaults: unknown candidate $name" >&2; exit 2; }
 	for ds in $datasets; do
-		extra=()
 		case $ds in
 		amazon) tr=$amz dev=$shared/amazon_polarity/dev.ft.txt ;;
-		imdb) tr=$out/data/imdb-train.ft.txt dev=$out/data/imdb-dev.ft.txt extra=(--max-len 400) ;;
+		imdb) tr=$out/data/imdb-train.ft.txt dev=$out/data/imdb-dev.ft.txt ;;
 		mtl) tr=$shared/amazon_mtl/train.ft.txt dev=$shared/amazon_mtl/dev.ft.txt ;;
 		*) echo "search-defaults: unknown data $ds" >&2; exit 2 ;;
 		esac
@@ -61,7 +66,7 @@ for name in "${names[@]}"; do
 			start=$(date +%s.%N)
 			# shellcheck disable=SC2086 # the candidate's flags are a list
 			"$out/trainer" train --train "$tr" --dev "$dev" --out "$run" --cache-dir "$out/cache" \
-				--seed "$seed" "${extra[@]}" ${cand[$name]} >"$run.log" 2>&1 ||
+				--seed "$seed" ${cand[$name]} >"$run.log" 2>&1 ||
 				{ echo "search-defaults: $name $ds seed $seed failed, see $run.log" >&2; exit 1; }
 			secs=$(echo "$(date +%s.%N) - $start" | bc)
 			best=$(python3 -c '

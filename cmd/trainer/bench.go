@@ -69,10 +69,11 @@ func benchFlags() []cli.Flag {
 		&cli.StringFlag{Name: "mpirun", Value: "mpirun --allow-run-as-root --oversubscribe", Usage: "launcher for --ranks above 1"},
 		&cli.StringFlag{Name: "rank-child", Hidden: true, Usage: "internal: run one configuration as an MPI rank, rank 0 writing its result here"},
 	}
-	// The reference's model: E=128, H=256, the last step's state.
+	// The reference's model: E=128, H=256, the last step's state, reviews
+	// cut at 256 tokens.
 	def := model.Config{EmbedDim: 128, Hidden: 256, Layers: 1, Pool: model.PoolLast}
 	flags = append(flags, dataFlags()...)
-	flags = append(flags, modelFlags(def, defaultMaxLen)...)
+	flags = append(flags, modelFlags(def, 256)...)
 	flags = append(flags, optimFlags(optimDefaults{Batch: defaultBatch})...)
 	return append(flags, pipelineFlags(2)...)
 }
