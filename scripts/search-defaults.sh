@@ -19,7 +19,7 @@ shift || true
 shared=${SHARED:-../shared/data}
 datasets=${DATASETS:-amazon imdb}
 seeds=${SEEDS:-1 2}
-mkdir -p "$out/data"
+mkdir -p "$out/data" "$out/runs"
 
 # Candidates: name, then the flags that differ from the built-in defaults.
 # "defaults" is what `trainer train` does with no flags.
