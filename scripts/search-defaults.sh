@@ -33,6 +33,8 @@ declare -A cand=(
 	[bi-max-wdrop.25]="--ngrams 0 --word-dropout 0.25"
 	[bi-max-wdrop.2-ngrams]="--word-dropout 0.2"
 	[bi-h64-ngrams]="--hidden 64"
+	[bi-h96-ngrams]="--hidden 96"
+	[bi-h128-ngrams]="--hidden 128"
 	[bi-ngrams-len400]="--max-len 400"
 )
 names=("$@")
