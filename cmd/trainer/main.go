@@ -4,10 +4,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -90,6 +93,29 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 }
 
 // requireNoArgs rejects stray positional arguments, a common typo for a flag.
+// interruptible is the action of a command that takes flags only, reads
+// them with parse and then runs with a logger until it is done or SIGINT or
+// SIGTERM cancels its context (train and tune stop at a step and save their
+// state).
+func interruptible[O any](parse func(*cli.Context) (O, error), run func(context.Context, O, *logger, io.Writer) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if err := requireNoArgs(c); err != nil {
+			return err
+		}
+		o, err := parse(c)
+		if err != nil {
+			return err
+		}
+		log, err := newLogger(c)
+		if err != nil {
+			return err
+		}
+		ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return run(ctx, o, log, c.App.Writer)
+	}
+}
+
 func requireNoArgs(c *cli.Context) error {
 	if c.Args().Len() > 0 {
 		return usagef("%s: unexpected argument %q", c.Command.Name, c.Args().First())

@@ -8,13 +8,11 @@ import (
 	"io"
 	"maps"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -95,23 +93,8 @@ func trainCommand() *cli.Command {
 			"CPU-only runs may use too); metrics.jsonl then shows each replica's share and idle time, and the loss\n" +
 			"scale under fp16. Under mpirun -np R (a binary built with make mpi) every rank trains its part of\n" +
 			"each global batch and rank 0 alone writes OUT.",
-		Flags: append(trainFlags(), logFormatFlag()),
-		Action: func(c *cli.Context) error {
-			if err := requireNoArgs(c); err != nil {
-				return err
-			}
-			o, err := trainOptionsFrom(c)
-			if err != nil {
-				return err
-			}
-			log, err := newLogger(c)
-			if err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return runTrain(ctx, o, log, c.App.Writer)
-		},
+		Flags:  append(trainFlags(), logFormatFlag()),
+		Action: interruptible(trainOptionsFrom, runTrain),
 	}
 }
 

@@ -7,14 +7,12 @@ import (
 	"io"
 	"maps"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"reflect"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -40,24 +38,14 @@ func tuneCommand() *cli.Command {
 			"See docs/tune.md.\n\nThe space:\n" + indent(tune.DefaultSpace().String()),
 		Flags: tuneFlags(),
 		Action: func(c *cli.Context) error {
-			if err := requireNoArgs(c); err != nil {
-				return err
-			}
 			if c.Bool("print-space") {
+				if err := requireNoArgs(c); err != nil {
+					return err
+				}
 				_, err := fmt.Fprint(c.App.Writer, tune.DefaultSpace().String())
 				return err
 			}
-			o, err := tuneOptionsFrom(c)
-			if err != nil {
-				return err
-			}
-			log, err := newLogger(c)
-			if err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return runTune(ctx, o, log, c.App.Writer)
+			return interruptible(tuneOptionsFrom, runTune)(c)
 		},
 	}
 }
