@@ -8,10 +8,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
+	"trainer/internal/bench"
 	"trainer/train/device"
 )
 
@@ -116,9 +116,9 @@ func TestBenchMatrix(t *testing.T) {
 		}
 		ran++
 		if r.Error != "" || r.Steps != 4 || r.Tokens <= 0 || r.TokensPerS <= 0 || len(r.Curve) != 3 {
-			t.Errorf("%s: %+v", r.label(), r)
+			t.Errorf("%s: %+v", r.Label(), r)
 		}
-		if r.Approach == approachDDP && r.CPUs == 1 && r.Speedup != 1 {
+		if r.Approach == bench.DDP && r.CPUs == 1 && r.Speedup != 1 {
 			t.Errorf("the 1-CPU ddp row is the speedup base, got %v", r.Speedup)
 		}
 	}
@@ -133,51 +133,11 @@ func TestBenchMatrix(t *testing.T) {
 	}
 }
 
-// TestBenchRepeat checks --repeat: every configuration runs once per
-// round, odd rounds in reverse order, and reports its median round with
-// all rounds' speedups, each taken against its own round's 1-CPU row.
-func TestBenchRepeat(t *testing.T) {
-	dir := t.TempDir()
-	tr, out := filepath.Join(dir, "train.ft.txt"), filepath.Join(dir, "out")
-	writeReviews(t, tr, 200, 3)
-	var stdout, stderr bytes.Buffer
-	code := run([]string{"trainer", "bench", "--train", tr, "--test", tr, "--out", out, "--steps", "3", "--evals", "1",
-		"--embed-dim", "8", "--hidden", "8", "--batch-size", "16", "--cpus", "1,2", "--approaches", "ddp", "--repeat", "3"}, &stdout, &stderr)
-	if code != exitOK {
-		t.Fatalf("exit %d: %s", code, stderr.String())
-	}
-	log := stderr.String()
-	first2 := strings.Index(log, "(round 2 of 3) ...")
-	if first2 < 0 || !strings.Contains(log[first2-40:first2], "cpus=2") {
-		t.Errorf("round 2 does not start with the last configuration:\n%s", log)
-	}
-	if !strings.Contains(stdout.String(), "median of 3 rounds:") {
-		t.Errorf("table does not show the rounds:\n%s", stdout.String())
-	}
-	results := readBenchResults(t, out)
-	if len(results) != 2 {
-		t.Fatalf("%d results, want 2", len(results))
-	}
-	for _, r := range results {
-		if len(r.SpeedupRuns) != 3 || len(r.TokensPerSRuns) != 3 {
-			t.Fatalf("%s: rounds %v / %v, want 3 each", r.label(), r.SpeedupRuns, r.TokensPerSRuns)
-		}
-		sorted := slices.Clone(r.SpeedupRuns)
-		slices.Sort(sorted)
-		if r.Speedup != sorted[1] || !slices.Contains(r.TokensPerSRuns, r.TokensPerS) {
-			t.Errorf("%s: speedup %v, tokens/s %v; rounds %v, %v", r.label(), r.Speedup, r.TokensPerS, r.SpeedupRuns, r.TokensPerSRuns)
-		}
-		if r.CPUs == 1 && !slices.Equal(r.SpeedupRuns, []float64{1, 1, 1}) {
-			t.Errorf("the 1-CPU row is each round's base: %v", r.SpeedupRuns)
-		}
-	}
-}
-
 // readBenchResults reads the results of bench.json in out.
-func readBenchResults(t *testing.T, out string) []benchResult {
+func readBenchResults(t *testing.T, out string) []bench.Result {
 	t.Helper()
 	var doc struct {
-		Results []benchResult `json:"results"`
+		Results []bench.Result `json:"results"`
 	}
 	b, err := os.ReadFile(filepath.Join(out, "bench.json"))
 	if err != nil {
