@@ -4,6 +4,7 @@
 // GPU+CPU scheduler, pipeline stages, the MPI rank wrapper, and the Engine
 // (all-reduce of one flat gradient buffer, optimizer step on fp32 master
 // weights) or a resident device that steps itself, under the Loop with its
-// checkpoints and metrics log. The command line, benchmarks and anything
-// later that trains call Assemble.
+// checkpoints and metrics log. Benchmarks and train/job, which runs a
+// whole training job from typed options (the command line's train and
+// tune), call Assemble.
 package train

@@ -36,27 +36,6 @@ func TestExpandBareAMP(t *testing.T) {
 	}
 }
 
-func TestApproachName(t *testing.T) {
-	cases := []struct {
-		s    runShape
-		want string
-	}{
-		{runShape{Device: "cpu", Workers: 1, Schedule: scheduleEven, Ranks: 1}, "single worker (CPU)"},
-		{runShape{Device: "cpu", Workers: 12, Schedule: scheduleEven, Ranks: 1}, "DDP x12 (CPU)"},
-		{runShape{Device: "cpu", Workers: 2, Schedule: scheduleHybrid, Ranks: 1}, "DDP x2 (CPU, hybrid)"},
-		{runShape{Device: "cpu", Workers: 2, Schedule: scheduleEven, Ranks: 4}, "DDP x2 (CPU) x 4 ranks"},
-		{runShape{Device: "cpu", Workers: 1, Schedule: scheduleEven, Ranks: 2}, "DDP x1 (CPU) x 2 ranks"},
-		{runShape{Device: "cuda:0", Workers: 0, AMP: ampOff, Streams: 1, Ranks: 1}, "cuda:0"},
-		{runShape{Device: "cuda:0", Workers: 12, AMP: ampFP16, Streams: 1, Schedule: scheduleHybrid, Ranks: 1}, "AMP fp16 cuda:0 + 12 CPU (hybrid)"},
-		{runShape{Device: "cuda:1", Workers: 0, AMP: ampBF16, Streams: 4, Ranks: 2}, "AMP bf16 cuda:1 x4 streams x 2 ranks"},
-	}
-	for _, c := range cases {
-		if got := approachName(c.s); got != c.want {
-			t.Errorf("approachName(%+v) = %q, want %q", c.s, got, c.want)
-		}
-	}
-}
-
 func TestTrainDeviceFlagsBadInput(t *testing.T) {
 	dir := t.TempDir()
 	corpus := synthCorpus(t, dir, 100, 1)
@@ -291,96 +270,5 @@ func TestTrainGPUHybridWiring(t *testing.T) {
 	}
 	if want := []string{"fp32", "fp16", "bf16"}; !slices.Equal(fakeGPUPrecisions, want) {
 		t.Fatalf("the backend was asked for precisions %q, want %q", fakeGPUPrecisions, want)
-	}
-}
-
-func TestCheckDevice(t *testing.T) {
-	cases := []struct {
-		name                    string
-		o                       trainOptions
-		workersSet, scheduleSet bool
-		workers                 int
-		device, split, err      string
-	}{
-		{"cpu even", trainOptions{Device: "cpu", Workers: 2, AMP: ampOff, Streams: 1, Split: scheduleEven}, true, false, 2, "cpu", scheduleEven, ""},
-		{"cpu hybrid", trainOptions{Device: "cpu", Workers: 2, AMP: ampOff, Streams: 1, Split: scheduleHybrid}, true, true, 2, "cpu", scheduleHybrid, ""},
-		{"gpu alone by default", trainOptions{Device: "fakegpu:1", Workers: 12, AMP: ampFP16, Streams: 2, Split: scheduleEven}, false, false, 0, "fakegpu:1", scheduleEven, ""},
-		{"bare kind is ordinal 0", trainOptions{Device: "fakegpu", Workers: 1, AMP: ampOff, Streams: 1, Split: scheduleEven}, false, false, 0, "fakegpu:0", scheduleEven, ""},
-		{"gpu + cpu is hybrid", trainOptions{Device: "fakegpu:0", Workers: 3, AMP: ampBF16, Streams: 1, Split: scheduleEven}, true, false, 3, "fakegpu:0", scheduleHybrid, ""},
-		{"gpu + cpu even refused", trainOptions{Device: "fakegpu:0", Workers: 3, AMP: ampOff, Streams: 1, Split: scheduleEven}, true, true, 0, "", "", "GPU + CPU runs use --schedule hybrid"},
-		{"gpu + 0 cpu", trainOptions{Device: "fakegpu:0", Workers: 0, AMP: ampOff, Streams: 1, Split: scheduleHybrid}, true, true, 0, "fakegpu:0", scheduleEven, ""},
-		{"bad ordinal", trainOptions{Device: "fakegpu:x", Workers: 1, AMP: ampOff, Streams: 1, Split: scheduleEven}, false, false, 0, "", "", "want fakegpu:N"},
-		{"unknown kind", trainOptions{Device: "tpu:0", Workers: 1, AMP: ampOff, Streams: 1, Split: scheduleEven}, false, false, 0, "", "", `unknown device kind "tpu"`},
-		{"amp on cpu", trainOptions{Device: "cpu", Workers: 1, AMP: ampBF16, Streams: 1, Split: scheduleEven}, false, false, 0, "", "", "--amp bf16 needs a GPU"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			o := c.o
-			err := o.checkDevice(c.workersSet, c.scheduleSet, false)
-			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) {
-					t.Fatalf("error %v, want %q", err, c.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if o.Workers != c.workers || o.Device != c.device || o.Split != c.split {
-				t.Fatalf("workers %d, device %s, split %s; want %d, %s, %s", o.Workers, o.Device, o.Split, c.workers, c.device, c.split)
-			}
-		})
-	}
-}
-
-func TestDiffSettingsNewFields(t *testing.T) {
-	old := runSettings{Seed: 1, Workers: 2}
-	stored, _ := json.Marshal(old)
-	if d, err := diffSettings(stored, old); err != nil || len(d) != 0 {
-		t.Fatalf("same settings differ: %v %v", d, err)
-	}
-	// A setting at its default is left out, so checkpoints written before
-	// it existed still match; one in either run alone is a difference.
-	withAMP := old
-	withAMP.AMP = ampFP16
-	d, _ := diffSettings(stored, withAMP)
-	if len(d) != 1 || !strings.HasPrefix(d[0], "AMP") {
-		t.Fatalf("diff %q, want AMP", d)
-	}
-	storedAMP, _ := json.Marshal(withAMP)
-	d, _ = diffSettings(storedAMP, old)
-	if len(d) != 1 || !strings.HasPrefix(d[0], "AMP") {
-		t.Fatalf("diff %q, want AMP (stored only)", d)
-	}
-}
-
-// TestCheckDeviceNgrams: the default n-gram path is dropped on a GPU, which
-// has no kernels for it, with a note for the log; one asked for by flag is
-// kept so that the device refuses it with its reason, and the CPU keeps it.
-func TestCheckDeviceNgrams(t *testing.T) {
-	cases := []struct {
-		name      string
-		device    string
-		ngramsSet bool
-		want      int
-		notes     int
-	}{
-		{"cpu default", "cpu", false, 2, 0},
-		{"gpu default", "fakegpu:0", false, 0, 1},
-		{"gpu asked", "fakegpu:0", true, 2, 0},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			o := trainOptions{Device: c.device, Workers: 1, AMP: ampOff, Streams: 1, Split: scheduleEven, Model: defaultModel()}
-			if err := o.checkDevice(false, false, c.ngramsSet); err != nil {
-				t.Fatal(err)
-			}
-			if o.Model.Ngrams != c.want || len(o.Notes) != c.notes {
-				t.Fatalf("ngrams %d with %d notes, want %d with %d", o.Model.Ngrams, len(o.Notes), c.want, c.notes)
-			}
-			if c.want == 0 && o.Model.Buckets != 0 {
-				t.Fatalf("buckets %d left with the n-gram path off", o.Model.Buckets)
-			}
-		})
 	}
 }

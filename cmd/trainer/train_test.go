@@ -14,6 +14,7 @@ import (
 	"trainer/data"
 	"trainer/model"
 	"trainer/train"
+	"trainer/train/job"
 )
 
 // synthCorpus writes n synthetic labelled reviews and returns the path.
@@ -196,9 +197,9 @@ func TestTrainResumeCLI(t *testing.T) {
 }
 
 // mustTrainOptions parses a train command line.
-func mustTrainOptions(t testing.TB, args []string) *trainOptions {
+func mustTrainOptions(t testing.TB, args []string) *job.Options {
 	t.Helper()
-	var o *trainOptions
+	var o *job.Options
 	cmd := trainCommand()
 	cmd.Action = func(c *cli.Context) (err error) {
 		o, err = trainOptionsFrom(c)
@@ -211,8 +212,23 @@ func mustTrainOptions(t testing.TB, args []string) *trainOptions {
 	return o
 }
 
-// runTrainHooked runs a training run that calls hook after every step.
-func runTrainHooked(ctx context.Context, o *trainOptions, hook func()) error {
-	o.afterStep = hook
-	return runTrain(ctx, o, &logger{w: io.Discard, json: true}, io.Discard)
+// runTrainHooked runs a training run that calls hook after every step,
+// to interrupt it at an exact step as a signal would.
+func runTrainHooked(ctx context.Context, o *job.Options, hook func()) error {
+	log := &logger{w: io.Discard, json: true}
+	rep := reporter(log)
+	rep.Training = func(epochs int) job.Progress { return hookedProgress{newEpochProgress(log, epochs), hook} }
+	_, err := job.Run(ctx, o, rep)
+	return err
+}
+
+// hookedProgress calls hook after every step it shows.
+type hookedProgress struct {
+	*epochProgress
+	hook func()
+}
+
+func (p hookedProgress) Step(epoch, batch, batches int, st train.StepStats) {
+	p.epochProgress.Step(epoch, batch, batches, st)
+	p.hook()
 }

@@ -5,10 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
-	"os"
-	"path/filepath"
-	"reflect"
 	"runtime"
 	"slices"
 	"strconv"
@@ -17,13 +13,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"trainer/internal/runlock"
 	"trainer/internal/tune"
-	"trainer/train"
+	"trainer/train/job"
 )
-
-// leaderboardRows is how many trials the live leaderboard shows.
-const leaderboardRows = 10
 
 func tuneCommand() *cli.Command {
 	return &cli.Command{
@@ -33,7 +25,7 @@ func tuneCommand() *cli.Command {
 			"random points of the space below train for the first rung's epochs, the best third go on to the next\n" +
 			"rung, retrained from scratch, until the last. Trials are scored by dev accuracy (--dev, or\n" +
 			"--dev-fraction of --train held out as train does). After every trial OUT/tune.json records the search,\n" +
-			"OUT/leaderboard.tsv ranks the trials, stdout shows the top " + strconv.Itoa(leaderboardRows) + " and OUT/model.bin is the best model so\n" +
+			"OUT/leaderboard.tsv ranks the trials, stdout shows the top " + strconv.Itoa(tune.LeaderboardRows) + " and OUT/model.bin is the best model so\n" +
 			"far. The same command again resumes: finished trials are kept and the budget spent carries over.\n" +
 			"See docs/tune.md.\n\nThe space:\n" + indent(tune.DefaultSpace().String()),
 		Flags: tuneFlags(),
@@ -74,44 +66,16 @@ func tuneFlags() []cli.Flag {
 	)
 }
 
-// tuneOptions is the validated command line of a search.
-type tuneOptions struct {
-	Out       string
-	Budget    time.Duration
-	Seed      uint64
-	MaxTrials int
-	Rungs     []int
-	Bracket   int
-	Space     tune.Space
-	// Base are the training flags every trial shares, and Settings those
-	// of them that shape the weights, which a resume must repeat.
-	Base     []string
-	Settings map[string]string
-
-	// afterTrial, when set, runs after every recorded trial; tests use it
-	// to interrupt a search between trials, as a signal would.
-	afterTrial func(tune.Trial)
-}
-
-// resumeMayChange reports whether a resume may change a passed flag: the
-// workers and the cache change how fast trials run, not what they learn,
-// and the data files are compared by digest, so a moved file still
-// resumes and a changed one does not.
-func resumeMayChange(name string) bool {
-	switch name {
-	case "cpu-workers", "workers", "cache-dir", flagTrain, flagTest, "dev":
-		return true
-	}
-	return false
-}
-
-func tuneOptionsFrom(c *cli.Context) (*tuneOptions, error) {
-	o := &tuneOptions{Out: c.String("out"), Budget: c.Duration("budget"), Seed: c.Uint64(flagSeed), MaxTrials: c.Int("max-trials"),
-		Rungs: c.IntSlice("rungs"), Bracket: c.Int("bracket"), Space: tune.DefaultSpace(), Settings: map[string]string{}}
+// tuneOptionsFrom reads a search's command line into the session it
+// runs; runTune adds the defaults and what trains and shows the trials.
+func tuneOptionsFrom(c *cli.Context) (*tune.Session, error) {
+	o := &tune.Session{Config: tune.Config{Dir: c.String("out"), Budget: c.Duration("budget"), Seed: c.Uint64(flagSeed),
+		MaxTrials: c.Int("max-trials"), Rungs: c.IntSlice("rungs"), Bracket: c.Int("bracket"), Space: tune.DefaultSpace(),
+		Settings: map[string]string{}}, Trainer: &tune.Trainer{Parse: parseTrainArgs}}
 	switch {
 	case c.String(flagTrain) == "":
 		return nil, usagef("tune: --train FILE is required")
-	case o.Out == "":
+	case o.Dir == "":
 		return nil, usagef("tune: --out DIR is required")
 	case o.Budget <= 0:
 		return nil, usagef("tune: --budget %v: want a positive duration, e.g. 30m", o.Budget)
@@ -124,39 +88,42 @@ func tuneOptionsFrom(c *cli.Context) (*tuneOptions, error) {
 		v := fmt.Sprint(c.Value(name))
 		// Every setting, given or not, so that a resume that spells
 		// out a default is the same search.
-		if !resumeMayChange(name) {
+		if !tune.ResumeMayChange(name) {
 			o.Settings[name] = v
 		}
 		if c.IsSet(name) {
-			o.Base = append(o.Base, "--"+name+"="+v)
+			o.Trainer.Base = append(o.Trainer.Base, "--"+name+"="+v)
 		}
 	}
 	// Every trial parses the same flags; check them once, before reading
 	// any data.
-	if _, err := parseTrainArgs(append(slices.Clone(o.Base), "--out", o.Out)); err != nil {
+	if _, err := parseTrainArgs(append(slices.Clone(o.Trainer.Base), "--out", o.Dir)); err != nil {
 		return nil, err
 	}
 	return o, nil
 }
 
-// parseTrainArgs reads a `trainer train` command line (without the command
-// name) into validated options, so that a trial means what the same flags
-// mean to train.
-func parseTrainArgs(args []string) (*trainOptions, error) {
-	var o *trainOptions
-	cmd := &cli.Command{Name: "train", Flags: trainFlags(), Action: func(c *cli.Context) (err error) {
-		// A stray word ends the flags, and the ones after it would be
-		// silently ignored.
+// withTrainFlags parses a `trainer train` command line (without the
+// command name) and hands it to read. A stray word is refused: it ends the
+// flags, and the ones after it would be silently ignored.
+func withTrainFlags(args []string, read func(*cli.Context) error) error {
+	cmd := &cli.Command{Name: "train", Flags: trainFlags(), Action: func(c *cli.Context) error {
 		if err := requireNoArgs(c); err != nil {
 			return err
 		}
+		return read(c)
+	}}
+	return newParser(cmd).Run(append([]string{"trainer", "train"}, args...))
+}
+
+// parseTrainArgs reads a train command line into validated options, so
+// that a trial means what the same flags mean to train.
+func parseTrainArgs(args []string) (o *job.Options, err error) {
+	err = withTrainFlags(args, func(c *cli.Context) (err error) {
 		o, err = trainOptionsFrom(c)
 		return err
-	}}
-	if err := newParser(cmd).Run(append([]string{"trainer", "train"}, args...)); err != nil {
-		return nil, err
-	}
-	return o, nil
+	})
+	return o, err
 }
 
 // trainFlagValues are the values train gives the flags named (its
@@ -164,10 +131,7 @@ func parseTrainArgs(args []string) (*trainOptions, error) {
 // is not a train flag is an error.
 func trainFlagValues(args, names []string) (tune.Point, error) {
 	p := tune.Point{}
-	cmd := &cli.Command{Name: "train", Flags: trainFlags(), Action: func(c *cli.Context) error {
-		if err := requireNoArgs(c); err != nil {
-			return err
-		}
+	return p, withTrainFlags(args, func(c *cli.Context) error {
 		for _, n := range names {
 			v := c.Value(n)
 			if v == nil {
@@ -176,8 +140,7 @@ func trainFlagValues(args, names []string) (tune.Point, error) {
 			p[n] = fmt.Sprint(v)
 		}
 		return nil
-	}}
-	return p, newParser(cmd).Run(append([]string{"trainer", "train"}, args...))
+	})
 }
 
 // newParser is a quiet app around one command, for parsing a command line
@@ -190,195 +153,17 @@ func newParser(cmd *cli.Command) *cli.App {
 	return app
 }
 
-func runTune(ctx context.Context, o *tuneOptions, log *logger, stdout io.Writer) error {
-	if err := os.MkdirAll(o.Out, 0o755); err != nil {
-		return fmt.Errorf("tune: %w", err)
-	}
-	lock, err := runlock.Acquire(o.Out)
-	if err != nil {
-		return fmt.Errorf("tune: %w", err)
-	}
-	defer lock.Release()
-	// Never replace a training run's model with a search's.
-	_, noState := os.Stat(filepath.Join(o.Out, tune.StateName))
-	if _, err := os.Stat(filepath.Join(o.Out, tune.ModelName)); err == nil && noState != nil {
-		return usagef("tune: %s holds a model.bin but no %s: not a tune directory; give another --out", o.Out, tune.StateName)
-	}
-	flags := make([]string, len(o.Space))
-	for i, d := range o.Space {
-		flags[i] = d.Flag
-	}
-	defaults, err := trainFlagValues(append(slices.Clone(o.Base), "--out", o.Out), flags)
-	if err != nil {
+// runTune runs the search o describes, its trials trained as train would
+// train their flags, starting from train's defaults.
+func runTune(ctx context.Context, o *tune.Session, log *logger, stdout io.Writer) error {
+	var err error
+	if o.Defaults, err = trainFlagValues(append(slices.Clone(o.Trainer.Base), "--out", o.Dir), o.Space.Flags()); err != nil {
 		return err
 	}
-	r := &tuneRunner{base: o.Base, log: log}
-	defer r.close()
-	// The data are read once, here, for every trial (and digested for the
-	// resume check).
-	first, err := parseTrainArgs(r.args(tune.Trial{ID: 1, Point: defaults, Epochs: 1}, o.Out))
-	if err != nil {
-		return err
-	}
-	if _, err := r.data(ctx, first); err != nil {
-		return err
-	}
-	for _, line := range r.td.DroppedLines {
-		log.Warnf("%s", line)
-	}
-	var inputs []tune.Input
-	for _, in := range r.td.Inputs {
-		inputs = append(inputs, tune.Input{Role: in.Role, Path: in.Path, Digest: in.Digest})
-	}
-	cfg := tune.Config{Dir: o.Out, Space: o.Space, Defaults: defaults, Rungs: o.Rungs, Bracket: o.Bracket, Seed: o.Seed,
-		Budget: o.Budget, MaxTrials: o.MaxTrials, Settings: o.Settings, Inputs: inputs,
-		OnStart: func(t tune.Trial, s *tune.State) {
-			log.Infof("trial %d (bracket %d, rung %d): %d epochs, %s; budget used %s of %s", t.ID, t.Bracket, t.Rung, t.Epochs,
-				pointLabel(t, defaults), seconds(s.Used()), o.Budget)
-		},
-		OnTrial: func(t tune.Trial, s *tune.State) {
-			fmt.Fprintf(stdout, "\nafter trial %d (%s, %s; budget used %s of %s):\n", t.ID, t.Status, seconds(t.Seconds), seconds(s.Used()), o.Budget)
-			tune.WriteLeaderboard(stdout, s, leaderboardRows)
-			if o.afterTrial != nil {
-				o.afterTrial(t)
-			}
-		},
-	}
-	st, err := tune.Run(ctx, cfg, r.run)
-	if errors.Is(err, tune.ErrMismatch) {
+	o.Out, o.Trainer.Report = stdout, reporter(log)
+	err = o.Run(ctx)
+	if errors.Is(err, tune.ErrMismatch) || errors.Is(err, tune.ErrNotTuneDir) {
 		return usageError{err}
 	}
-	if err != nil {
-		return err
-	}
-	best, ok := st.Best()
-	if !ok {
-		return fmt.Errorf("tune: no trial finished within the %v budget (the defaults train %d epochs first; give a larger --budget)", o.Budget, o.Rungs[len(o.Rungs)-1])
-	}
-	fmt.Fprintf(stdout, "\nbest: trial %d, dev accuracy %.2f%% after %d epochs (%s); %d trials, %s of %s\n",
-		best.ID, 100*best.DevAccuracy, best.Epochs, pointLabel(best, defaults), len(st.Trials), seconds(st.Used()), o.Budget)
-	fmt.Fprintf(stdout, "model: %s\nreproduce: %s\n", filepath.Join(o.Out, tune.ModelName), reproduce(o.Base, best, defaults))
-	return nil
-}
-
-// pointLabel is a trial's flags that differ from the defaults.
-func pointLabel(t tune.Trial, defaults tune.Point) string {
-	if d := t.Point.Diff(defaults); d != "" {
-		return d
-	}
-	return "the defaults"
-}
-
-// seconds is a duration in seconds, rounded for people.
-func seconds(s float64) string {
-	return time.Duration(s * float64(time.Second)).Round(time.Second).String()
-}
-
-// reproduce is the train command line that trains the best trial again.
-func reproduce(base []string, best tune.Trial, defaults tune.Point) string {
-	args := []string{"trainer", "train"}
-	for _, a := range base {
-		args = append(args, shellQuote(a))
-	}
-	args = append(args, "--epochs", strconv.Itoa(best.Epochs), "--out", "DIR")
-	for _, k := range slices.Sorted(maps.Keys(best.Point)) {
-		if d := (tune.Point{k: best.Point[k]}).Diff(tune.Point{k: defaults[k]}); d != "" {
-			args = append(args, shellQuote(d))
-		}
-	}
-	return strings.Join(args, " ")
-}
-
-// shellQuote quotes s for a POSIX shell unless it needs none.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./:,+") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// tuneRunner trains trials in-process on data read once.
-type tuneRunner struct {
-	base []string
-	log  *logger
-	td   *train.Data
-	key  train.DataConfig // how td was read
-}
-
-// args is a trial's train command line.
-func (r *tuneRunner) args(t tune.Trial, dir string) []string {
-	args := append(slices.Clone(r.base), "--out", dir, "--epochs", strconv.Itoa(t.Epochs))
-	return append(args, t.Point.Args()...)
-}
-
-// run trains a trial. An interrupted trial's checkpoint is resumed when
-// it belongs to this trial; otherwise the trial starts afresh.
-func (r *tuneRunner) run(ctx context.Context, t tune.Trial, dir string) (tune.Result, error) {
-	o, resume, err := r.open(t, dir)
-	if err != nil {
-		return tune.Result{}, err
-	}
-	td, err := r.data(ctx, o)
-	if err != nil {
-		return tune.Result{}, err
-	}
-	sum, err := trainOnData(ctx, o, r.log, io.Discard, td, resume)
-	var ue usageError
-	if resume != nil && errors.As(err, &ue) {
-		// The checkpoint is not this trial's after all: start afresh.
-		o.Resume = false
-		sum, err = trainOnData(ctx, o, r.log, io.Discard, td, nil)
-	}
-	if err != nil {
-		return tune.Result{}, err
-	}
-	// The checkpoint (weights and optimizer moments) is the largest file
-	// of a trial and of no use once it is done.
-	if err := os.Remove(filepath.Join(dir, train.CheckpointName)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return tune.Result{}, fmt.Errorf("trial %d: %w", t.ID, err)
-	}
-	return tune.Result{DevAccuracy: sum.BestAccuracy, Epochs: sum.Epochs, Model: filepath.Join(dir, "model.bin")}, nil
-}
-
-// open parses a trial's options and prepares its directory, with the
-// checkpoint of an earlier attempt when there is a usable one.
-func (r *tuneRunner) open(t tune.Trial, dir string) (*trainOptions, *train.Checkpoint, error) {
-	if _, err := os.Stat(filepath.Join(dir, train.CheckpointName)); err == nil {
-		o, err := parseTrainArgs(append(r.args(t, dir), "--resume", dir))
-		if err != nil {
-			return nil, nil, err
-		}
-		if ck, err := o.openRunDir(); err == nil {
-			return o, ck, nil
-		}
-	}
-	o, err := parseTrainArgs(append(r.args(t, dir), "--overwrite"))
-	if err != nil {
-		return nil, nil, err
-	}
-	_, err = o.openRunDir()
-	return o, nil, err
-}
-
-// data are the trial's data: those already read unless a dimension of the
-// space changes how they are read (the encoded cache keeps that cheap).
-func (r *tuneRunner) data(ctx context.Context, o *trainOptions) (*train.Data, error) {
-	key := o.dataConfig()
-	if r.td != nil && reflect.DeepEqual(key, r.key) {
-		return r.td, nil
-	}
-	r.close()
-	td, err := loadTrainingData(ctx, o, r.log)
-	if err != nil {
-		return nil, err
-	}
-	r.td, r.key = td, key
-	return td, nil
-}
-
-func (r *tuneRunner) close() {
-	if r.td != nil {
-		r.td.Close()
-		r.td = nil
-	}
+	return cliError(err)
 }

@@ -91,9 +91,9 @@ func TestTuneEndToEnd(t *testing.T) {
 }
 
 // tuneOptionsOf parses a tune command line as the command does.
-func tuneOptionsOf(t *testing.T, args []string) *tuneOptions {
+func tuneOptionsOf(t *testing.T, args []string) *tune.Session {
 	t.Helper()
-	var o *tuneOptions
+	var o *tune.Session
 	cmd := tuneCommand()
 	cmd.Action = func(c *cli.Context) (err error) {
 		o, err = tuneOptionsFrom(c)
@@ -119,7 +119,7 @@ func TestTuneResumesAfterInterruption(t *testing.T) {
 	o.Space = space
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	o.afterTrial = func(tr tune.Trial) {
+	o.OnTrial = func(tr tune.Trial, _ *tune.State) {
 		if tr.ID == 1 {
 			cancel() // as a Ctrl-C between trials
 		}
@@ -139,7 +139,7 @@ func TestTuneResumesAfterInterruption(t *testing.T) {
 	o = tuneOptionsOf(t, args)
 	o.Space = space
 	var ran []int
-	o.afterTrial = func(tr tune.Trial) { ran = append(ran, tr.ID) }
+	o.OnTrial = func(tr tune.Trial, _ *tune.State) { ran = append(ran, tr.ID) }
 	if err := runTune(context.Background(), o, log, io.Discard); err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,11 @@
 // Package tune searches the training settings of a model under a time
 // budget: random search with successive halving, the defaults trained in
 // full first, every finished trial recorded so that an interrupted search
-// resumes where it stopped. How a trial trains is the caller's: the search
-// gets a Runner and knows only points, epochs and dev accuracy.
+// resumes where it stopped. How a trial trains is the caller's: Run gets a
+// Runner and knows only points, epochs and dev accuracy. Session is the
+// search `trainer tune` runs, its trials trained in process by train/job
+// (Trainer) on data read once, with options the command line makes of a
+// point (TrialOptions).
 //
 // The schedule is a sequence of successive-halving brackets (Jamieson and
 // Talwalkar 2016; one bracket of Hyperband). A bracket draws Bracket random

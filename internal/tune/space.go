@@ -109,6 +109,15 @@ func (s Space) String() string {
 	return b.String()
 }
 
+// Flags are the flags the space searches, in its order.
+func (s Space) Flags() []string {
+	flags := make([]string, len(s))
+	for i, d := range s {
+		flags[i] = d.Flag
+	}
+	return flags
+}
+
 // sample draws a point.
 func (s Space) sample(r *rand.Rand) Point {
 	p := make(Point, len(s))
