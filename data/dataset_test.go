@@ -1,6 +1,9 @@
 package data
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestShardRangeCoversAllItemsOnce(t *testing.T) {
 	cases := []struct{ total, n int }{{10, 1}, {10, 3}, {3, 5}, {0, 2}, {128, 7}}
@@ -39,5 +42,25 @@ func TestMakeBatchPadsAndTruncates(t *testing.T) {
 	s := b.Shard(1, 2)
 	if s.Size != 1 || s.Row(0)[0] != 8 {
 		t.Fatalf("shard 1/2 = %+v", s)
+	}
+}
+
+func TestTruncation(t *testing.T) {
+	d := &Dataset{Tokens: make([]int32, 10), Offsets: []int64{0, 2, 7, 10}, Labels: []uint8{0, 1, 0}} // lengths 2, 5, 3
+	cases := []struct {
+		maxLen          int
+		reviews, tokens int64
+	}{{1, 3, 7}, {2, 2, 4}, {3, 1, 2}, {5, 0, 0}, {100, 0, 0}}
+	for _, c := range cases {
+		if got := d.Truncation(c.maxLen); got != (Truncation{MaxLen: c.maxLen, Reviews: c.reviews, Tokens: c.tokens}) {
+			t.Errorf("Truncation(%d) = %+v, want %d reviews, %d tokens", c.maxLen, got, c.reviews, c.tokens)
+		}
+	}
+	var b strings.Builder
+	if err := d.Truncation(2).WriteText(&b, &Report{Kept: 3, Tokens: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "  max-len                2 reviews (66.67%) longer than 2; 4 tokens (40.00%) cut\n"; b.String() != want {
+		t.Errorf("WriteText:\n%q\nwant\n%q", b.String(), want)
 	}
 }

@@ -141,8 +141,48 @@ func ParsePlant(spec string) (Plant, error) {
 	return p, nil
 }
 
+// String gives p in ParsePlant's form, to months (without to=).
+func (p Plant) String() string {
+	return fmt.Sprintf("product=%s,from=%s,negative=%g", p.Product, p.From.Format("2006-01"), p.Negative)
+}
+
+// Plants collects planted trends from a command line: it is a flag.Value
+// whose every Set adds one (a value holds commas, so a list flag, which
+// splits on them, cannot carry it).
+type Plants []Plant
+
+// Set parses one plant (ParsePlant) and adds it.
+func (ps *Plants) Set(spec string) error {
+	p, err := ParsePlant(spec)
+	if err != nil {
+		return err
+	}
+	*ps = append(*ps, p)
+	return nil
+}
+
+// String lists the plants, space separated.
+func (ps *Plants) String() string {
+	if ps == nil {
+		return ""
+	}
+	s := make([]string, len(*ps))
+	for i, p := range *ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, " ")
+}
+
 // SynthProduct names product i of a synthetic export.
 func SynthProduct(i int) string { return fmt.Sprintf("P%04d", i) }
+
+// HasProduct reports whether name is one of the m.Products products, as
+// set (before the default for 0): a plant on any other is a mistake worth
+// catching before generation starts.
+func (m SynthMeta) HasProduct(name string) bool {
+	i, err := strconv.Atoi(strings.TrimPrefix(name, "P"))
+	return err == nil && i >= 0 && i < m.Products && SynthProduct(i) == name
+}
 
 // synthMeta is the read-only metadata model for one seed.
 type synthMeta struct {

@@ -239,3 +239,51 @@ func TestParsePlant(t *testing.T) {
 		}
 	}
 }
+
+// TestSynthMetaHasProduct: only the names of the products set are products.
+func TestSynthMetaHasProduct(t *testing.T) {
+	m := SynthMeta{Products: 5}
+	for name, want := range map[string]bool{"P0000": true, "P0004": true, "P0005": false, "P4": false,
+		"P-001": false, "0003": false, "Q0003": false, "": false} {
+		if got := m.HasProduct(name); got != want {
+			t.Errorf("HasProduct(%q) with 5 products = %v, want %v", name, got, want)
+		}
+	}
+	if (SynthMeta{}).HasProduct("P0000") {
+		t.Error("a SynthMeta of 0 products has P0000")
+	}
+}
+
+// TestPlantStringParses: a plant's String reads back as the same plant.
+func TestPlantStringParses(t *testing.T) {
+	p, err := ParsePlant("product=P0003,from=2021-06,negative=0.8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := p.String(); s != "product=P0003,from=2021-06,negative=0.8" {
+		t.Fatalf("String() = %q", s)
+	}
+	if q, err := ParsePlant(p.String()); err != nil || q != p {
+		t.Fatalf("ParsePlant(String()) = %+v, %v; want %+v", q, err, p)
+	}
+}
+
+// TestPlantsCollects: every Set adds a plant, a bad one is refused and
+// adds nothing, and String lists them as given.
+func TestPlantsCollects(t *testing.T) {
+	var ps Plants
+	for _, spec := range []string{"product=P0001,from=2021-06,negative=0.9", "product=P0002,from=2020-01,negative=0.1"} {
+		if err := ps.Set(spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ps.Set("product=P0003"); err == nil {
+		t.Error("a plant without from= and negative= was accepted")
+	}
+	if s := ps.String(); len(ps) != 2 || s != "product=P0001,from=2021-06,negative=0.9 product=P0002,from=2020-01,negative=0.1" {
+		t.Errorf("%d plants, String() = %q", len(ps), s)
+	}
+	if s := (*Plants)(nil).String(); s != "" {
+		t.Errorf("nil String() = %q", s)
+	}
+}

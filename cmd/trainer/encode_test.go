@@ -124,7 +124,7 @@ func TestServeExportEncodeUsage(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"serve"}, exitUsage, "--model"},
-		{[]string{"serve", "--model", modelPath, "--workers", "0"}, exitUsage, "--workers"},
+		{[]string{"serve", "--model", modelPath, "--workers", "-1"}, exitUsage, "--workers"},
 		{[]string{"serve", "--model", modelPath, "--log-format", "xml"}, exitUsage, "--log-format"},
 		{[]string{"serve", "--model", modelPath, "--precision", "fp16"}, exitUsage, "--precision"},
 		{[]string{"serve", "--model", damaged}, exitRuntime, "checksum"},

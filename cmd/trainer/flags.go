@@ -1,16 +1,21 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
+	"slices"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"trainer/data"
+	"trainer/internal/predict"
 	"trainer/model"
 	"trainer/train/device"
 )
@@ -30,6 +35,10 @@ const (
 	flagJSON      = "json"
 	flagBatchSize = "batch-size"
 	flagModel     = "model"
+	flagPrecision = "precision"
+	flagFile      = "file"
+	flagOut       = "out"
+	flagProfile   = "cpuprofile"
 )
 
 // dataFlags are the data and preprocessing flags of the commands that
@@ -144,6 +153,173 @@ func jsonFlag() cli.Flag {
 
 func modelFileFlag() cli.Flag {
 	return &cli.StringFlag{Name: flagModel, Usage: "model file written by train (OUT/model.bin)"}
+}
+
+// parseModelFile reads --model, which every command that takes it needs.
+func parseModelFile(c *cli.Context) (string, error) {
+	if path := c.String(flagModel); path != "" {
+		return path, nil
+	}
+	return "", usagef("%s: --model FILE is required", c.Command.Name)
+}
+
+func precisionFlag(def string) cli.Flag {
+	return &cli.StringFlag{Name: flagPrecision, Value: def,
+		Usage: "arithmetic of the recurrent products: fp32, or int8 (8-bit weights and activations, on CPUs with AVX-512 VNNI; fp32 elsewhere)"}
+}
+
+// parsePrecision reads --precision: whether the recurrent products run in
+// 8 bits.
+func parsePrecision(c *cli.Context) (bool, error) {
+	switch v := c.String(flagPrecision); v {
+	case predict.FP32, predict.Int8:
+		return v == predict.Int8, nil
+	default:
+		return false, usagef("%s: --precision %q: want fp32 or int8", c.Command.Name, v)
+	}
+}
+
+// scoringFlags are the flags of the commands that score reviews with a
+// trained model in batches (eval, predict, report), with the command's
+// default arithmetic.
+func scoringFlags(defPrecision string) []cli.Flag {
+	return []cli.Flag{modelFileFlag(), workersFlag(), batchSizeFlag(predict.DefaultBatch), precisionFlag(defPrecision)}
+}
+
+// scoringOptions is the scoring group, validated: the model file and how
+// it scores.
+type scoringOptions struct {
+	Model   string
+	Predict predict.Options
+}
+
+func parseScoring(c *cli.Context) (o scoringOptions, err error) {
+	if o.Model, err = parseModelFile(c); err != nil {
+		return o, err
+	}
+	if o.Predict.Workers, err = parseWorkers(c); err != nil {
+		return o, err
+	}
+	if o.Predict.BatchSize, err = parseBatchSize(c); err != nil {
+		return o, err
+	}
+	o.Predict.Int8, err = parsePrecision(c)
+	return o, err
+}
+
+// reviewChunk is how many reviews of a file or stdin predict and encode
+// read, handle and write at a time: enough for long, well-filled batches
+// on every worker, small enough that output starts at once and memory
+// stays flat on any input size.
+const reviewChunk = 16384
+
+// reviewsFileFlag is --file of the commands that read unlabelled reviews
+// (TEXT... | --file FILE | -).
+func reviewsFileFlag() cli.Flag {
+	return &cli.StringFlag{Name: flagFile, Usage: "read reviews from this file, one per line"}
+}
+
+// reviewSource is where a command's unlabelled reviews come from: its
+// arguments, or a file or stdin of one review a line.
+type reviewSource struct {
+	args  []string  // the TEXT arguments, used as given; nil when reading r
+	r     io.Reader // --file or stdin
+	name  string    // r in messages
+	close func() error
+}
+
+// parseReviews reads the arguments and --file; Close the source after use.
+func parseReviews(c *cli.Context) (reviewSource, error) {
+	cmd, args, file := c.Command.Name, c.Args().Slice(), c.String(flagFile)
+	switch {
+	case file != "" && len(args) > 0:
+		return reviewSource{}, usagef("%s: give texts as arguments or --file, not both", cmd)
+	case len(args) > 1 && slices.Contains(args, "-"):
+		return reviewSource{}, usagef("%s: - reads stdin and takes no other arguments, got %q", cmd, args)
+	case len(args) == 1 && args[0] == "-":
+		if c.App.Reader == nil {
+			return reviewSource{r: os.Stdin, name: "stdin"}, nil
+		}
+		return reviewSource{r: c.App.Reader, name: "stdin"}, nil
+	case file != "":
+		f, err := os.Open(file)
+		if err != nil {
+			return reviewSource{}, fmt.Errorf("%s: %w", cmd, err)
+		}
+		return reviewSource{r: f, name: file, close: f.Close}, nil
+	case len(args) == 0:
+		return reviewSource{}, usagef("%s: no reviews: give TEXT arguments, --file FILE or - for stdin", cmd)
+	}
+	return reviewSource{args: args}, nil
+}
+
+// Close closes a file the source opened.
+func (s reviewSource) Close() error {
+	if s.close == nil {
+		return nil
+	}
+	return s.close()
+}
+
+// writeEach hands the reviews in input order to write, reviewChunk at a
+// time from a file or stdin (data.ReadTextLines), all at once from the
+// arguments, with w buffered and flushed at the end.
+func (s reviewSource) writeEach(w io.Writer, write func(w io.Writer, texts []string) error) error {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	var err error
+	if s.r == nil {
+		err = write(bw, s.args)
+	} else {
+		err = data.ReadTextLines(s.r, s.name, reviewChunk, func(texts []string) error { return write(bw, texts) })
+	}
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// outFlag is --out, where a command writes; usage says what it is.
+func outFlag(usage string) cli.Flag {
+	return &cli.StringFlag{Name: flagOut, Usage: usage}
+}
+
+// parseOut reads --out, which the command needs; what names its kind in
+// the message (DIR or FILE).
+func parseOut(c *cli.Context, what string) (string, error) {
+	if out := c.String(flagOut); out != "" {
+		return out, nil
+	}
+	return "", usagef("%s: --out %s is required", c.Command.Name, what)
+}
+
+func cpuProfileFlag() cli.Flag {
+	return &cli.StringFlag{Name: flagProfile, Usage: "write a CPU profile of the run to this file"}
+}
+
+// profileCPU starts the profile --cpuprofile asks for; call the returned
+// function at the end (it does nothing without one).
+func profileCPU(c *cli.Context) (func(), error) {
+	if path := c.String(flagProfile); path != "" {
+		return startCPUProfile(path)
+	}
+	return func() {}, nil
+}
+
+// startCPUProfile profiles the process into path until the returned
+// function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // batchSizeFlag is the reviews per batch: the global training batch, or a

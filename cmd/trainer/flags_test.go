@@ -145,3 +145,36 @@ func TestTrainTreebankPredictSame(t *testing.T) {
 		t.Fatalf("split model encodes %q, want %q", runs["split"], want)
 	}
 }
+
+// TestSharedFlagsMeanTheSame: a flag several commands take is refused
+// with the same message by each of them, before any file is read (the
+// model here does not exist).
+func TestSharedFlagsMeanTheSame(t *testing.T) {
+	m := filepath.Join(t.TempDir(), "never-read.bin")
+	out := filepath.Join(t.TempDir(), "out")
+	// What each command needs besides, so that only the flag under test is
+	// wrong; positional arguments come last.
+	needs := map[string][]string{"predict": {"text"}, "encode": {"text"}, "report": {"--input", "x"}, "synth": {"--n", "1"}}
+	cases := []struct {
+		cmds []string
+		args []string
+		msg  string
+	}{
+		{[]string{"predict", "eval", "encode", "report", "serve", "export"}, nil, ": --model FILE is required"},
+		{[]string{"predict", "eval", "report", "serve"}, []string{"--model", m, "--workers", "-1"}, ": --workers must be 0 (one per core) or more, got -1"},
+		{[]string{"synth"}, []string{"--out", out, "--workers", "-1"}, ": --workers must be 0 (one per core) or more, got -1"},
+		{[]string{"predict", "eval", "report"}, []string{"--model", m, "--batch-size", "0"}, ": --batch-size must be at least 1, got 0"},
+		{[]string{"predict", "eval", "report", "serve"}, []string{"--model", m, "--precision", "fp16"}, `: --precision "fp16": want fp32 or int8`},
+		{[]string{"export", "report"}, []string{"--model", m}, ": --out DIR is required"},
+		{[]string{"synth"}, nil, ": --out FILE is required"},
+	}
+	for _, c := range cases {
+		for _, cmd := range c.cmds {
+			args := slices.Concat([]string{cmd}, c.args, needs[cmd])
+			code, _, stderr := trainer(t, args...)
+			if want := "trainer: " + cmd + c.msg + "\n"; code != exitUsage || stderr != want {
+				t.Errorf("%v: exit %d, stderr %q; want %d and %q", args, code, stderr, exitUsage, want)
+			}
+		}
+	}
+}

@@ -50,7 +50,7 @@ func TestPredictOutputs(t *testing.T) {
 	}
 	dec := json.NewDecoder(strings.NewReader(js))
 	for i := range texts {
-		var p predictionJSON
+		var p predict.Line
 		if err := dec.Decode(&p); err != nil {
 			t.Fatalf("line %d: %v", i, err)
 		}
@@ -118,20 +118,6 @@ func TestPredictFileReadsLikeTraining(t *testing.T) {
 	}
 }
 
-func TestStripFastTextLabel(t *testing.T) {
-	for _, c := range []struct{ in, want string }{
-		{"__label__1\tgreat product", "great product"},
-		{"__label__1 great product", "great product"},
-		{"__label__2  two spaces", " two spaces"},
-		{"__label__2", ""},
-		{"no label here", "no label here"},
-	} {
-		if got := data.StripFastTextLabel(c.in); got != c.want {
-			t.Errorf("StripFastTextLabel(%q) = %q, want %q", c.in, got, c.want)
-		}
-	}
-}
-
 // BenchmarkPredict measures predict's reviews/s on 2 workers, in float32
 // and in 8 bits, for the command's default model (E=512, H=128, mean
 // pooling) and the reference's (E=128, H=256, last state), on the real
@@ -195,10 +181,9 @@ func BenchmarkPredict(b *testing.B) {
 				if (m.Precision() == predict.Int8) != set.int8 {
 					b.Skip("no AVX-512 VNNI on this CPU: no int8 path")
 				}
-				p := &predictor{m: m}
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					if err := p.score(set.texts, io.Discard); err != nil {
+					if err := m.Predict(io.Discard, set.texts, false); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -2,9 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
-	"os"
-	"runtime/pprof"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -17,7 +14,7 @@ func prepCommand() *cli.Command {
 		&cli.IntFlag{Name: "max-len", Usage: "report how many reviews training with this --max-len would truncate"},
 		jsonFlag(),
 		&cli.BoolFlag{Name: "quick-cache-check", Usage: "reuse a cache on its key alone (size, time, first and last MiB) without reading the whole input to prove it unchanged"},
-		&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the run to this file"},
+		cpuProfileFlag(),
 		logFormatFlag(),
 	)
 	return &cli.Command{
@@ -75,12 +72,11 @@ func prepProgress(log *logger) (func(data.ProgressEvent), func(ok bool)) {
 		}
 }
 
-// prepJSON is the --json output: the report plus what this run adds.
+// prepJSON is the --json output: the report plus, with --max-len, what
+// that cut would drop.
 type prepJSON struct {
 	*data.Report
-	MaxLen           int   `json:"max_len,omitempty"`
-	TruncatedReviews int64 `json:"truncated_reviews,omitempty"`
-	TruncatedTokens  int64 `json:"truncated_tokens,omitempty"`
+	data.Truncation
 }
 
 func runPrep(c *cli.Context) error {
@@ -99,13 +95,11 @@ func runPrep(c *cli.Context) error {
 	if maxLen < 0 {
 		return usagef("--max-len: %d; want 0 (none) or more", maxLen)
 	}
-	if path := c.String("cpuprofile"); path != "" {
-		stop, err := startCPUProfile(path)
-		if err != nil {
-			return err
-		}
-		defer stop()
+	stop, err := profileCPU(c)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	progress, done := prepProgress(log)
 	o.Progress = progress
 	start := time.Now()
@@ -115,50 +109,16 @@ func runPrep(c *cli.Context) error {
 		return err
 	}
 	defer p.Close()
-	rep := p.Report
-	rep.Seconds = time.Since(start).Seconds()
-	out := prepJSON{Report: &rep}
+	out := prepJSON{Report: &p.Report}
+	out.Report.Seconds = time.Since(start).Seconds()
 	if maxLen > 0 {
-		out.MaxLen = maxLen
-		for i := 0; i < p.Train.Len(); i++ {
-			if n := int(p.Train.Offsets[i+1] - p.Train.Offsets[i]); n > maxLen {
-				out.TruncatedReviews++
-				out.TruncatedTokens += int64(n - maxLen)
-			}
-		}
+		out.Truncation = p.Train.Truncation(maxLen)
 	}
-	if c.Bool("json") {
-		b, err := json.Marshal(out)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintln(c.App.Writer, string(b))
+	if c.Bool(flagJSON) {
+		return json.NewEncoder(c.App.Writer).Encode(out)
+	}
+	if err := out.Report.WriteText(c.App.Writer); err != nil || maxLen == 0 {
 		return err
 	}
-	if err := rep.WriteText(c.App.Writer); err != nil {
-		return err
-	}
-	if maxLen > 0 {
-		_, err = fmt.Fprintf(c.App.Writer, "  %-22s %d reviews (%.2f%%) longer than %d; %d tokens (%.2f%%) cut\n", "max-len",
-			out.TruncatedReviews, 100*float64(out.TruncatedReviews)/float64(max(rep.Kept, 1)), maxLen,
-			out.TruncatedTokens, 100*float64(out.TruncatedTokens)/float64(max(rep.Tokens, 1)))
-	}
-	return err
-}
-
-// startCPUProfile profiles the process into path until the returned
-// function is called.
-func startCPUProfile(path string) (func(), error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("cpu profile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("cpu profile: %w", err)
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}, nil
+	return out.Truncation.WriteText(c.App.Writer, out.Report)
 }

@@ -3,11 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
-	"path/filepath"
-	"runtime"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -29,10 +24,9 @@ func reportCommand() *cli.Command {
 			"skipped and counted; a missing or unparsable time, product or rating is counted per reason.\n" +
 			"Alerts: per product, the period where its negative share changed (CUSUM change point, tested by\n" +
 			"a two-proportion test adjusted for the splits tried), Benjamini-Hochberg over products at --fdr.",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "model", Usage: "model file written by train (OUT/model.bin) (required)"},
+		Flags: append(scoringFlags(predict.Int8),
 			&cli.StringFlag{Name: "input", Usage: "review export to report on, - for stdin (required)"},
-			&cli.StringFlag{Name: "out", Usage: "directory for report.json, the CSVs and report.html (required)"},
+			outFlag("directory for report.json, the CSVs and report.html (required)"),
 			&cli.StringFlag{Name: "text-col", Usage: "text column(s), comma-separated and joined in order (default: title + body by name)"},
 			&cli.StringFlag{Name: "time-col", Usage: "time column: Unix seconds or milliseconds, RFC 3339, YYYY-MM-DD, \"MM D, YYYY\""},
 			&cli.StringFlag{Name: "group-col", Usage: "product (group) column"},
@@ -40,36 +34,48 @@ func reportCommand() *cli.Command {
 			&cli.StringFlag{Name: "period", Value: report.Month, Usage: "period of the time tables: week, month or quarter"},
 			&cli.Float64Flag{Name: "fdr", Value: report.DefaultFDR, Usage: "false discovery rate of the alerts over products"},
 			&cli.Int64Flag{Name: "min-reviews", Value: report.DefaultMinSide, Usage: "reviews a product needs before and after a change for it to be tested"},
-			&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "scoring workers"},
-			&cli.IntFlag{Name: "batch-size", Value: predict.DefaultBatch, Usage: "reviews per forward batch"},
-			precisionFlag(predict.Int8),
-			&cli.BoolFlag{Name: "json", Usage: "print the summary as one JSON object"},
-			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the run to this file"},
-			logFormatFlag(),
-		},
+			jsonFlag(), cpuProfileFlag(), logFormatFlag(),
+		),
 		Action: runReport,
 	}
 }
 
-func runReport(c *cli.Context) error {
+// reportOptions are report's flags, validated.
+type reportOptions struct {
+	scoring    scoringOptions
+	input, out string
+	build      report.Options // without the model's preprocessing and progress
+}
+
+func parseReport(c *cli.Context) (o reportOptions, err error) {
 	if err := requireNoArgs(c); err != nil {
-		return err
+		return o, err
 	}
-	for _, f := range []string{"model", "input", "out"} {
-		if c.String(f) == "" {
-			return usagef("report: --%s is required", f)
-		}
+	if o.scoring, err = parseScoring(c); err != nil {
+		return o, err
 	}
-	if !report.ValidPeriod(c.String("period")) {
-		return usagef("report: --period %q: want week, month or quarter", c.String("period"))
+	if o.input = c.String("input"); o.input == "" {
+		return o, usagef("report: --input is required")
 	}
-	if fdr := c.Float64("fdr"); fdr <= 0 || fdr >= 1 {
-		return usagef("report: --fdr %g: want a rate between 0 and 1", fdr)
+	if o.out, err = parseOut(c, "DIR"); err != nil {
+		return o, err
 	}
-	if c.Int("workers") < 1 || c.Int("batch-size") < 1 || c.Int64("min-reviews") < 1 {
-		return usagef("report: --workers, --batch-size and --min-reviews must be at least 1")
+	o.build = report.Options{Columns: report.Columns{Text: c.String("text-col"), Time: c.String("time-col"),
+		Group: c.String("group-col"), Rating: c.String("rating-col")},
+		Period: c.String("period"), FDR: c.Float64("fdr"), MinSide: c.Int64("min-reviews"), TempDir: o.out, Stdin: c.App.Reader}
+	switch {
+	case !report.ValidPeriod(o.build.Period):
+		return o, usagef("report: --period %q: want week, month or quarter", o.build.Period)
+	case o.build.FDR <= 0 || o.build.FDR >= 1:
+		return o, usagef("report: --fdr %g: want a rate between 0 and 1", o.build.FDR)
+	case o.build.MinSide < 1:
+		return o, usagef("report: --min-reviews must be at least 1, got %d", o.build.MinSide)
 	}
-	q8, err := int8Precision("report", c.String("precision"))
+	return o, nil
+}
+
+func runReport(c *cli.Context) error {
+	o, err := parseReport(c)
 	if err != nil {
 		return err
 	}
@@ -77,69 +83,38 @@ func runReport(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	m, err := predict.Load(c.String("model"), predict.Options{Workers: c.Int("workers"), Int8: q8, BatchSize: c.Int("batch-size")})
+	m, err := predict.Load(o.scoring.Model, o.scoring.Predict)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	if path := c.String("cpuprofile"); path != "" {
-		stop, err := startCPUProfile(path)
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
-	start := time.Now()
-	var meter interface {
-		Update(done, items int64)
-		Finish()
-		Abort()
-	}
-	r, err := report.Build(c.Context, c.String("input"), m, report.Options{
-		Columns: report.Columns{Text: c.String("text-col"), Time: c.String("time-col"),
-			Group: c.String("group-col"), Rating: c.String("rating-col")},
-		Period: c.String("period"), FDR: c.Float64("fdr"), MinSide: c.Int64("min-reviews"),
-		Preprocess: data.Preprocess(m.File.Preprocess), TempDir: c.String("out"), Stdin: c.App.Reader,
-		Progress: func(done, total, scored int64) {
-			if meter == nil {
-				meter = log.Meter("report", total, true, "reviews")
-			}
-			meter.Update(done, scored)
-		},
-	})
-	if err != nil {
-		if meter != nil {
-			meter.Abort()
-		}
-		return fmt.Errorf("report: %w", err)
-	}
-	if meter != nil {
-		meter.Finish()
-	}
-	r.Model = c.String("model")
-	paths, err := report.Write(c.String("out"), r)
+	stop, err := profileCPU(c)
 	if err != nil {
 		return err
 	}
-	secs := time.Since(start).Seconds()
-	if c.Bool("json") {
-		b, _ := json.Marshal(map[string]any{"out": c.String("out"), "files": paths, "reviews": r.Reviews, "scored": r.Scored,
-			"skipped": r.Skipped, "negative_share": r.Overall.NegativeShare, "periods": len(r.ByPeriod),
-			"groups": len(r.ByGroup), "alerts": len(r.Alerts), "precision": m.Precision(), "seconds": round1(secs)})
-		fmt.Fprintln(c.App.Writer, string(b))
-		return nil
+	defer stop()
+	start := time.Now()
+	var progress *meter // started by the first chunk, which knows the input's size
+	o.build.Preprocess = data.Preprocess(m.File.Preprocess)
+	o.build.Progress = func(done, total, scored int64) {
+		if progress == nil {
+			progress = log.Meter("report", total, true, "reviews")
+		}
+		progress.Update(done, scored)
 	}
-	var skipped int64
-	var reasons []string
-	for _, k := range slices.Sorted(maps.Keys(r.Skipped)) {
-		skipped += r.Skipped[k]
-		reasons = append(reasons, fmt.Sprintf("%s %d", k, r.Skipped[k]))
+	r, err := report.Build(c.Context, o.input, m, o.build)
+	if err != nil {
+		progress.Abort()
+		return fmt.Errorf("report: %w", err)
 	}
-	why := ""
-	if len(reasons) > 0 {
-		why = " (" + strings.Join(reasons, ", ") + ")"
+	progress.Finish()
+	r.Model = o.scoring.Model
+	files, err := report.Write(o.out, r)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(c.App.Writer, "%d reviews read, %d scored, %d skipped%s; %.1f%% negative (95%%: %.1f-%.1f%%); %d periods, %d products, %d alerts; %s in %.1fs\n",
-		r.Reviews, r.Scored, skipped, why, 100*r.Overall.NegativeShare, 100*r.Overall.CI95[0], 100*r.Overall.CI95[1],
-		len(r.ByPeriod), len(r.ByGroup), len(r.Alerts), filepath.Join(c.String("out"), report.FileHTML), secs)
-	return nil
+	s := report.Summarize(r, o.out, files, m.Precision(), time.Since(start).Seconds())
+	if c.Bool(flagJSON) {
+		return json.NewEncoder(c.App.Writer).Encode(s)
+	}
+	return s.WriteText(c.App.Writer)
 }

@@ -94,7 +94,7 @@ func TestReportBadUse(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"report", "--input", csv, "--out", dir}, exitUsage, "--model is required"},
+		{[]string{"report", "--input", csv, "--out", dir}, exitUsage, "--model FILE is required"},
 		{[]string{"report", "--model", model, "--input", csv, "--out", dir, "--period", "day"}, exitUsage, "--period"},
 		{[]string{"report", "--model", model, "--input", csv, "--out", dir, "--fdr", "0"}, exitUsage, "--fdr"},
 		{[]string{"report", "--model", model, "--input", csv, "--out", dir}, exitRuntime, "missing.bin"},

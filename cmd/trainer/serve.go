@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os/signal"
-	"runtime"
 	"syscall"
 	"time"
 
@@ -24,10 +23,10 @@ func serveCommand() *cli.Command {
 			"scores them. GET /v1/model, /healthz, /readyz, /metrics (Prometheus). SIGHUP (or --watch) reloads the\n" +
 			"model file, keeping the old model if the new one is damaged; SIGTERM or SIGINT drains and exits 0.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "model", Usage: "model file written by train (OUT/model.bin)"},
+			modelFileFlag(),
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen address (port 0: any free port, logged at start)"},
 			precisionFlag(predict.Int8),
-			&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "scorer goroutines"},
+			workersFlag(),
 			&cli.IntFlag{Name: "max-batch", Value: serve.DefaultMaxBatch, Usage: "reviews per scored batch (concurrent requests are coalesced up to this)"},
 			&cli.DurationFlag{Name: "max-delay", Value: serve.DefaultMaxDelay, Usage: "longest a review waits for others to fill its batch while a scorer is free"},
 			&cli.Int64Flag{Name: "max-body", Value: serve.DefaultMaxBody, Usage: "largest request body in bytes (413 above)"},
@@ -37,41 +36,13 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "drain-timeout", Value: serve.DefaultDrain, Usage: "on SIGTERM, longest wait for requests in flight"},
 			&cli.BoolFlag{Name: "watch", Usage: "reload the model when its file changes (polled every --watch-interval)"},
 			&cli.DurationFlag{Name: "watch-interval", Value: 2 * time.Second, Usage: "how often --watch looks at the model file"},
-			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json (log/slog, on stderr)"},
+			logFormatFlag(),
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug (one line per request), info, warn or error"},
 		},
 		Action: func(c *cli.Context) error {
-			if err := requireNoArgs(c); err != nil {
-				return err
-			}
-			if c.String("model") == "" {
-				return usagef("serve: --model FILE is required")
-			}
-			for _, name := range []string{"workers", "max-batch", "max-texts", "max-inflight"} {
-				if c.Int(name) < 1 {
-					return usagef("serve: --%s must be at least 1, got %d", name, c.Int(name))
-				}
-			}
-			if c.Int64("max-body") < 1 || c.Duration("timeout") <= 0 || c.Duration("max-delay") < 0 {
-				return usagef("serve: --max-body and --timeout must be positive, --max-delay not negative")
-			}
-			q8, err := int8Precision("serve", c.String("precision"))
+			opt, err := parseServe(c)
 			if err != nil {
 				return err
-			}
-			logger, err := serveLogger(c)
-			if err != nil {
-				return err
-			}
-			opt := serve.Options{ModelPath: c.String("model"), Int8: q8, Workers: c.Int("workers"),
-				MaxBatch: c.Int("max-batch"), MaxDelay: c.Duration("max-delay"), MaxBody: c.Int64("max-body"),
-				MaxTexts: c.Int("max-texts"), MaxInflight: c.Int("max-inflight"), Timeout: c.Duration("timeout"),
-				Drain: c.Duration("drain-timeout"), Logger: logger}
-			if opt.MaxDelay == 0 {
-				opt.MaxDelay = -1 // an explicit 0: no waiting at all
-			}
-			if c.Bool("watch") {
-				opt.Watch = c.Duration("watch-interval")
 			}
 			s, err := serve.New(opt)
 			if err != nil {
@@ -84,19 +55,47 @@ func serveCommand() *cli.Command {
 	}
 }
 
-// serveLogger builds serve's structured logger on stderr from --log-format
-// and --log-level.
-func serveLogger(c *cli.Context) (*slog.Logger, error) {
+// parseServe reads serve's flags into the server's options.
+func parseServe(c *cli.Context) (o serve.Options, err error) {
+	if err := requireNoArgs(c); err != nil {
+		return o, err
+	}
+	if o.ModelPath, err = parseModelFile(c); err != nil {
+		return o, err
+	}
+	if o.Workers, err = parseWorkers(c); err != nil {
+		return o, err
+	}
+	for _, name := range []string{"max-batch", "max-texts", "max-inflight"} {
+		if c.Int(name) < 1 {
+			return o, usagef("serve: --%s must be at least 1, got %d", name, c.Int(name))
+		}
+	}
+	if c.Int64("max-body") < 1 || c.Duration("timeout") <= 0 || c.Duration("max-delay") < 0 {
+		return o, usagef("serve: --max-body and --timeout must be positive, --max-delay not negative")
+	}
+	if o.Int8, err = parsePrecision(c); err != nil {
+		return o, err
+	}
+	// The server logs through log/slog, in the --log-format every command
+	// takes.
+	log, err := newLogger(c)
+	if err != nil {
+		return o, err
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
-		return nil, usagef("serve: --log-level %q: want debug, info, warn or error", c.String("log-level"))
+		return o, usagef("serve: --log-level %q: want debug, info, warn or error", c.String("log-level"))
 	}
-	ho := &slog.HandlerOptions{Level: level}
-	switch c.String("log-format") {
-	case "text":
-		return slog.New(slog.NewTextHandler(c.App.ErrWriter, ho)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(c.App.ErrWriter, ho)), nil
+	o.Logger = serve.NewLogger(c.App.ErrWriter, log.json, level)
+	o.MaxBatch, o.MaxDelay, o.MaxBody = c.Int("max-batch"), c.Duration("max-delay"), c.Int64("max-body")
+	o.MaxTexts, o.MaxInflight, o.Timeout = c.Int("max-texts"), c.Int("max-inflight"), c.Duration("timeout")
+	o.Drain = c.Duration("drain-timeout")
+	if o.MaxDelay == 0 {
+		o.MaxDelay = -1 // an explicit 0: no waiting at all
 	}
-	return nil, usagef("serve: --log-format %q: want text or json", c.String("log-format"))
+	if c.Bool("watch") {
+		o.Watch = c.Duration("watch-interval")
+	}
+	return o, nil
 }

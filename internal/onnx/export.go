@@ -23,6 +23,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -321,4 +323,24 @@ func ints(name string, v ...int64) *AttributeProto {
 
 func strAttr(name, v string) *AttributeProto {
 	return &AttributeProto{Name: name, Type: attrString, S: []byte(v)}
+}
+
+// FileName is the graph's name in the directory Export writes.
+const FileName = "model.onnx"
+
+// Export writes the model file at modelPath as dir/model.onnx, creating
+// dir, and returns the path written: `trainer export`.
+func Export(modelPath, dir string) (string, error) {
+	f, err := model.Load(modelPath)
+	if err != nil {
+		return "", fmt.Errorf("export: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("export: %w", err)
+	}
+	path := filepath.Join(dir, FileName)
+	if err := Write(path, f); err != nil {
+		return "", err
+	}
+	return path, nil
 }

@@ -162,6 +162,32 @@ func TestWriteReadsBack(t *testing.T) {
 	}
 }
 
+// TestExport: the model file becomes DIR/model.onnx, the directory made
+// on the way; a missing model file writes nothing.
+func TestExport(t *testing.T) {
+	dir := t.TempDir()
+	modelPath := filepath.Join(dir, "model.bin")
+	if err := model.Save(modelPath, testFile(t, model.Config{EmbedDim: 4, Hidden: 3, Layers: 1, Pool: model.PoolMean})); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "new", "export")
+	path, err := Export(modelPath, out)
+	if err != nil || path != filepath.Join(out, FileName) {
+		t.Fatalf("Export = %q, %v", path, err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decodeModel(t, raw)
+	if _, err := Export(filepath.Join(dir, "missing.bin"), filepath.Join(dir, "none")); err == nil || !strings.HasPrefix(err.Error(), "export: ") {
+		t.Errorf("missing model: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "none")); !os.IsNotExist(err) {
+		t.Errorf("a failed export made its directory: %v", err)
+	}
+}
+
 func TestBuildRejectsBadFiles(t *testing.T) {
 	f := testFile(t, model.Config{EmbedDim: 4, Hidden: 3, Layers: 1, Pool: model.PoolMean})
 	short := *f
