@@ -14,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"trainer/internal/console"
 	"trainer/train/mpi"
 )
 
@@ -97,7 +98,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 // them with parse and then runs with a logger until it is done or SIGINT or
 // SIGTERM cancels its context (train and tune stop at a step and save their
 // state).
-func interruptible[O any](parse func(*cli.Context) (O, error), run func(context.Context, O, *logger, io.Writer) error) cli.ActionFunc {
+func interruptible[O any](parse func(*cli.Context) (O, error), run func(context.Context, O, *console.Logger, io.Writer) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		if err := requireNoArgs(c); err != nil {
 			return err

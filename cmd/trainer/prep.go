@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"trainer/data"
+	"trainer/internal/console"
 )
 
 func prepCommand() *cli.Command {
@@ -46,8 +47,8 @@ func prepOptionsFromFlags(c *cli.Context) (data.PrepOptions, error) {
 // prepProgress connects Prepare's events to the logger: one meter per
 // stage, warnings as warning lines. Call the second function when Prepare
 // returns, with whether it succeeded.
-func prepProgress(log *logger) (func(data.ProgressEvent), func(ok bool)) {
-	var m *meter
+func prepProgress(log *console.Logger) (func(data.ProgressEvent), func(ok bool)) {
+	var m *console.Meter
 	stage := ""
 	return func(e data.ProgressEvent) {
 			if e.Warning != "" {

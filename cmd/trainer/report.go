@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"trainer/data"
+	"trainer/internal/console"
 	"trainer/internal/predict"
 	"trainer/internal/report"
 )
@@ -93,7 +94,7 @@ func runReport(c *cli.Context) error {
 	}
 	defer stop()
 	start := time.Now()
-	var progress *meter // started by the first chunk, which knows the input's size
+	var progress *console.Meter // started by the first chunk, which knows the input's size
 	o.build.Preprocess = data.Preprocess(m.File.Preprocess)
 	o.build.Progress = func(done, total, scored int64) {
 		if progress == nil {

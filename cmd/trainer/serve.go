@@ -87,7 +87,7 @@ func parseServe(c *cli.Context) (o serve.Options, err error) {
 	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
 		return o, usagef("serve: --log-level %q: want debug, info, warn or error", c.String("log-level"))
 	}
-	o.Logger = serve.NewLogger(c.App.ErrWriter, log.json, level)
+	o.Logger = serve.NewLogger(c.App.ErrWriter, log.JSON(), level)
 	o.MaxBatch, o.MaxDelay, o.MaxBody = c.Int("max-batch"), c.Duration("max-delay"), c.Int64("max-body")
 	o.MaxTexts, o.MaxInflight, o.Timeout = c.Int("max-texts"), c.Int("max-inflight"), c.Duration("timeout")
 	o.Drain = c.Duration("drain-timeout")

@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"trainer/data"
+	"trainer/internal/console"
 )
 
 func synthCommand() *cli.Command {
@@ -88,7 +89,7 @@ func runSynth(c *cli.Context) error {
 		return json.NewEncoder(c.App.Writer).Encode(map[string]any{
 			"out": out, "reviews": st.Reviews, "bytes": st.Bytes,
 			"negative": st.Labels[0], "positive": st.Labels[1], "words": st.Words,
-			"mean_body_words": round1(st.MeanBody), "seconds": round1(secs),
+			"mean_body_words": console.Round1(st.MeanBody), "seconds": console.Round1(secs),
 		})
 	}
 	log.Infof("synth: wrote %d reviews (%d negative, %d positive), %.1f MB, %.1f words/review to %s in %.1fs",

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"trainer/data"
+	"trainer/internal/console"
 	"trainer/model"
 	"trainer/train"
 	"trainer/train/job"
@@ -160,7 +161,7 @@ func trainOptionsFrom(c *cli.Context) (*job.Options, error) {
 }
 
 // runTrain trains as o says and prints the closing summary.
-func runTrain(ctx context.Context, o *job.Options, log *logger, stdout io.Writer) error {
+func runTrain(ctx context.Context, o *job.Options, log *console.Logger, stdout io.Writer) error {
 	res, err := job.Run(ctx, o, reporter(log))
 	if err != nil || !res.Root {
 		return cliError(err)
@@ -179,10 +180,10 @@ func cliError(err error) error {
 
 // reporter shows a job's progress on log: a meter per stage of reading the
 // data, then one per epoch.
-func reporter(log *logger) job.Reporter {
+func reporter(log *console.Logger) job.Reporter {
 	return job.Reporter{Log: log,
 		Reading: func() (func(data.ProgressEvent), func()) {
-			meters := map[string]*meter{}
+			meters := map[string]*console.Meter{}
 			progress := func(ev data.ProgressEvent) {
 				m := meters[ev.Stage]
 				if m == nil {
@@ -207,9 +208,9 @@ func reporter(log *logger) job.Reporter {
 // epochProgress is a job.Progress: a meter per epoch (loss, accuracy, real
 // tokens/s and ETA) and a status line with the evaluation after it.
 type epochProgress struct {
-	log     *logger
+	log     *console.Logger
 	epochs  int
-	m       *meter
+	m       *console.Meter
 	cur     int
 	tokens  int64
 	loss    float64
@@ -217,7 +218,7 @@ type epochProgress struct {
 	correct int
 }
 
-func newEpochProgress(log *logger, epochs int) *epochProgress {
+func newEpochProgress(log *console.Logger, epochs int) *epochProgress {
 	return &epochProgress{log: log, epochs: epochs, cur: -1}
 }
 
@@ -231,7 +232,7 @@ func (p *epochProgress) Step(epoch, batch, batches int, st train.StepStats) {
 	p.loss += st.Loss
 	p.rows += st.Rows
 	p.correct += st.Correct
-	p.m.stage = fmt.Sprintf("epoch %d/%d loss %.4f acc %.4f", epoch+1, p.epochs, p.loss/float64(p.rows), float64(p.correct)/float64(p.rows))
+	p.m.SetStage(fmt.Sprintf("epoch %d/%d loss %.4f acc %.4f", epoch+1, p.epochs, p.loss/float64(p.rows), float64(p.correct)/float64(p.rows)))
 	p.m.Update(int64(batch), p.tokens)
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"trainer/data"
+	"trainer/internal/console"
 	"trainer/model"
 	"trainer/train"
 	"trainer/train/job"
@@ -215,7 +216,7 @@ func mustTrainOptions(t testing.TB, args []string) *job.Options {
 // runTrainHooked runs a training run that calls hook after every step,
 // to interrupt it at an exact step as a signal would.
 func runTrainHooked(ctx context.Context, o *job.Options, hook func()) error {
-	log := &logger{w: io.Discard, json: true}
+	log := console.New(io.Discard, true)
 	rep := reporter(log)
 	rep.Training = func(epochs int) job.Progress { return hookedProgress{newEpochProgress(log, epochs), hook} }
 	_, err := job.Run(ctx, o, rep)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"trainer/internal/console"
 	"trainer/internal/tune"
 	"trainer/train/job"
 )
@@ -155,7 +156,7 @@ func newParser(cmd *cli.Command) *cli.App {
 
 // runTune runs the search o describes, its trials trained as train would
 // train their flags, starting from train's defaults.
-func runTune(ctx context.Context, o *tune.Session, log *logger, stdout io.Writer) error {
+func runTune(ctx context.Context, o *tune.Session, log *console.Logger, stdout io.Writer) error {
 	var err error
 	if o.Defaults, err = trainFlagValues(append(slices.Clone(o.Trainer.Base), "--out", o.Dir), o.Space.Flags()); err != nil {
 		return err

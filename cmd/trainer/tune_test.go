@@ -14,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"trainer/internal/console"
 	"trainer/internal/tune"
 )
 
@@ -113,7 +114,7 @@ func TestTuneResumesAfterInterruption(t *testing.T) {
 	// Small models keep the random trials quick; the first is the
 	// defaults whatever the space.
 	space := tune.Space{tune.Choice("embed-dim", "16", "32"), tune.Choice("hidden", "8", "16")}
-	log := &logger{w: io.Discard}
+	log := console.New(io.Discard, false)
 
 	o := tuneOptionsOf(t, args)
 	o.Space = space

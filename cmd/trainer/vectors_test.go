@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"trainer/internal/console"
 	"trainer/model"
 	"trainer/train"
 )
@@ -129,7 +130,7 @@ func TestTrainInitVectors(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var log bytes.Buffer
-	if err := runTrain(ctx, o, &logger{w: &log}, io.Discard); err == nil || !strings.Contains(err.Error(), "interrupted") {
+	if err := runTrain(ctx, o, console.New(&log, false), io.Discard); err == nil || !strings.Contains(err.Error(), "interrupted") {
 		t.Fatalf("run stopped before its first step returned %v", err)
 	}
 	if !strings.Contains(log.String(), "12 of ") {

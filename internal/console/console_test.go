@@ -1,4 +1,4 @@
-package main
+package console
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ func TestMeterOutput(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			l := &logger{w: &buf, json: c.json}
+			l := New(&buf, c.json)
 			m := l.Meter("encode train", 1000, true, "reviews")
 			m.Update(500, 700000) // within plainInterval of the start: no line yet
 			if buf.Len() != 0 {
@@ -49,8 +49,8 @@ func TestMeterOutput(t *testing.T) {
 
 func TestLoggerWarnings(t *testing.T) {
 	var buf bytes.Buffer
-	(&logger{w: &buf}).Warnf("cache %s corrupt", "x")
-	(&logger{w: &buf, json: true}).Infof("hello")
+	New(&buf, false).Warnf("cache %s corrupt", "x")
+	New(&buf, true).Infof("hello")
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if lines[0] != "trainer: warning: cache x corrupt" || !strings.Contains(lines[1], `"msg":"hello"`) {
 		t.Fatalf("got %q", lines)
