@@ -7,7 +7,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"trainer/data"
-	"trainer/internal/console"
 )
 
 func prepCommand() *cli.Command {
@@ -44,35 +43,6 @@ func prepOptionsFromFlags(c *cli.Context) (data.PrepOptions, error) {
 	return d.PrepOptions, nil
 }
 
-// prepProgress connects Prepare's events to the logger: one meter per
-// stage, warnings as warning lines. Call the second function when Prepare
-// returns, with whether it succeeded.
-func prepProgress(log *console.Logger) (func(data.ProgressEvent), func(ok bool)) {
-	var m *console.Meter
-	stage := ""
-	return func(e data.ProgressEvent) {
-			if e.Warning != "" {
-				log.Warnf("%s", e.Warning)
-				return
-			}
-			if e.Stage != stage {
-				m.Finish()
-				stage = e.Stage
-				m = log.Meter(e.Stage, e.Total, true, "reviews")
-			}
-			m.Update(e.Done, e.Reviews)
-			if e.Final {
-				m.Finish()
-			}
-		}, func(ok bool) {
-			if ok {
-				m.Finish()
-			} else {
-				m.Abort()
-			}
-		}
-}
-
 // prepJSON is the --json output: the report plus, with --max-len, what
 // that cut would drop.
 type prepJSON struct {
@@ -101,7 +71,7 @@ func runPrep(c *cli.Context) error {
 		return err
 	}
 	defer stop()
-	progress, done := prepProgress(log)
+	progress, done := stageMeters(log)
 	o.Progress = progress
 	start := time.Now()
 	p, err := data.Prepare(c.Context, o)

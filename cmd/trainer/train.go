@@ -183,23 +183,8 @@ func cliError(err error) error {
 func reporter(log *console.Logger) job.Reporter {
 	return job.Reporter{Log: log,
 		Reading: func() (func(data.ProgressEvent), func()) {
-			meters := map[string]*console.Meter{}
-			progress := func(ev data.ProgressEvent) {
-				m := meters[ev.Stage]
-				if m == nil {
-					m = log.Meter(ev.Stage, ev.Total, true, "reviews")
-					meters[ev.Stage] = m
-				}
-				m.Update(ev.Done, ev.Reviews)
-				if ev.Final {
-					m.Finish()
-				}
-			}
-			return progress, func() {
-				for _, m := range meters {
-					m.Finish()
-				}
-			}
+			progress, done := stageMeters(log)
+			return progress, func() { done(true) }
 		},
 		Training: func(epochs int) job.Progress { return newEpochProgress(log, epochs) },
 	}
