@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"trainer/data"
 	"trainer/model"
 	"trainer/train"
 )
@@ -277,20 +278,9 @@ func parseLines(body []byte) []string {
 	}
 	lines := strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
 	for i, l := range lines {
-		lines[i] = stripLabel(strings.TrimSuffix(l, "\r"))
+		lines[i] = data.StripFastTextLabel(strings.TrimSuffix(l, "\r"))
 	}
 	return lines
-}
-
-// stripLabel drops a leading fastText label, as predict does.
-func stripLabel(s string) string {
-	if strings.HasPrefix(s, "__label__") {
-		if i := strings.IndexByte(s, ' '); i >= 0 {
-			return s[i+1:]
-		}
-		return ""
-	}
-	return s
 }
 
 // modelInfo answers GET /v1/model.

@@ -71,6 +71,8 @@ func TestParseLines(t *testing.T) {
 		{"one\ntwo\n", []string{"one", "two"}},
 		{"one\r\n\r\ntwo", []string{"one", "", "two"}},
 		{"__label__2 great\n__label__1\n", []string{"great", ""}},
+		// A tab ends the label as it does for predict and the reader.
+		{"__label__1\tgreat product\n", []string{"great product"}},
 	}
 	for _, c := range cases {
 		got := parseLines([]byte(c.body))
