@@ -438,7 +438,7 @@ func (r *Replica) enqueue(b data.Batch, backward bool, scale float32, stats Ptr)
 		scale = 1
 	}
 	err = r.be.Launch("bce_head_forward", Dim3{bsz, 1, 1}, Dim3{128, 1, 1}, s,
-		bsz, H, pooled, r.fptr("head.w"), r.fptr("head.b"), ws.labels, scale, ws.logits, ws.dlogit,
+		bsz, H, pooled, r.fptr("head.w"), r.fptr("head.b"), Ptr(0), ws.labels, scale, ws.logits, ws.dlogit,
 		stats, stats.Add(1, 4))
 	if err != nil {
 		return fmt.Errorf("%s: bce_head_forward: %w", r.name, err)

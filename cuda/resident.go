@@ -210,7 +210,7 @@ func (t *Resident) step(b data.Batch, lr float64) (device.StepResult, error) {
 	err := main.launch1D("adamw_resident", n, int64(n), t.params, main.grad, t.m, t.v,
 		float32(t.opt.Beta1), float32(t.opt.Beta2), float32(1-t.opt.Beta1), float32(1-t.opt.Beta2),
 		float32(lr/c1), float32(c2), float32(t.opt.Eps), float32(1-lr*t.opt.WeightDecay),
-		float32(inv), float32(t.clip), t.stats, mask, int64(emb.Offset), t.cfg.VocabSize, t.cfg.EmbedDim, p16, pbf16)
+		float32(inv), float32(t.clip), t.stats, mask, int64(emb.Offset), t.cfg.VocabSize, t.cfg.EmbedDim, int64(0), 0, p16, pbf16)
 	if err != nil {
 		return device.StepResult{}, err
 	}
