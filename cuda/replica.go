@@ -56,7 +56,8 @@ type Replica struct {
 }
 
 // NewReplica prepares a replica for models of shape cfg on stream s of be.
-// The GPU path supports unidirectional LSTMs with "last" or "mean" pooling.
+// The GPU path supports unidirectional LSTMs with "last" or "mean" pooling,
+// with or without the wide n-gram path.
 // Its device memory is allocated on first use, so that a set of replicas
 // nobody computes with costs nothing.
 func NewReplica(be Backend, s int, cfg model.Config, prec Precision) (*Replica, error) {
@@ -104,9 +105,6 @@ func (r *Replica) allocate() error {
 
 // Supports reports whether the GPU path implements cfg.
 func Supports(cfg model.Config) error {
-	if cfg.Ngrams > 0 {
-		return errors.New("--ngrams is not supported on the GPU yet: the CUDA replica has no wide n-gram path (drop --ngrams or train on CPU)")
-	}
 	if cfg.Bidirectional {
 		return errors.New("the CUDA replica supports unidirectional LSTMs only (drop --bidirectional or train on CPU)")
 	}
@@ -190,7 +188,7 @@ func (r *Replica) compute(params []float32, b data.Batch, grad []float32) (Resul
 		if err := r.be.Zero(r.grad, 4*n, r.stream); err != nil {
 			return Result{}, err
 		}
-		if err := r.enqueue(b, true, r.lossScale, 0); err != nil {
+		if err := r.enqueue(b, true, r.lossScale, 0, 0); err != nil {
 			return Result{}, err
 		}
 		if r.lossScale == 1 {
@@ -276,7 +274,7 @@ func (r *Replica) forward(params []float32, b data.Batch, logits []float32) erro
 			return err
 		}
 	}
-	if err := r.enqueue(b, false, 1, 0); err != nil {
+	if err := r.enqueue(b, false, 1, 0, 0); err != nil {
 		return err
 	}
 	if err := Download(r.be, logits[:b.Size], r.ws.logits, r.stream); err != nil {
@@ -390,9 +388,12 @@ func (r *Replica) checkBatch(b data.Batch) (steps int, err error) {
 // backward pass adding into the device gradient buffer (which the caller
 // has zeroed), with the loss gradient multiplied by scale. The loss sum and
 // correct count are added to stats (the workspace's own scalars when 0,
-// zeroed here) and, for the workspace's own, queued for read-back. Nothing
-// waits: after a Sync of the stream, result reads them.
-func (r *Replica) enqueue(b data.Batch, backward bool, scale float32, stats Ptr) error {
+// zeroed here) and, for the workspace's own, queued for read-back. With
+// the n-gram path on and wideMarks not 0, the backward pass also marks
+// there the wide table's rows the batch touches ([WideRows] int32, for a
+// lazy update). Nothing waits: after a Sync of the stream, result reads
+// them.
+func (r *Replica) enqueue(b data.Batch, backward bool, scale float32, stats, wideMarks Ptr) error {
 	steps, err := r.checkBatch(b)
 	if err != nil {
 		return err
@@ -419,6 +420,9 @@ func (r *Replica) enqueue(b data.Batch, backward bool, scale float32, stats Ptr)
 			return err
 		}
 	}
+	if err := r.wideForward(bsz, T, b.MaxLen); err != nil {
+		return err
+	}
 	top := ws.layers[L-1]
 	pooled := top.hs.Add(T*bsz*H, 4) // "last": state T carries each row's final h
 	if cfg.Pool == model.PoolMean {
@@ -437,8 +441,8 @@ func (r *Replica) enqueue(b data.Batch, backward bool, scale float32, stats Ptr)
 	if !backward {
 		scale = 1
 	}
-	err = r.be.Launch("bce_head_forward", Dim3{bsz, 1, 1}, Dim3{128, 1, 1}, s,
-		bsz, H, pooled, r.fptr("head.w"), r.fptr("head.b"), ws.labels, scale, ws.logits, ws.dlogit,
+	err = r.be.Launch("bce_head_forward", Dim3{bsz, 1, 1}, Dim3{headThreads, 1, 1}, s,
+		bsz, H, pooled, r.fptr("head.w"), r.fptr("head.b"), ws.wide, ws.labels, scale, ws.logits, ws.dlogit,
 		stats, stats.Add(1, 4))
 	if err != nil {
 		return fmt.Errorf("%s: bce_head_forward: %w", r.name, err)
@@ -449,7 +453,34 @@ func (r *Replica) enqueue(b data.Batch, backward bool, scale float32, stats Ptr)
 		}
 	}
 	if backward {
-		return r.backward(bsz, T, b.MaxLen, pooled)
+		return r.backward(bsz, T, b.MaxLen, pooled, wideMarks)
+	}
+	return nil
+}
+
+// headThreads is the block of the kernels that run one block per batch
+// row (the head, the wide path's sum).
+const headThreads = 128
+
+// wideForward computes, with the n-gram path on, the features of the
+// staged batch's rows (bsz rows of at most T tokens, width ldt) into the
+// workspace and each row's wide term of its logit, which the head adds.
+// Both are one launch whatever T is.
+func (r *Replica) wideForward(bsz, T, ldt int) error {
+	cfg := r.cfg
+	if cfg.Ngrams == 0 {
+		return nil
+	}
+	ws := r.ws
+	stride := cfg.Ngrams * T
+	if err := r.launch1D("ngram_features", bsz*T, ws.tokens, ws.lengths, bsz, T, ldt, cfg.VocabSize,
+		cfg.Ngrams, cfg.Buckets, stride, ws.feats); err != nil {
+		return err
+	}
+	err := r.be.Launch("ngram_forward", Dim3{bsz, 1, 1}, Dim3{headThreads, 1, 1}, r.stream,
+		bsz, T, cfg.Ngrams, stride, ws.lengths, ws.feats, r.fptr("wide"), cfg.WideRows(), ws.wide)
+	if err != nil {
+		return fmt.Errorf("%s: ngram_forward: %w", r.name, err)
 	}
 	return nil
 }
@@ -491,15 +522,22 @@ func (r *Replica) layerForward(l, bsz, T int) error {
 		ws.lengths, lw.g, r.lptr(p+"w_hh"), r.fptr(p+"b"), lw.hs, lw.cs, hsLow, lw.acts)
 }
 
-// backward runs the head, every layer and the embedding backwards,
-// adding into the gradient buffer.
-func (r *Replica) backward(bsz, T, ldt int, pooled Ptr) error {
+// backward runs the head, the wide path, every layer and the embedding
+// backwards, adding into the gradient buffer; wideMarks is enqueue's.
+func (r *Replica) backward(bsz, T, ldt int, pooled, wideMarks Ptr) error {
 	ws := r.ws
 	cfg := r.cfg
 	H, L := cfg.Hidden, cfg.Layers
 	if err := r.launch1D("bce_head_backward", H, bsz, H, pooled, r.fptr("head.w"), ws.dlogit,
 		r.gptr("head.w"), r.gptr("head.b"), ws.dpooled); err != nil {
 		return err
+	}
+	if cfg.Ngrams > 0 {
+		stride := cfg.Ngrams * T
+		if err := r.launch1D("ngram_backward", bsz*stride, bsz, T, cfg.Ngrams, stride, ws.lengths, ws.feats,
+			ws.dlogit, cfg.WideRows(), r.gptr("wide"), wideMarks); err != nil {
+			return err
+		}
 	}
 	var dhExt Ptr // gradient from the layer above, [T][B][H]
 	for l := L - 1; l >= 0; l-- {

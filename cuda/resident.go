@@ -18,8 +18,8 @@ import (
 // the device's streams, the overflow check, clipping and the update, reads
 // back 16 bytes (loss, correct count, overflow flag, squared gradient norm)
 // and waits once. Decisions that depend on the gradients (skip, clip,
-// which embedding rows to update) are taken on the device, so nothing
-// waits for the host in between.
+// which rows of the embedding and the wide n-gram table to update) are
+// taken on the device, so nothing waits for the host in between.
 type Resident struct {
 	be     Backend
 	cfg    model.Config
@@ -34,7 +34,7 @@ type Resident struct {
 
 	params, low Ptr // master weights and their GEMM copy, shared by reps
 	m, v        Ptr // AdamW moments
-	mask        Ptr // embedding rows the batch touches (lazy update), [V] int32
+	mask        Ptr // lookup-table rows the batch touches (lazy update): [V + WideRows] int32, the embedding's then the wide table's
 	stats       Ptr // the step's report, [4] words (see kernels/step.cu)
 	readback    unsafe.Pointer
 	steps       int64
@@ -83,7 +83,7 @@ func NewResident(be Backend, cfg model.Config, prec Precision, opt device.OptimC
 		if t.v, err = get(4 * n); err != nil {
 			return err
 		}
-		if t.mask, err = get(4 * cfg.VocabSize); err != nil {
+		if t.mask, err = get(4 * t.maskRows()); err != nil {
 			return err
 		}
 		if t.stats, err = get(16); err != nil {
@@ -146,7 +146,7 @@ func (t *Resident) step(b data.Batch, lr float64) (device.StepResult, error) {
 		return device.StepResult{}, err
 	}
 	if lazy {
-		if err := t.be.Zero(t.mask, 4*t.cfg.VocabSize, 0); err != nil {
+		if err := t.be.Zero(t.mask, 4*t.maskRows(), 0); err != nil {
 			return device.StepResult{}, err
 		}
 	}
@@ -167,7 +167,11 @@ func (t *Resident) step(b data.Batch, lr float64) (device.StepResult, error) {
 		if err := t.be.Zero(r.grad, 4*n, k); err != nil {
 			return device.StepResult{}, err
 		}
-		if err := r.enqueue(shard, true, scale, t.stats); err != nil {
+		var wideMarks Ptr
+		if lazy && t.cfg.Ngrams > 0 {
+			wideMarks = t.mask.Add(t.cfg.VocabSize, 4)
+		}
+		if err := r.enqueue(shard, true, scale, t.stats, wideMarks); err != nil {
 			return device.StepResult{}, err
 		}
 		if lazy {
@@ -207,10 +211,15 @@ func (t *Resident) step(b data.Batch, lr float64) (device.StepResult, error) {
 	}
 	inv := 1 / float64(b.Size)
 	emb := t.layout.View("embed")
+	var wideLo int64
+	if t.cfg.Ngrams > 0 {
+		wideLo = int64(t.layout.View("wide").Offset)
+	}
 	err := main.launch1D("adamw_resident", n, int64(n), t.params, main.grad, t.m, t.v,
 		float32(t.opt.Beta1), float32(t.opt.Beta2), float32(1-t.opt.Beta1), float32(1-t.opt.Beta2),
 		float32(lr/c1), float32(c2), float32(t.opt.Eps), float32(1-lr*t.opt.WeightDecay),
-		float32(inv), float32(t.clip), t.stats, mask, int64(emb.Offset), t.cfg.VocabSize, t.cfg.EmbedDim, p16, pbf16)
+		float32(inv), float32(t.clip), t.stats, mask, int64(emb.Offset), t.cfg.VocabSize, t.cfg.EmbedDim,
+		wideLo, t.cfg.WideRows(), p16, pbf16)
 	if err != nil {
 		return device.StepResult{}, err
 	}
@@ -250,6 +259,10 @@ func (t *Resident) step(b data.Batch, lr float64) (device.StepResult, error) {
 	}
 	return out, nil
 }
+
+// maskRows is the number of lookup-table rows the lazy update marks: the
+// embedding's, then the wide n-gram table's.
+func (t *Resident) maskRows() int { return t.cfg.VocabSize + t.cfg.WideRows() }
 
 // ReadParams copies the master weights into dst.
 func (t *Resident) ReadParams(dst []float32) error {

@@ -34,6 +34,8 @@ type workspace struct {
 	dh                      Ptr // [B][H] scratch of the backward recurrence
 	dc                      Ptr
 	dx                      [2]Ptr // [T][B][max(E,H)] input gradients
+	feats                   Ptr    // the wide n-gram features [B][Ngrams*T] (ngram.cu), with the path on
+	wide                    Ptr    // each row's wide term of its logit [B], with the path on
 
 	host      unsafe.Pointer // pinned staging: tokens, lengths, labels
 	readback  unsafe.Pointer // pinned, 16 bytes: scalars read back from the device
@@ -112,6 +114,11 @@ func newWorkspace(r *Replica, capB, capBT, capTok int) (*workspace, error) {
 	ws.dx[0] = get(4 * capBT * max(E, H))
 	if L > 1 {
 		ws.dx[1] = get(4 * capBT * max(E, H))
+	}
+	if n := cfg.Ngrams; n > 0 {
+		// A row of T tokens has at most T features per n.
+		ws.feats = get(4 * n * capBT)
+		ws.wide = get(4 * capB)
 	}
 	if firstErr != nil {
 		ws.release(r.pool)

@@ -19,14 +19,15 @@ extern "C" __global__ void pool_mean_forward(int B, int T, int H, const int* __r
 }
 
 // bce_head_forward runs one block (a multiple of 32 threads) per row:
-// logit = pooled[b] . w + bias[0]; the loss log(1+e^z) - y z, computed
-// stably, is added to loss_sum[0] and the correct prediction (z > 0 for
-// label 1, z <= 0 for label 0) to correct[0]; dlogit = scale (sigmoid(z) - y)
-// is the loss gradient times the loss scale.
+// logit = pooled[b] . w + bias[0], plus wide[b], the row's term of the wide
+// n-gram path (ngram.cu), when wide is not null; the loss log(1+e^z) - y z,
+// computed stably, is added to loss_sum[0] and the correct prediction (z > 0
+// for label 1, z <= 0 for label 0) to correct[0]; dlogit = scale (sigmoid(z)
+// - y) is the loss gradient times the loss scale.
 extern "C" __global__ void bce_head_forward(int B, int H, const float* __restrict__ pooled,
                                             const float* __restrict__ w, const float* __restrict__ bias,
-                                            const float* __restrict__ labels, float loss_scale,
-                                            float* __restrict__ logits, float* __restrict__ dlogit,
+                                            const float* __restrict__ wide, const float* __restrict__ labels,
+                                            float loss_scale, float* __restrict__ logits, float* __restrict__ dlogit,
                                             float* loss_sum, int* correct) {
     const int b = blockIdx.x;
     if (b >= B) {
@@ -38,7 +39,10 @@ extern "C" __global__ void bce_head_forward(int B, int H, const float* __restric
     }
     s = block_sum(s);
     if (threadIdx.x == 0) {
-        const float z = s + bias[0];
+        float z = s + bias[0];
+        if (wide != nullptr) {
+            z += wide[b];
+        }
         const float y = labels[b];
         const float loss = fmaxf(z, 0.0f) - z * y + log1pf(expf(-fabsf(z)));
         logits[b] = z;

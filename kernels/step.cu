@@ -36,7 +36,9 @@ extern "C" __global__ void grad_unscale_sumsq(long long n, float* g, float inv_s
 
 // mark_rows sets mask[tok] = 1 for the token of every real position of a
 // batch (tokens [B][ldt], lengths [B]): the embedding rows a lazy update
-// touches. The mask is cleared before each step.
+// touches. The mask is cleared before each step. The rows of the wide
+// n-gram table that follow in the mask are marked by ngram_backward, which
+// has the batch's features at hand.
 extern "C" __global__ void mark_rows(const int* __restrict__ tokens, const int* __restrict__ lengths, int B, int T,
                                      int ldt, int V, int* mask) {
     GRID_STRIDE(i, (long long)B * T) {
@@ -64,15 +66,18 @@ extern "C" __global__ void add_f32(long long n, float* __restrict__ dst, const f
 // changes nothing (the step is skipped); otherwise the gradient scale is
 // inv_batch times the clipping factor max_norm / (norm + 1e-6) when the
 // mean gradient's norm sqrt(sumsq) * inv_batch exceeds max_norm > 0. With
-// a row mask, parameters in [emb_lo, emb_lo + V*E) whose row (index - emb_lo)
-// / E is unmarked are left out entirely, moments included (lazy embedding
-// update).
+// a row mask [V + W], parameters of unmarked rows are left out entirely,
+// moments included (lazy update of the lookup tables): in [emb_lo, emb_lo +
+// V*E) the embedding's, row (index - emb_lo) / E marked at row_mask[row];
+// in [wide_lo, wide_lo + W) the wide n-gram table's (W is 0 without one),
+// one value a row, marked at row_mask[V + index - wide_lo].
 extern "C" __global__ void adamw_resident(long long n, float* __restrict__ p, const float* __restrict__ g,
                                           float* __restrict__ m, float* __restrict__ v, float beta1, float beta2,
                                           float ob1, float ob2, float step_size, float c2, float eps, float decay,
                                           float inv_batch, float max_norm, const float* __restrict__ stats,
                                           const int* __restrict__ row_mask, long long emb_lo, int V, int E,
-                                          __half* __restrict__ p16, __nv_bfloat16* __restrict__ pbf16) {
+                                          long long wide_lo, int W, __half* __restrict__ p16,
+                                          __nv_bfloat16* __restrict__ pbf16) {
     const float sumsq = stats[STAT_SUMSQ];
     if (reinterpret_cast<const int*>(stats)[STAT_FOUND] != 0 || !isfinite(sumsq)) {
         return;
@@ -81,8 +86,13 @@ extern "C" __global__ void adamw_resident(long long n, float* __restrict__ p, co
     const float clip = (max_norm > 0.0f && norm > max_norm) ? max_norm / (norm + 1e-6f) : 1.0f;
     const float gscale = inv_batch * clip;
     GRID_STRIDE(i, n) {
-        if (row_mask != nullptr && i >= emb_lo && i < emb_lo + (long long)V * E && row_mask[(i - emb_lo) / E] == 0) {
-            continue;
+        if (row_mask != nullptr) {
+            if (i >= emb_lo && i < emb_lo + (long long)V * E && row_mask[(i - emb_lo) / E] == 0) {
+                continue;
+            }
+            if (i >= wide_lo && i < wide_lo + W && row_mask[V + (i - wide_lo)] == 0) {
+                continue;
+            }
         }
         const float gi = g[i] * gscale;
         const float mi = beta1 * m[i] + ob1 * gi;

@@ -2,8 +2,10 @@ package train
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -43,20 +45,27 @@ func init() {
 
 // TestAssembleEmulatedGPU trains through the real GPU replica and its loss
 // scaler on the emulated device, alone and beside a CPU worker under the
-// hybrid scheduler, and checks what the metrics log reports.
+// hybrid scheduler, with and without the wide bigram path, and checks what
+// the metrics log reports.
 func TestAssembleEmulatedGPU(t *testing.T) {
-	c := model.Config{VocabSize: 40, EmbedDim: 8, Hidden: 8, Layers: 1, Pool: model.PoolMean}
-	d := synthDataset(80, c.VocabSize, 5)
+	lstm := model.Config{VocabSize: 40, EmbedDim: 8, Hidden: 8, Layers: 1, Pool: model.PoolMean}
+	bigrams := lstm
+	bigrams.Ngrams, bigrams.Buckets = 2, 64
+	d := synthDataset(80, lstm.VocabSize, 5)
 	cases := []struct {
 		name    string
+		c       model.Config
 		workers int
 		names   []string // the schedule's replicas; nil: no scheduler
 	}{
-		{"fp16 alone", 0, nil},
-		{"fp16 + 1 cpu", 1, []string{"emu", "cpu"}},
+		{"fp16 alone", lstm, 0, nil},
+		{"fp16 + 1 cpu", lstm, 1, []string{"emu", "cpu"}},
+		{"fp16 alone, bigrams", bigrams, 0, nil},
+		{"fp16 + 1 cpu, bigrams", bigrams, 1, []string{"emu", "cpu"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			c := tc.c
 			dir := t.TempDir()
 			run, err := Assemble(RunConfig{Model: c, Seed: 7, Optim: device.DefaultOptimConfig(), Clip: 5,
 				Devices: Devices{Device: device.Spec{Kind: "emu"}, CPUWorkers: tc.workers, Precision: "fp16", Streams: 1},
@@ -111,5 +120,61 @@ func TestAssembleEmulatedGPU(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEmulatedGPUMatchesCPUWithNgrams: the GPU replica on the emulated
+// device, training alone with the wide bigram path (its features hashed on
+// the device), ends with the weights of one CPU worker on the same batches,
+// up to summation order. SGD, as in TestEmulatedHybridMatchesCPUOracle, so
+// that a real difference cannot hide behind Adam's sign steps.
+func TestEmulatedGPUMatchesCPUWithNgrams(t *testing.T) {
+	c := model.Config{VocabSize: 40, EmbedDim: 8, Hidden: 8, Layers: 1, Pool: model.PoolMean, Ngrams: 2, Buckets: 64}
+	d := synthDataset(96, c.VocabSize, 5)
+	opt := device.DefaultOptimConfig()
+	opt.Kind = "sgd"
+	weights := map[string][]float32{}
+	for name, devs := range map[string]Devices{
+		"cpu": {Device: device.Spec{Kind: "cpu"}, CPUWorkers: 1},
+		"emu": {Device: device.Spec{Kind: "emu"}, Precision: "fp32", Streams: 1},
+	} {
+		run, err := Assemble(RunConfig{Model: c, Seed: 7, Optim: opt, Devices: devs,
+			Loop: LoopConfig{Epochs: 2, Seed: 7, Dir: t.TempDir(), Schedule: LRSchedule{Base: 0.05}},
+			Hooks: LoopHooks{
+				Train: data.NewBatcher(d, data.BatchOptions{BatchSize: 16, MaxLen: 24, Seed: 7, Bucket: true, Shuffle: true}),
+			}})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if _, err := run.Train(t.Context()); err != nil {
+			run.Close()
+			t.Fatalf("%s: %v", name, err)
+		}
+		w, err := run.Weights()
+		run.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		weights[name] = w
+	}
+	want, got := weights["cpu"], weights["emu"]
+	lay := model.NewLayout(c)
+	if len(got) != lay.Size() || len(want) != lay.Size() {
+		t.Fatalf("%d and %d parameters, the model has %d", len(got), len(want), lay.Size())
+	}
+	if wide := lay.Wide(want); slices.Max(wide) == 0 && slices.Min(wide) == 0 {
+		t.Fatal("the CPU run left the wide table at zero: nothing to compare")
+	}
+	for _, v := range lay.Views() {
+		g, w := v.Slice(got), v.Slice(want)
+		worst := 0.0
+		for i := range w {
+			diff := math.Abs(float64(g[i] - w[i]))
+			worst = max(worst, diff)
+			if diff > 1e-5+1e-4*math.Abs(float64(w[i])) {
+				t.Fatalf("%s[%d] = %v, CPU %v (|diff| %.3g)", v.Name, i, g[i], w[i], diff)
+			}
+		}
+		t.Logf("%s: largest difference from the CPU %.3g", v.Name, worst)
 	}
 }

@@ -81,12 +81,15 @@ func TestMarkRowsAndAdd(t *testing.T) {
 
 // TestAdamWResident checks the device-decided update against the host
 // arithmetic: a clean step, a clipped one, a skipped one (overflow flag or
-// non-finite norm: nothing changes), and the lazy row mask.
+// non-finite norm: nothing changes), and the lazy row mask over the
+// embedding and the wide n-gram table.
 func TestAdamWResident(t *testing.T) {
 	const (
 		E, V   = 4, 5
 		embLo  = 3               // the embedding starts after 3 other parameters
-		n      = embLo + V*E + 6 // and 6 follow it
+		W      = 6               // the wide table's rows,
+		wideLo = embLo + V*E + 2 // after 2 more
+		n      = wideLo + W + 1  // and 1 follows it
 		b1, b2 = 0.9, 0.999
 		eps    = 1e-8
 		lr, wd = 1e-2, 0.1
@@ -96,7 +99,8 @@ func TestAdamWResident(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	p0, g := randSlice(rng, n, 1), randSlice(rng, n, 2)
 	m0, v0 := randSlice(rng, n, 0.1), mapSlice(randSlice(rng, n, 0.1), func(x float32) float32 { return x * x })
-	rowMask := []int32{1, 0, 1, 0, 0}
+	// The embedding's V rows, then the wide table's W.
+	rowMask := []int32{1, 0, 1, 0, 0, 0, 1, 1, 0, 0, 1}
 	var sumsq float64
 	for _, x := range g {
 		sumsq += float64(x) * float64(x)
@@ -112,6 +116,9 @@ func TestAdamWResident(t *testing.T) {
 		}
 		for i := range p {
 			if lazy && i >= embLo && i < embLo+V*E && rowMask[(i-embLo)/E] == 0 {
+				continue
+			}
+			if lazy && i >= wideLo && i < wideLo+W && rowMask[V+i-wideLo] == 0 {
 				continue
 			}
 			gi := float64(g[i]) * scale
@@ -147,7 +154,7 @@ func TestAdamWResident(t *testing.T) {
 			pbf := f.low(p0, true) // current before the step, as the trainer keeps it
 			f.launch1D("adamw_resident", n, int64(n), pp, pg, pm, pv, float32(b1), float32(b2), float32(1-b1), float32(1-b2),
 				float32(lr/c1), float32(c2), float32(eps), float32(1-lr*wd), float32(inv), float32(c.maxNorm),
-				statsOf(f, c.found, c.sumsq), mask, int64(embLo), V, E, cuda.Ptr(0), pbf)
+				statsOf(f, c.found, c.sumsq), mask, int64(embLo), V, E, int64(wideLo), W, cuda.Ptr(0), pbf)
 			wantP, wantM, wantV := ref(c.maxNorm, c.lazy)
 			if c.skipped {
 				wantP, wantM, wantV = p0, m0, v0

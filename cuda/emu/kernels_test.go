@@ -22,7 +22,7 @@ func TestEveryKernelRegistered(t *testing.T) {
 		"lstm_cell_backward_f32", "lstm_cell_forward_bf16", "lstm_cell_forward_f16", "lstm_cell_forward_f32",
 		"lstm_seq_backward_bf16", "lstm_seq_backward_f16", "lstm_seq_backward_f32",
 		"lstm_seq_forward_bf16", "lstm_seq_forward_f16", "lstm_seq_forward_f32",
-		"mark_rows", "pool_mean_forward", "scale_f32", "sumsq_f32", "unscale_check_f32",
+		"mark_rows", "ngram_backward", "ngram_features", "ngram_forward", "pool_mean_forward", "scale_f32", "sumsq_f32", "unscale_check_f32",
 	}
 	var got []string
 	for _, k := range Kernels() {
@@ -472,7 +472,7 @@ func TestBCEHead(t *testing.T) {
 			f := newFixture(t)
 			logits, dlogit, sums := f.garbage(B), f.garbage(B), f.f32([]float32{0, 0})
 			f.launch("bce_head_forward", cuda.Dim3{X: B}, cuda.Dim3{X: 64}, B, H, f.f32(pooled), f.f32(w), f.f32(bias),
-				f.f32(labels), float32(scale), logits, dlogit, sums, sums.Add(1, 4))
+				cuda.Ptr(0), f.f32(labels), float32(scale), logits, dlogit, sums, sums.Add(1, 4))
 			validate(t, "logits", f.read(logits, B), refZ, 1e-6, 32*epsF32)
 			validate(t, "dlogit", f.read(dlogit, B), refD, 1e-6, 32*epsF32)
 			validate(t, "loss", f.read(sums, 1), []float32{float32(refLoss)}, 1e-6, 32*epsF32)
@@ -486,6 +486,28 @@ func TestBCEHead(t *testing.T) {
 			validate(t, "loss vs model", f.read(sums, 1), []float32{float32(mloss)}, 1e-5, 1e-5)
 			if got := f.readI32(sums.Add(1, 4), 1)[0]; int(got) != mcorrect {
 				t.Errorf("correct = %d, model says %d", got, mcorrect)
+			}
+
+			// With the wide n-gram path each row's term joins its logit
+			// before the loss, as in the model's head.
+			wide := randSlice(rng, B, 2)
+			wz := append([]float32(nil), mz...)
+			for b := range wz {
+				wz[b] += wide[b]
+			}
+			wloss, wcorrect := model.BCEWithLogits(wz, labels, nil)
+			sums = f.f32([]float32{0, 0})
+			f.launch("bce_head_forward", cuda.Dim3{X: B}, cuda.Dim3{X: 64}, B, H, f.f32(pooled), f.f32(w), f.f32(bias),
+				f.f32(wide), f.f32(labels), float32(scale), logits, dlogit, sums, sums.Add(1, 4))
+			validate(t, "logits with wide terms", f.read(logits, B), wz, 1e-6, 32*epsF32)
+			for b := range wz {
+				_, _, dz := refBCE(float64(wz[b]), float64(labels[b]))
+				refD[b] = float32(scale * dz)
+			}
+			validate(t, "dlogit with wide terms", f.read(dlogit, B), refD, 1e-6, 32*epsF32)
+			validate(t, "loss with wide terms", f.read(sums, 1), []float32{float32(wloss)}, 1e-5, 1e-5)
+			if got := f.readI32(sums.Add(1, 4), 1)[0]; int(got) != wcorrect {
+				t.Errorf("correct with wide terms = %d, model says %d", got, wcorrect)
 			}
 
 			// Backward: dw, dbias accumulate; dpooled is written.

@@ -44,8 +44,9 @@ func (a *refAdamW) step(params, grad []float32, lr float64, skip func(i int) boo
 // TestResidentParity trains 20 steps on the emulated device and on the CPU
 // oracle (the CPU replica's gradients, the reference AdamW, clipping) from
 // the same weights on the same batches, at the default model's sizes (lazy
-// embedding update) and at E128/H256, and compares the loss of every step and the final weights
-// with tolerances fit for each precision.
+// embedding update), at E128/H256, and with the wide n-gram path (lazy
+// update of both tables), and compares the loss of every step and the
+// final weights with tolerances fit for each precision.
 func TestResidentParity(t *testing.T) {
 	if testing.Short() {
 		t.Skip("20 emulated steps of full-size models")
@@ -57,6 +58,7 @@ func TestResidentParity(t *testing.T) {
 	}{
 		{"default", DefaultModel(), true}, // V=20000, E512, H128, mean pooling
 		{"E128-H256", model.Config{VocabSize: 300, EmbedDim: 128, Hidden: 256, Layers: 1, Pool: model.PoolLast}, false},
+		{"bigrams", model.Config{VocabSize: 300, EmbedDim: 32, Hidden: 32, Layers: 1, Pool: model.PoolMean, Ngrams: 2, Buckets: 1000}, true},
 	}
 	const (
 		steps = 20
@@ -70,8 +72,7 @@ func TestResidentParity(t *testing.T) {
 				rng := rand.New(rand.NewPCG(71, uint64(prec)))
 				lay := model.NewLayout(c.cfg)
 				n := lay.Size()
-				init := make([]float32, n)
-				model.InitParams(c.cfg, init, 29)
+				init := initParams(c.cfg, 29)
 				oc := device.DefaultOptimConfig()
 				oc.WeightDecay = 0.01
 				oc.LazyEmbedding = c.lazy
@@ -88,6 +89,10 @@ func TestResidentParity(t *testing.T) {
 				ref := append([]float32(nil), init...)
 				opt := &refAdamW{oc: oc, m: make([]float64, n), v: make([]float64, n)}
 				emb := lay.View("embed")
+				wideLo := -1
+				if c.cfg.Ngrams > 0 {
+					wideLo = lay.View("wide").Offset
+				}
 				grad := make([]float32, n)
 				lossTol := 1e-4
 				if prec != cuda.FP32 {
@@ -116,14 +121,20 @@ func TestResidentParity(t *testing.T) {
 					}
 					var skip func(int) bool
 					if c.lazy {
-						touched := map[int]bool{}
+						touched, features := map[int]bool{}, map[int]bool{}
 						for r := 0; r < b.Size; r++ {
 							for _, id := range b.Row(r) {
 								touched[int(id)] = true
 							}
+							for _, f := range model.NgramFeatures(b.Row(r), c.cfg, nil) {
+								features[int(f)] = true
+							}
 						}
 						skip = func(i int) bool {
-							return i >= emb.Offset && i < emb.Offset+emb.Len && !touched[(i-emb.Offset)/c.cfg.EmbedDim]
+							if i >= emb.Offset && i < emb.Offset+emb.Len {
+								return !touched[(i-emb.Offset)/c.cfg.EmbedDim]
+							}
+							return wideLo >= 0 && i >= wideLo && !features[i-wideLo]
 						}
 					}
 					opt.step(ref, grad, lr, skip)
@@ -201,48 +212,54 @@ func compareTrained(t *testing.T, lay model.Layout, got, ref, init []float32, pr
 }
 
 // TestResidentStreams: a resident trainer over two streams (each computing
-// half the batch, the gradients summed on the device) takes the same step
-// as over one, up to summation order, and still waits once per step.
+// half the batch, the gradients summed on the device, each marking its
+// rows for the lazy update) takes the same step as over one, up to
+// summation order, and still waits once per step.
 func TestResidentStreams(t *testing.T) {
-	cfg := model.Config{VocabSize: 40, EmbedDim: 8, Hidden: 6, Layers: 2, Pool: model.PoolMean}
-	lay := model.NewLayout(cfg)
-	init := make([]float32, lay.Size())
-	model.InitParams(cfg, init, 41)
-	rng := rand.New(rand.NewPCG(8, 9))
-	b, _ := testBatch(rng, 7, cfg.VocabSize, 6)
-	oc := device.DefaultOptimConfig()
-	oc.LazyEmbedding = true
-	var weights [2][]float32
-	for i, streams := range []int{1, 2} {
-		dev := New(streams)
-		tr, err := cuda.NewResident(dev, cfg, cuda.FP32, oc, 1, init)
-		if err != nil {
-			t.Fatal(err)
-		}
-		before := dev.Counters()
-		st, err := tr.Step(b, 1e-2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := dev.Counters().Sub(before); d.Syncs != 1 || d.D2HBytes != 16 {
-			t.Errorf("%d streams: %d waits, %d bytes down; want 1 and 16", streams, d.Syncs, d.D2HBytes)
-		}
-		if st.Rows != b.Size {
-			t.Errorf("%d streams: %d rows, want %d", streams, st.Rows, b.Size)
-		}
-		weights[i] = make([]float32, lay.Size())
-		if err := tr.ReadParams(weights[i]); err != nil {
-			t.Fatal(err)
-		}
-		if err := tr.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if n := dev.Live(); n != 0 {
-			t.Errorf("%d streams: %d device allocations left after Close", streams, n)
-		}
-		dev.Close()
+	for _, cfg := range []model.Config{
+		{VocabSize: 40, EmbedDim: 8, Hidden: 6, Layers: 2, Pool: model.PoolMean},
+		{VocabSize: 40, EmbedDim: 8, Hidden: 6, Layers: 1, Pool: model.PoolMean, Ngrams: 3, Buckets: 50},
+	} {
+		t.Run(fmt.Sprintf("ngrams%d", cfg.Ngrams), func(t *testing.T) {
+			lay := model.NewLayout(cfg)
+			init := initParams(cfg, 41)
+			rng := rand.New(rand.NewPCG(8, 9))
+			b, _ := testBatch(rng, 7, cfg.VocabSize, 6)
+			oc := device.DefaultOptimConfig()
+			oc.LazyEmbedding = true
+			var weights [2][]float32
+			for i, streams := range []int{1, 2} {
+				dev := New(streams)
+				tr, err := cuda.NewResident(dev, cfg, cuda.FP32, oc, 1, init)
+				if err != nil {
+					t.Fatal(err)
+				}
+				before := dev.Counters()
+				st, err := tr.Step(b, 1e-2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := dev.Counters().Sub(before); d.Syncs != 1 || d.D2HBytes != 16 {
+					t.Errorf("%d streams: %d waits, %d bytes down; want 1 and 16", streams, d.Syncs, d.D2HBytes)
+				}
+				if st.Rows != b.Size {
+					t.Errorf("%d streams: %d rows, want %d", streams, st.Rows, b.Size)
+				}
+				weights[i] = make([]float32, lay.Size())
+				if err := tr.ReadParams(weights[i]); err != nil {
+					t.Fatal(err)
+				}
+				if err := tr.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if n := dev.Live(); n != 0 {
+					t.Errorf("%d streams: %d device allocations left after Close", streams, n)
+				}
+				dev.Close()
+			}
+			validate(t, "weights, 2 streams vs 1", weights[1], weights[0], 1e-6, 1e-5)
+		})
 	}
-	validate(t, "weights, 2 streams vs 1", weights[1], weights[0], 1e-6, 1e-5)
 }
 
 // TestResidentForwarders: the resident trainer's forwarders score with the

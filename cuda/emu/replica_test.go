@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
 
 	"trainer/cuda"
@@ -65,13 +66,16 @@ func compareGrads(t *testing.T, lay model.Layout, got, ref []float32, prec cuda.
 	}
 }
 
-// replicaConfigs are small odd shapes; the last one spans several GEMM
-// tiles in every dimension (4H = 100 columns, 16 rows x 9 steps = 144 rows).
-var replicaConfigs = []struct {
+// replicaConfig is a model shape and a batch size to check it with.
+type replicaConfig struct {
 	name string
 	cfg  model.Config
 	rows int
-}{
+}
+
+// replicaConfigs are small odd shapes; the last one spans several GEMM
+// tiles in every dimension (4H = 100 columns, 16 rows x 9 steps = 144 rows).
+var replicaConfigs = []replicaConfig{
 	{"L1-last", model.Config{VocabSize: 23, EmbedDim: 6, Hidden: 5, Layers: 1, Pool: model.PoolLast}, 6},
 	{"L2-mean", model.Config{VocabSize: 31, EmbedDim: 9, Hidden: 7, Layers: 2, Pool: model.PoolMean}, 6},
 	{"L1-H25-last-big", model.Config{VocabSize: 60, EmbedDim: 70, Hidden: 25, Layers: 1, Pool: model.PoolLast}, 17},
@@ -79,17 +83,37 @@ var replicaConfigs = []struct {
 	{"L1-splitK", model.Config{VocabSize: 40, EmbedDim: 8, Hidden: 8, Layers: 1, Pool: model.PoolMean}, 129},
 }
 
+// ngramConfigs add the wide n-gram path: bigrams into so few buckets that
+// features collide, and trigrams over two layers.
+var ngramConfigs = []replicaConfig{
+	{"L1-mean-bigrams", model.Config{VocabSize: 37, EmbedDim: 6, Hidden: 5, Layers: 1, Pool: model.PoolMean, Ngrams: 2, Buckets: 11}, 9},
+	{"L2-last-trigrams", model.Config{VocabSize: 29, EmbedDim: 7, Hidden: 6, Layers: 2, Pool: model.PoolLast, Ngrams: 3, Buckets: 40}, 7},
+}
+
+// initParams is model.InitParams with the wide table, which starts at
+// zero, drawn at random too, so that the wide path's forward pass counts.
+func initParams(cfg model.Config, seed uint64) []float32 {
+	params := make([]float32, model.NewLayout(cfg).Size())
+	model.InitParams(cfg, params, seed)
+	rng := rand.New(rand.NewPCG(seed, 99))
+	wide := model.NewLayout(cfg).Wide(params)
+	for i := range wide {
+		wide[i] = float32((2*rng.Float64() - 1) * 0.05)
+	}
+	return params
+}
+
 // TestReplicaMatchesCPU runs one forward and backward pass of the emulated
 // GPU replica (embedding, LSTM, head, loss, backward) and compares loss,
-// correct count and every gradient with the CPU replica.
+// correct count and every gradient with the CPU replica, with and without
+// the wide n-gram path.
 func TestReplicaMatchesCPU(t *testing.T) {
-	for _, c := range replicaConfigs {
+	for _, c := range slices.Concat(replicaConfigs, ngramConfigs) {
 		for _, prec := range []cuda.Precision{cuda.FP32, cuda.FP16, cuda.BF16} {
 			t.Run(fmt.Sprintf("%s/%s", c.name, prec), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(21, uint64(prec)))
 				lay := model.NewLayout(c.cfg)
-				params := make([]float32, lay.Size())
-				model.InitParams(c.cfg, params, 5)
+				params := initParams(c.cfg, 5)
 				_, b := testBatch(rng, c.rows, c.cfg.VocabSize, 10)
 
 				cpu, err := train.NewCPUReplica(c.cfg, 0)
@@ -154,33 +178,36 @@ func TestReplicaMatchesCPU(t *testing.T) {
 // TestReplicaReusesWorkspace runs batches of growing and shrinking shapes
 // through one replica: results must not depend on what ran before.
 func TestReplicaReusesWorkspace(t *testing.T) {
-	cfg := replicaConfigs[0].cfg
-	lay := model.NewLayout(cfg)
-	params := make([]float32, lay.Size())
-	model.InitParams(cfg, params, 9)
-	be := testBackend(t)
-	r, err := cuda.NewReplica(be, 0, cfg, cuda.FP32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cpu, _ := train.NewCPUReplica(cfg, 0)
-	rng := rand.New(rand.NewPCG(3, 3))
-	for i, shape := range [][2]int{{3, 4}, {8, 9}, {2, 3}, {9, 12}} {
-		b, _ := testBatch(rng, shape[0], cfg.VocabSize, shape[1])
-		grad, ref := make([]float32, lay.Size()), make([]float32, lay.Size())
-		if _, err := r.Compute(params, b, grad); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := cpu.Compute(params, b, ref); err != nil {
-			t.Fatal(err)
-		}
-		t.Run(fmt.Sprint(i), func(t *testing.T) { compareGrads(t, lay, grad, ref, cuda.FP32) })
-	}
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if dev, ok := be.(*Device); ok && dev.Live() != 0 {
-		t.Fatalf("%d device allocations leaked after Close", dev.Live())
+	for _, c := range []replicaConfig{replicaConfigs[0], ngramConfigs[1]} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := c.cfg
+			lay := model.NewLayout(cfg)
+			params := initParams(cfg, 9)
+			be := testBackend(t)
+			r, err := cuda.NewReplica(be, 0, cfg, cuda.FP32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cpu, _ := train.NewCPUReplica(cfg, 0)
+			rng := rand.New(rand.NewPCG(3, 3))
+			for i, shape := range [][2]int{{3, 4}, {8, 9}, {2, 3}, {9, 12}} {
+				b, _ := testBatch(rng, shape[0], cfg.VocabSize, shape[1])
+				grad, ref := make([]float32, lay.Size()), make([]float32, lay.Size())
+				if _, err := r.Compute(params, b, grad); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := cpu.Compute(params, b, ref); err != nil {
+					t.Fatal(err)
+				}
+				t.Run(fmt.Sprint(i), func(t *testing.T) { compareGrads(t, lay, grad, ref, cuda.FP32) })
+			}
+			if err := r.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if dev, ok := be.(*Device); ok && dev.Live() != 0 {
+				t.Fatalf("%d device allocations leaked after Close", dev.Live())
+			}
+		})
 	}
 }
 
@@ -189,6 +216,9 @@ func TestReplicaRejectsBadInput(t *testing.T) {
 	dev := testBackend(t)
 	if _, err := cuda.NewReplica(dev, 0, model.Config{VocabSize: 23, EmbedDim: 4, Hidden: 4, Layers: 1, Bidirectional: true}, cuda.FP32); err == nil {
 		t.Error("bidirectional config accepted")
+	}
+	if _, err := cuda.NewReplica(dev, 0, ngramConfigs[0].cfg, cuda.FP32); err != nil {
+		t.Errorf("n-gram config refused: %v", err)
 	}
 	if _, err := cuda.NewReplica(dev, 3, cfg, cuda.FP32); err == nil {
 		t.Error("stream 3 of 1 accepted")
@@ -237,18 +267,18 @@ func cpuStep(t *testing.T, cfg model.Config, params []float32, b data.Batch, lr 
 
 // TestTrainerStepMatchesCPU: one device-resident training step (forward,
 // backward, unscale and finite check, AdamW on the device) leaves the same
-// weights as the CPU replica plus train's AdamW.
+// weights as the CPU replica plus train's AdamW, with and without the wide
+// n-gram path.
 func TestTrainerStepMatchesCPU(t *testing.T) {
 	oc := device.DefaultOptimConfig()
 	oc.WeightDecay = 0.01
 	const lr = 1e-2
-	for _, c := range replicaConfigs[:2] {
+	for _, c := range slices.Concat(replicaConfigs[:2], ngramConfigs) {
 		for _, prec := range []cuda.Precision{cuda.FP32, cuda.FP16, cuda.BF16} {
 			t.Run(fmt.Sprintf("%s/%s", c.name, prec), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(33, uint64(prec)))
 				lay := model.NewLayout(c.cfg)
-				init := make([]float32, lay.Size())
-				model.InitParams(c.cfg, init, 11)
+				init := initParams(c.cfg, 11)
 				b, _ := testBatch(rng, 5, c.cfg.VocabSize, 6)
 
 				ref := append([]float32(nil), init...)

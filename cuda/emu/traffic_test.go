@@ -10,39 +10,55 @@ import (
 	"trainer/train/device"
 )
 
-// TestGPUTraffic holds the default model's device-resident step to the GPU
-// step budget: per step the batch goes up and 16 bytes come back, one host
-// wait, and the launch count does not grow with the sequence length.
+// TestGPUTraffic holds the default model's device-resident step, alone and
+// with the wide bigram path, to the GPU step budget: per step the batch
+// goes up and 16 bytes come back, one host wait, and the launch count does
+// not grow with the sequence length. The n-gram path costs three launches
+// (features, forward, backward) and no upload: the features are computed
+// on the device.
 func TestGPUTraffic(t *testing.T) {
 	const rows = 128
+	bigrams := DefaultModel()
+	bigrams.Ngrams, bigrams.Buckets = 2, 1<<20
 	for _, prec := range []string{"fp32", "bf16", "fp16"} {
 		t.Run(prec, func(t *testing.T) {
-			var launches [2]int64
-			for i, T := range []int{64, 256} {
-				tr, err := MeasureStep(DefaultModel(), prec, rows, T, true)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Logf("%+v", tr)
-				if tr.Precision != prec {
-					t.Errorf("ran %s, asked for %s", tr.Precision, prec)
-				}
-				if tr.H2DBytes > 2*tr.BatchBytes+64<<10 {
-					t.Errorf("T=%d: %d bytes up, budget 2 x %d + 64 KiB", T, tr.H2DBytes, tr.BatchBytes)
-				}
-				if tr.D2HBytes > 64<<10 {
-					t.Errorf("T=%d: %d bytes down, budget 64 KiB", T, tr.D2HBytes)
-				}
-				if tr.Syncs > 1 {
-					t.Errorf("T=%d: %d host synchronisations, budget 1", T, tr.Syncs)
-				}
-				launches[i] = tr.Launches
-			}
-			if d := launches[1] - launches[0]; d > 8 {
-				t.Errorf("launches grow with T: %d at T=64, %d at T=256", launches[0], launches[1])
+			lstm, wide := testTraffic(t, DefaultModel(), prec, rows), testTraffic(t, bigrams, prec, rows)
+			if wide != lstm+3 {
+				t.Errorf("%d launches with the bigram path, %d without; want 3 more", wide, lstm)
 			}
 		})
 	}
+}
+
+// testTraffic checks the step budget of cfg at T=64 and T=256 and returns
+// the launches of a step at T=64.
+func testTraffic(t *testing.T, cfg model.Config, prec string, rows int) int64 {
+	t.Helper()
+	var launches [2]int64
+	for i, T := range []int{64, 256} {
+		tr, err := MeasureStep(cfg, prec, rows, T, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%+v", tr)
+		if tr.Precision != prec {
+			t.Errorf("ran %s, asked for %s", tr.Precision, prec)
+		}
+		if tr.H2DBytes > 2*tr.BatchBytes+64<<10 {
+			t.Errorf("T=%d: %d bytes up, budget 2 x %d + 64 KiB", T, tr.H2DBytes, tr.BatchBytes)
+		}
+		if tr.D2HBytes > 64<<10 {
+			t.Errorf("T=%d: %d bytes down, budget 64 KiB", T, tr.D2HBytes)
+		}
+		if tr.Syncs > 1 {
+			t.Errorf("T=%d: %d host synchronisations, budget 1", T, tr.Syncs)
+		}
+		launches[i] = tr.Launches
+	}
+	if d := launches[1] - launches[0]; d > 8 {
+		t.Errorf("launches grow with T: %d at T=64, %d at T=256", launches[0], launches[1])
+	}
+	return launches[0]
 }
 
 // TestOpenSetPrecision: "auto" runs bf16 on compute capability 8.0 and
