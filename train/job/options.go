@@ -201,15 +201,8 @@ func (o *Options) checkDevice(given Given) error {
 }
 
 // deviceDefaults are the defaults a GPU changes: it trains alone unless
-// CPU workers are asked for, and without the n-gram path unless that is.
+// CPU workers are asked for.
 func (o *Options) deviceDefaults(given Given) {
-	if !given.Ngrams && o.Model.Ngrams > 0 {
-		// The GPU has no n-gram kernels yet; the default model there is the
-		// LSTM alone rather than an error. An explicit --ngrams is refused
-		// by the device with its reason.
-		o.Model.Ngrams, o.Model.Buckets = 0, 0
-		o.Notes = append(o.Notes, "the n-gram path is off on the GPU (no kernels for it yet); the model is the LSTM alone")
-	}
 	if !given.Workers {
 		o.Workers = 0
 	}
