@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -207,75 +205,36 @@ func parseScoring(c *cli.Context) (o scoringOptions, err error) {
 	return o, err
 }
 
-// reviewChunk is how many reviews of a file or stdin predict and encode
-// read, handle and write at a time: enough for long, well-filled batches
-// on every worker, small enough that output starts at once and memory
-// stays flat on any input size.
-const reviewChunk = 16384
-
 // reviewsFileFlag is --file of the commands that read unlabelled reviews
 // (TEXT... | --file FILE | -).
 func reviewsFileFlag() cli.Flag {
 	return &cli.StringFlag{Name: flagFile, Usage: "read reviews from this file, one per line"}
 }
 
-// reviewSource is where a command's unlabelled reviews come from: its
-// arguments, or a file or stdin of one review a line.
-type reviewSource struct {
-	args  []string  // the TEXT arguments, used as given; nil when reading r
-	r     io.Reader // --file or stdin
-	name  string    // r in messages
-	close func() error
-}
-
-// parseReviews reads the arguments and --file; Close the source after use.
-func parseReviews(c *cli.Context) (reviewSource, error) {
+// parseReviews reads the arguments and --file into where the reviews come
+// from; Close the source after use.
+func parseReviews(c *cli.Context) (data.TextSource, error) {
 	cmd, args, file := c.Command.Name, c.Args().Slice(), c.String(flagFile)
 	switch {
 	case file != "" && len(args) > 0:
-		return reviewSource{}, usagef("%s: give texts as arguments or --file, not both", cmd)
+		return data.TextSource{}, usagef("%s: give texts as arguments or --file, not both", cmd)
 	case len(args) > 1 && slices.Contains(args, "-"):
-		return reviewSource{}, usagef("%s: - reads stdin and takes no other arguments, got %q", cmd, args)
+		return data.TextSource{}, usagef("%s: - reads stdin and takes no other arguments, got %q", cmd, args)
 	case len(args) == 1 && args[0] == "-":
 		if c.App.Reader == nil {
-			return reviewSource{r: os.Stdin, name: "stdin"}, nil
+			return data.TextSource{R: os.Stdin, Name: "stdin"}, nil
 		}
-		return reviewSource{r: c.App.Reader, name: "stdin"}, nil
+		return data.TextSource{R: c.App.Reader, Name: "stdin"}, nil
 	case file != "":
-		f, err := os.Open(file)
+		src, err := data.OpenTextFile(file)
 		if err != nil {
-			return reviewSource{}, fmt.Errorf("%s: %w", cmd, err)
+			return src, fmt.Errorf("%s: %w", cmd, err)
 		}
-		return reviewSource{r: f, name: file, close: f.Close}, nil
+		return src, nil
 	case len(args) == 0:
-		return reviewSource{}, usagef("%s: no reviews: give TEXT arguments, --file FILE or - for stdin", cmd)
+		return data.TextSource{}, usagef("%s: no reviews: give TEXT arguments, --file FILE or - for stdin", cmd)
 	}
-	return reviewSource{args: args}, nil
-}
-
-// Close closes a file the source opened.
-func (s reviewSource) Close() error {
-	if s.close == nil {
-		return nil
-	}
-	return s.close()
-}
-
-// writeEach hands the reviews in input order to write, reviewChunk at a
-// time from a file or stdin (data.ReadTextLines), all at once from the
-// arguments, with w buffered and flushed at the end.
-func (s reviewSource) writeEach(w io.Writer, write func(w io.Writer, texts []string) error) error {
-	bw := bufio.NewWriterSize(w, 1<<16)
-	var err error
-	if s.r == nil {
-		err = write(bw, s.args)
-	} else {
-		err = data.ReadTextLines(s.r, s.name, reviewChunk, func(texts []string) error { return write(bw, texts) })
-	}
-	if ferr := bw.Flush(); err == nil {
-		err = ferr
-	}
-	return err
+	return data.TextSource{Texts: args}, nil
 }
 
 // outFlag is --out, where a command writes; usage says what it is.
