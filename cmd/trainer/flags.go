@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"trainer/data"
 	"trainer/internal/predict"
+	"trainer/internal/profile"
 	"trainer/model"
 	"trainer/train/device"
 )
@@ -258,27 +258,7 @@ func cpuProfileFlag() cli.Flag {
 // profileCPU starts the profile --cpuprofile asks for; call the returned
 // function at the end (it does nothing without one).
 func profileCPU(c *cli.Context) (func(), error) {
-	if path := c.String(flagProfile); path != "" {
-		return startCPUProfile(path)
-	}
-	return func() {}, nil
-}
-
-// startCPUProfile profiles the process into path until the returned
-// function is called.
-func startCPUProfile(path string) (func(), error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("cpu profile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("cpu profile: %w", err)
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}, nil
+	return profile.CPU(c.String(flagProfile))
 }
 
 // batchSizeFlag is the reviews per batch: the global training batch, or a
