@@ -4,10 +4,8 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -16,6 +14,7 @@ import (
 	"trainer/internal/profile"
 	"trainer/model"
 	"trainer/train/device"
+	"trainer/train/job"
 )
 
 // Every flag that two commands share is declared once here, in groups, and
@@ -395,8 +394,8 @@ func parseOptim(c *cli.Context) (optimOptions, error) {
 		{"word-dropout", o.WordDropout, o.WordDropout >= 0 && o.WordDropout < 1, "in [0, 1)"},
 	}
 	for _, k := range checks {
-		if err := finite(cmd, k.flag, k.v, k.ok, k.wanted); err != nil {
-			return o, err
+		if math.IsNaN(k.v) || math.IsInf(k.v, 0) || !k.ok {
+			return o, usagef("%s: --%s %g: want %s", cmd, k.flag, k.v, k.wanted)
 		}
 	}
 	switch v := c.String("embed-update"); v {
@@ -413,15 +412,6 @@ func parseOptim(c *cli.Context) (optimOptions, error) {
 	return o, nil
 }
 
-// finite rejects a value that is NaN, infinite or out of range (ok false),
-// naming the flag.
-func finite(cmd, flag string, v float64, ok bool, wanted string) error {
-	if math.IsNaN(v) || math.IsInf(v, 0) || !ok {
-		return usagef("%s: --%s %g: want %s", cmd, flag, v, wanted)
-	}
-	return nil
-}
-
 // Flags of pretrained word vectors.
 const (
 	flagInitVectors   = "init-vectors"
@@ -436,55 +426,25 @@ func vectorsFlags() []cli.Flag {
 	}
 }
 
-// vectorsOptions is the pretrained-vectors group, validated.
-type vectorsOptions struct {
-	Path   string         // --init-vectors, "" for none
-	Freeze bool           // --freeze-vectors
-	Source *vectorsSource // the file as found at start-up; nil without one
-}
-
-// vectorsSource names a vectors file in a run's settings. A resume starts
-// from the checkpoint's weights and never reads the vectors again, so the
-// file is told apart by what a stat gives, not by a digest of gigabytes.
-type vectorsSource struct {
-	Path    string // absolute, so a resume from another directory matches
-	Size    int64
-	ModTime string // UTC, RFC 3339 with nanoseconds
-}
-
-// statVectors identifies the vectors file at path.
-func statVectors(path string) (*vectorsSource, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, err
-	}
-	fi, err := os.Stat(abs)
-	if err != nil {
-		return nil, err
-	}
-	if fi.IsDir() {
-		return nil, fmt.Errorf("%s is a directory, not a vectors file", path)
-	}
-	return &vectorsSource{Path: abs, Size: fi.Size(), ModTime: fi.ModTime().UTC().Format(time.RFC3339Nano)}, nil
-}
-
-// parseVectors reads the vectors group. A resumed run may name no file:
-// its checkpoint holds the weights the vectors started.
-func parseVectors(c *cli.Context, resume bool) (vectorsOptions, error) {
+// parseVectors reads the vectors group into o: the file the embedding
+// starts from, as found now, and whether it is frozen. A resumed run may
+// name no file: its checkpoint holds the weights the vectors started.
+func parseVectors(c *cli.Context, o *job.Options) error {
 	cmd := c.Command.Name
-	o := vectorsOptions{Path: c.String(flagInitVectors), Freeze: c.Bool(flagFreezeVectors)}
-	if o.Path == "" {
-		if o.Freeze && !resume {
-			return o, usagef("%s: --freeze-vectors needs --init-vectors FILE: freezing a random embedding trains nothing there", cmd)
+	o.Vectors = job.Vectors{Path: c.String(flagInitVectors)}
+	o.Optim.FreezeEmbedding = c.Bool(flagFreezeVectors)
+	if o.Vectors.Path == "" {
+		if o.Optim.FreezeEmbedding && !o.Resume {
+			return usagef("%s: --freeze-vectors needs --init-vectors FILE: freezing a random embedding trains nothing there", cmd)
 		}
-		return o, nil
+		return nil
 	}
-	src, err := statVectors(o.Path)
+	src, err := job.StatVectors(o.Vectors.Path)
 	if err != nil {
-		return o, usagef("%s: --init-vectors: %v", cmd, err)
+		return usagef("%s: --init-vectors: %v", cmd, err)
 	}
-	o.Source = src
-	return o, nil
+	o.Vectors.Source = src
+	return nil
 }
 
 // pipelineFlags split the model into stages; defStages is the command's

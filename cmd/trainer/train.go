@@ -137,22 +137,15 @@ func trainOptionsFrom(c *cli.Context) (*job.Options, error) {
 	if o.Model, o.MaxLen, err = parseModel(c, d.VocabSize); err != nil {
 		return nil, err
 	}
-	if err := finite("train", "dev-fraction", o.Data.DevFraction, o.Data.Dev != "" || (o.Data.DevFraction > 0 && o.Data.DevFraction < 1),
-		"in (0, 1) when --dev is not given"); err != nil {
-		return nil, err
-	}
 	if r := c.String("resume"); r != "" {
 		if o.Out != "" && filepath.Clean(o.Out) != filepath.Clean(r) {
 			return nil, usagef("train: --resume %s and --out %s name different directories", r, o.Out)
 		}
 		o.Out, o.Resume = r, true
 	}
-	v, err := parseVectors(c, o.Resume)
-	if err != nil {
+	if err := parseVectors(c, o); err != nil {
 		return nil, err
 	}
-	o.Vectors = job.Vectors{Path: v.Path, Source: (*job.VectorsSource)(v.Source)}
-	o.Optim.FreezeEmbedding = v.Freeze
 	if err := o.Validate(job.Given{Workers: c.IsSet("cpu-workers"), Split: c.IsSet("schedule"), Ngrams: c.IsSet("ngrams")}); err != nil {
 		return nil, cliError(err)
 	}
