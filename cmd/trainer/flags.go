@@ -13,6 +13,7 @@ import (
 	"trainer/internal/predict"
 	"trainer/internal/profile"
 	"trainer/model"
+	"trainer/train"
 	"trainer/train/device"
 	"trainer/train/job"
 )
@@ -457,12 +458,10 @@ func pipelineFlags(defStages int) []cli.Flag {
 	}
 }
 
-// pipelineOptions is the pipeline group, validated for its range; the
+// parsePipeline reads the pipeline group, validated for its range; the
 // commands check it against the model and workers.
-type pipelineOptions struct{ Stages, MicroBatches, Chunks int }
-
-func parsePipeline(c *cli.Context) (pipelineOptions, error) {
-	p := pipelineOptions{Stages: c.Int("pipeline-stages"), MicroBatches: c.Int("micro-batches"), Chunks: c.Int("pipeline-chunks")}
+func parsePipeline(c *cli.Context) (train.PipelineOptions, error) {
+	p := train.PipelineOptions{Stages: c.Int("pipeline-stages"), MicroBatches: c.Int("micro-batches"), Chunks: c.Int("pipeline-chunks")}
 	switch {
 	case p.Stages < 1:
 		return p, usagef("%s: --pipeline-stages must be at least 1, got %d", c.Command.Name, p.Stages)
@@ -489,7 +488,7 @@ func flagNames(flags ...[]cli.Flag) []string {
 type runGroups struct {
 	d  dataOptions
 	op optimOptions
-	pl pipelineOptions
+	pl train.PipelineOptions
 }
 
 // parseRunGroups parses and validates the groups of a command that trains.

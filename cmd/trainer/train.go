@@ -130,7 +130,7 @@ func trainOptionsFrom(c *cli.Context) (*job.Options, error) {
 		BatchSize: op.BatchSize, Optim: op.Optim, Clip: op.Clip, WordDropout: op.WordDropout,
 		Schedule: train.LRSchedule{Base: op.LR, Warmup: c.Int("warmup"), Decay: c.String("lr-decay")},
 		Device:   c.String("device"), Workers: c.Int("cpu-workers"), AMP: c.String("amp"), Streams: c.Int("streams"),
-		Split: c.String("schedule"), Pipeline: train.PipelineOptions{Stages: pl.Stages, MicroBatches: pl.MicroBatches, Chunks: pl.Chunks},
+		Split: c.String("schedule"), Pipeline: pl,
 		Epochs: c.Int("epochs"), Seed: c.Uint64(flagSeed), Patience: c.Int("patience"), CheckpointEvery: c.Int("checkpoint-every"),
 		Bucket: !c.Bool("no-bucket"), Out: c.String("out"), Metrics: c.String("metrics"), Overwrite: c.Bool("overwrite"),
 	}
