@@ -2,6 +2,8 @@ package data
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -78,5 +80,52 @@ func TestReadTextLinesErrors(t *testing.T) {
 				t.Fatalf("error %v, want one starting %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestTextSource: given texts come in one call as they are, a file comes
+// a chunk at a time with its labels dropped, and only a source that
+// opened a file has one to close.
+func TestTextSource(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "reviews.txt")
+	if err := os.WriteFile(path, []byte("__label__2 good\nbad\nfine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file, err := OpenTextFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		src    TextSource
+		want   []string
+		chunks []int
+	}{
+		{"given", TextSource{Texts: []string{"__label__1 kept", "as is"}}, []string{"__label__1 kept", "as is"}, []int{2}},
+		{"reader", TextSource{R: strings.NewReader("a\nb\nc\n"), Name: "stdin"}, []string{"a", "b", "c"}, []int{2, 1}},
+		{"file", file, []string{"good", "bad", "fine"}, []int{2, 1}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var got []string
+			var sizes []int
+			err := c.src.Each(2, func(texts []string) error {
+				got = append(got, texts...)
+				sizes = append(sizes, len(texts))
+				return nil
+			})
+			if err != nil || !slices.Equal(got, c.want) || !slices.Equal(sizes, c.chunks) {
+				t.Fatalf("got %q in chunks %v, %v; want %q in %v", got, sizes, err, c.want, c.chunks)
+			}
+			if err := c.src.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	if err := file.Close(); err == nil {
+		t.Fatal("closing the file twice succeeded")
+	}
+	if _, err := OpenTextFile(filepath.Join(t.TempDir(), "missing.txt")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing file: %v", err)
 	}
 }

@@ -37,7 +37,7 @@ func encodeCommand() *cli.Command {
 				return fmt.Errorf("encode: %w", err)
 			}
 			asJSON := c.Bool(flagJSON)
-			if err := src.writeEach(c.App.Writer, func(w io.Writer, texts []string) error { return m.WriteInputs(w, texts, asJSON) }); err != nil {
+			if err := predict.WriteEach(c.App.Writer, src, func(w io.Writer, texts []string) error { return m.WriteInputs(w, texts, asJSON) }); err != nil {
 				return fmt.Errorf("encode: %w", err)
 			}
 			return nil

@@ -1,23 +1,21 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"trainer/data"
 	"trainer/internal/predict"
+	"trainer/internal/profile"
 	"trainer/model"
+	"trainer/train"
 	"trainer/train/device"
+	"trainer/train/job"
 )
 
 // Every flag that two commands share is declared once here, in groups, and
@@ -207,75 +205,36 @@ func parseScoring(c *cli.Context) (o scoringOptions, err error) {
 	return o, err
 }
 
-// reviewChunk is how many reviews of a file or stdin predict and encode
-// read, handle and write at a time: enough for long, well-filled batches
-// on every worker, small enough that output starts at once and memory
-// stays flat on any input size.
-const reviewChunk = 16384
-
 // reviewsFileFlag is --file of the commands that read unlabelled reviews
 // (TEXT... | --file FILE | -).
 func reviewsFileFlag() cli.Flag {
 	return &cli.StringFlag{Name: flagFile, Usage: "read reviews from this file, one per line"}
 }
 
-// reviewSource is where a command's unlabelled reviews come from: its
-// arguments, or a file or stdin of one review a line.
-type reviewSource struct {
-	args  []string  // the TEXT arguments, used as given; nil when reading r
-	r     io.Reader // --file or stdin
-	name  string    // r in messages
-	close func() error
-}
-
-// parseReviews reads the arguments and --file; Close the source after use.
-func parseReviews(c *cli.Context) (reviewSource, error) {
+// parseReviews reads the arguments and --file into where the reviews come
+// from; Close the source after use.
+func parseReviews(c *cli.Context) (data.TextSource, error) {
 	cmd, args, file := c.Command.Name, c.Args().Slice(), c.String(flagFile)
 	switch {
 	case file != "" && len(args) > 0:
-		return reviewSource{}, usagef("%s: give texts as arguments or --file, not both", cmd)
+		return data.TextSource{}, usagef("%s: give texts as arguments or --file, not both", cmd)
 	case len(args) > 1 && slices.Contains(args, "-"):
-		return reviewSource{}, usagef("%s: - reads stdin and takes no other arguments, got %q", cmd, args)
+		return data.TextSource{}, usagef("%s: - reads stdin and takes no other arguments, got %q", cmd, args)
 	case len(args) == 1 && args[0] == "-":
 		if c.App.Reader == nil {
-			return reviewSource{r: os.Stdin, name: "stdin"}, nil
+			return data.TextSource{R: os.Stdin, Name: "stdin"}, nil
 		}
-		return reviewSource{r: c.App.Reader, name: "stdin"}, nil
+		return data.TextSource{R: c.App.Reader, Name: "stdin"}, nil
 	case file != "":
-		f, err := os.Open(file)
+		src, err := data.OpenTextFile(file)
 		if err != nil {
-			return reviewSource{}, fmt.Errorf("%s: %w", cmd, err)
+			return src, fmt.Errorf("%s: %w", cmd, err)
 		}
-		return reviewSource{r: f, name: file, close: f.Close}, nil
+		return src, nil
 	case len(args) == 0:
-		return reviewSource{}, usagef("%s: no reviews: give TEXT arguments, --file FILE or - for stdin", cmd)
+		return data.TextSource{}, usagef("%s: no reviews: give TEXT arguments, --file FILE or - for stdin", cmd)
 	}
-	return reviewSource{args: args}, nil
-}
-
-// Close closes a file the source opened.
-func (s reviewSource) Close() error {
-	if s.close == nil {
-		return nil
-	}
-	return s.close()
-}
-
-// writeEach hands the reviews in input order to write, reviewChunk at a
-// time from a file or stdin (data.ReadTextLines), all at once from the
-// arguments, with w buffered and flushed at the end.
-func (s reviewSource) writeEach(w io.Writer, write func(w io.Writer, texts []string) error) error {
-	bw := bufio.NewWriterSize(w, 1<<16)
-	var err error
-	if s.r == nil {
-		err = write(bw, s.args)
-	} else {
-		err = data.ReadTextLines(s.r, s.name, reviewChunk, func(texts []string) error { return write(bw, texts) })
-	}
-	if ferr := bw.Flush(); err == nil {
-		err = ferr
-	}
-	return err
+	return data.TextSource{Texts: args}, nil
 }
 
 // outFlag is --out, where a command writes; usage says what it is.
@@ -299,27 +258,7 @@ func cpuProfileFlag() cli.Flag {
 // profileCPU starts the profile --cpuprofile asks for; call the returned
 // function at the end (it does nothing without one).
 func profileCPU(c *cli.Context) (func(), error) {
-	if path := c.String(flagProfile); path != "" {
-		return startCPUProfile(path)
-	}
-	return func() {}, nil
-}
-
-// startCPUProfile profiles the process into path until the returned
-// function is called.
-func startCPUProfile(path string) (func(), error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("cpu profile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("cpu profile: %w", err)
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}, nil
+	return profile.CPU(c.String(flagProfile))
 }
 
 // batchSizeFlag is the reviews per batch: the global training batch, or a
@@ -456,8 +395,8 @@ func parseOptim(c *cli.Context) (optimOptions, error) {
 		{"word-dropout", o.WordDropout, o.WordDropout >= 0 && o.WordDropout < 1, "in [0, 1)"},
 	}
 	for _, k := range checks {
-		if err := finite(cmd, k.flag, k.v, k.ok, k.wanted); err != nil {
-			return o, err
+		if math.IsNaN(k.v) || math.IsInf(k.v, 0) || !k.ok {
+			return o, usagef("%s: --%s %g: want %s", cmd, k.flag, k.v, k.wanted)
 		}
 	}
 	switch v := c.String("embed-update"); v {
@@ -474,15 +413,6 @@ func parseOptim(c *cli.Context) (optimOptions, error) {
 	return o, nil
 }
 
-// finite rejects a value that is NaN, infinite or out of range (ok false),
-// naming the flag.
-func finite(cmd, flag string, v float64, ok bool, wanted string) error {
-	if math.IsNaN(v) || math.IsInf(v, 0) || !ok {
-		return usagef("%s: --%s %g: want %s", cmd, flag, v, wanted)
-	}
-	return nil
-}
-
 // Flags of pretrained word vectors.
 const (
 	flagInitVectors   = "init-vectors"
@@ -497,55 +427,25 @@ func vectorsFlags() []cli.Flag {
 	}
 }
 
-// vectorsOptions is the pretrained-vectors group, validated.
-type vectorsOptions struct {
-	Path   string         // --init-vectors, "" for none
-	Freeze bool           // --freeze-vectors
-	Source *vectorsSource // the file as found at start-up; nil without one
-}
-
-// vectorsSource names a vectors file in a run's settings. A resume starts
-// from the checkpoint's weights and never reads the vectors again, so the
-// file is told apart by what a stat gives, not by a digest of gigabytes.
-type vectorsSource struct {
-	Path    string // absolute, so a resume from another directory matches
-	Size    int64
-	ModTime string // UTC, RFC 3339 with nanoseconds
-}
-
-// statVectors identifies the vectors file at path.
-func statVectors(path string) (*vectorsSource, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, err
-	}
-	fi, err := os.Stat(abs)
-	if err != nil {
-		return nil, err
-	}
-	if fi.IsDir() {
-		return nil, fmt.Errorf("%s is a directory, not a vectors file", path)
-	}
-	return &vectorsSource{Path: abs, Size: fi.Size(), ModTime: fi.ModTime().UTC().Format(time.RFC3339Nano)}, nil
-}
-
-// parseVectors reads the vectors group. A resumed run may name no file:
-// its checkpoint holds the weights the vectors started.
-func parseVectors(c *cli.Context, resume bool) (vectorsOptions, error) {
+// parseVectors reads the vectors group into o: the file the embedding
+// starts from, as found now, and whether it is frozen. A resumed run may
+// name no file: its checkpoint holds the weights the vectors started.
+func parseVectors(c *cli.Context, o *job.Options) error {
 	cmd := c.Command.Name
-	o := vectorsOptions{Path: c.String(flagInitVectors), Freeze: c.Bool(flagFreezeVectors)}
-	if o.Path == "" {
-		if o.Freeze && !resume {
-			return o, usagef("%s: --freeze-vectors needs --init-vectors FILE: freezing a random embedding trains nothing there", cmd)
+	o.Vectors = job.Vectors{Path: c.String(flagInitVectors)}
+	o.Optim.FreezeEmbedding = c.Bool(flagFreezeVectors)
+	if o.Vectors.Path == "" {
+		if o.Optim.FreezeEmbedding && !o.Resume {
+			return usagef("%s: --freeze-vectors needs --init-vectors FILE: freezing a random embedding trains nothing there", cmd)
 		}
-		return o, nil
+		return nil
 	}
-	src, err := statVectors(o.Path)
+	src, err := job.StatVectors(o.Vectors.Path)
 	if err != nil {
-		return o, usagef("%s: --init-vectors: %v", cmd, err)
+		return usagef("%s: --init-vectors: %v", cmd, err)
 	}
-	o.Source = src
-	return o, nil
+	o.Vectors.Source = src
+	return nil
 }
 
 // pipelineFlags split the model into stages; defStages is the command's
@@ -558,12 +458,10 @@ func pipelineFlags(defStages int) []cli.Flag {
 	}
 }
 
-// pipelineOptions is the pipeline group, validated for its range; the
+// parsePipeline reads the pipeline group, validated for its range; the
 // commands check it against the model and workers.
-type pipelineOptions struct{ Stages, MicroBatches, Chunks int }
-
-func parsePipeline(c *cli.Context) (pipelineOptions, error) {
-	p := pipelineOptions{Stages: c.Int("pipeline-stages"), MicroBatches: c.Int("micro-batches"), Chunks: c.Int("pipeline-chunks")}
+func parsePipeline(c *cli.Context) (train.PipelineOptions, error) {
+	p := train.PipelineOptions{Stages: c.Int("pipeline-stages"), MicroBatches: c.Int("micro-batches"), Chunks: c.Int("pipeline-chunks")}
 	switch {
 	case p.Stages < 1:
 		return p, usagef("%s: --pipeline-stages must be at least 1, got %d", c.Command.Name, p.Stages)
@@ -590,7 +488,7 @@ func flagNames(flags ...[]cli.Flag) []string {
 type runGroups struct {
 	d  dataOptions
 	op optimOptions
-	pl pipelineOptions
+	pl train.PipelineOptions
 }
 
 // parseRunGroups parses and validates the groups of a command that trains.

@@ -93,7 +93,6 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	return app
 }
 
-// requireNoArgs rejects stray positional arguments, a common typo for a flag.
 // interruptible is the action of a command that takes flags only, reads
 // them with parse and then runs with a logger until it is done or SIGINT or
 // SIGTERM cancels its context (train and tune stop at a step and save their
@@ -117,6 +116,7 @@ func interruptible[O any](parse func(*cli.Context) (O, error), run func(context.
 	}
 }
 
+// requireNoArgs rejects stray positional arguments, a common typo for a flag.
 func requireNoArgs(c *cli.Context) error {
 	if c.Args().Len() > 0 {
 		return usagef("%s: unexpected argument %q", c.Command.Name, c.Args().First())

@@ -36,7 +36,7 @@ func predictCommand() *cli.Command {
 				return fmt.Errorf("predict: %w", err)
 			}
 			asJSON := c.Bool(flagJSON)
-			if err := src.writeEach(c.App.Writer, func(w io.Writer, texts []string) error { return m.Predict(w, texts, asJSON) }); err != nil {
+			if err := predict.WriteEach(c.App.Writer, src, func(w io.Writer, texts []string) error { return m.Predict(w, texts, asJSON) }); err != nil {
 				return fmt.Errorf("predict: %w", err)
 			}
 			return nil

@@ -131,15 +131,11 @@ func trainOptionsFrom(c *cli.Context) (*job.Options, error) {
 		BatchSize: op.BatchSize, Optim: op.Optim, Clip: op.Clip, WordDropout: op.WordDropout,
 		Schedule: train.LRSchedule{Base: op.LR, Warmup: c.Int("warmup"), Decay: c.String("lr-decay")},
 		Device:   c.String("device"), Workers: c.Int("cpu-workers"), AMP: c.String("amp"), Streams: c.Int("streams"),
-		Split: c.String("schedule"), Pipeline: train.PipelineOptions{Stages: pl.Stages, MicroBatches: pl.MicroBatches, Chunks: pl.Chunks},
+		Split: c.String("schedule"), Pipeline: pl,
 		Epochs: c.Int("epochs"), Seed: c.Uint64(flagSeed), Patience: c.Int("patience"), CheckpointEvery: c.Int("checkpoint-every"),
 		Bucket: !c.Bool("no-bucket"), Out: c.String("out"), Metrics: c.String("metrics"), Overwrite: c.Bool("overwrite"),
 	}
 	if o.Model, o.MaxLen, err = parseModel(c, d.VocabSize); err != nil {
-		return nil, err
-	}
-	if err := finite("train", "dev-fraction", o.Data.DevFraction, o.Data.Dev != "" || (o.Data.DevFraction > 0 && o.Data.DevFraction < 1),
-		"in (0, 1) when --dev is not given"); err != nil {
 		return nil, err
 	}
 	if r := c.String("resume"); r != "" {
@@ -148,12 +144,9 @@ func trainOptionsFrom(c *cli.Context) (*job.Options, error) {
 		}
 		o.Out, o.Resume = r, true
 	}
-	v, err := parseVectors(c, o.Resume)
-	if err != nil {
+	if err := parseVectors(c, o); err != nil {
 		return nil, err
 	}
-	o.Vectors = job.Vectors{Path: v.Path, Source: (*job.VectorsSource)(v.Source)}
-	o.Optim.FreezeEmbedding = v.Freeze
 	if err := o.Validate(job.Given{Workers: c.IsSet("cpu-workers"), Split: c.IsSet("schedule"), Ngrams: c.IsSet("ngrams")}); err != nil {
 		return nil, cliError(err)
 	}

@@ -1,13 +1,33 @@
 package predict
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
 	"strconv"
 	"strings"
 
+	"trainer/data"
 	"trainer/model"
 )
+
+// Chunk is how many reviews of a file or stdin predict and encode read,
+// handle and write at a time: enough for long, well-filled batches on
+// every worker, small enough that output starts at once and memory stays
+// flat on any input size.
+const Chunk = 16384
+
+// WriteEach hands src's reviews in input order to write, Chunk at a time
+// from a file or stdin, all at once when they were given, with w buffered
+// and flushed at the end.
+func WriteEach(w io.Writer, src data.TextSource, write func(w io.Writer, texts []string) error) error {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	err := src.Each(Chunk, func(texts []string) error { return write(bw, texts) })
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
 
 // Line is one review's prediction as `trainer predict --json` prints it.
 type Line struct {

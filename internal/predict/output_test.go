@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,9 +13,49 @@ import (
 	"strings"
 	"testing"
 
+	"trainer/data"
 	"trainer/model"
 	"trainer/train"
 )
+
+// TestWriteEach: the reviews reach write in input order, Chunk at a time
+// from a reader, the output arrives whole, and the first error stops the
+// run: write's, or the writer's at the final flush.
+func TestWriteEach(t *testing.T) {
+	var lines strings.Builder
+	for i := range Chunk + 3 {
+		lines.WriteString(strconv.Itoa(i) + "\n")
+	}
+	echo := func(w io.Writer, texts []string) error {
+		_, err := io.WriteString(w, strconv.Itoa(len(texts))+":"+texts[0]+"\n")
+		return err
+	}
+	cases := []struct {
+		name string
+		src  data.TextSource
+		want string
+	}{
+		{"given", data.TextSource{Texts: []string{"a", "b"}}, "2:a\n"},
+		{"reader", data.TextSource{R: strings.NewReader(lines.String()), Name: "stdin"},
+			strconv.Itoa(Chunk) + ":0\n3:" + strconv.Itoa(Chunk) + "\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := WriteEach(&b, c.src, echo); err != nil || b.String() != c.want {
+				t.Fatalf("wrote %q, %v; want %q", b.String(), err, c.want)
+			}
+		})
+	}
+	stop := errors.New("stop")
+	given := data.TextSource{Texts: []string{"a"}}
+	if err := WriteEach(io.Discard, given, func(io.Writer, []string) error { return stop }); !errors.Is(err, stop) {
+		t.Fatalf("write's error: got %v", err)
+	}
+	if err := WriteEach(failWriter{}, given, echo); err == nil || err.Error() != "disk full" {
+		t.Fatalf("flush error: got %v", err)
+	}
+}
 
 func TestWritePredictions(t *testing.T) {
 	texts := []string{"great\tproduct", "awful\r\nbroken", "", "edge"}

@@ -10,7 +10,11 @@ package job
 
 import (
 	"fmt"
+	"math"
+	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"trainer/model"
 	"trainer/train"
@@ -78,6 +82,23 @@ type VectorsSource struct {
 	ModTime string // UTC, RFC 3339 with nanoseconds
 }
 
+// StatVectors identifies the vectors file at path, as a run's settings
+// store it.
+func StatVectors(path string) (*VectorsSource, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, err
+	}
+	if fi.IsDir() {
+		return nil, fmt.Errorf("%s is a directory, not a vectors file", path)
+	}
+	return &VectorsSource{Path: abs, Size: fi.Size(), ModTime: fi.ModTime().UTC().Format(time.RFC3339Nano)}, nil
+}
+
 // Given says which settings were chosen rather than defaulted: beside a
 // device the CPU workers, the split and the n-gram path default otherwise.
 type Given struct {
@@ -109,6 +130,11 @@ func (o *Options) DataConfig() train.DataConfig {
 // device's defaults (the messages name the command line's flags, which
 // the options mirror).
 func (o *Options) Validate(given Given) error {
+	// A NaN passes the comparisons of a range check, so it is refused
+	// first, even beside --dev.
+	if f := o.Data.DevFraction; math.IsNaN(f) || math.IsInf(f, 0) || (o.Data.Dev == "" && (f <= 0 || f >= 1)) {
+		return usagef("train: --dev-fraction %g: want in (0, 1) when --dev is not given", f)
+	}
 	switch {
 	case o.Data.Prep.Train == "" && !o.Resume:
 		return usagef("train: --train FILE is required")

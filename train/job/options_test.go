@@ -2,8 +2,12 @@ package job
 
 import (
 	"errors"
+	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"trainer/model"
 	"trainer/train"
@@ -82,7 +86,7 @@ func TestValidate(t *testing.T) {
 	valid := func() Options {
 		o := Options{Model: bigramModel, Device: "cpu", Workers: 2, AMP: AMPOff, Streams: 1, Split: SplitEven, Epochs: 2,
 			Out: "run", Schedule: train.LRSchedule{Base: 1e-3}, Pipeline: train.PipelineOptions{Stages: 1}}
-		o.Data.Prep.Train = "reviews.txt"
+		o.Data.Prep.Train, o.Data.DevFraction = "reviews.txt", 0.1
 		o.Model.Layers = 2
 		return o
 	}
@@ -92,6 +96,11 @@ func TestValidate(t *testing.T) {
 		err  string
 	}{
 		{"valid", func(*Options) {}, ""},
+		{"no dev fraction", func(o *Options) { o.Data.DevFraction = 0 }, "train: --dev-fraction 0: want in (0, 1) when --dev is not given"},
+		{"dev fraction 1", func(o *Options) { o.Data.DevFraction = 1 }, "--dev-fraction 1: want in (0, 1)"},
+		{"dev file", func(o *Options) { o.Data.DevFraction, o.Data.Dev = 0, "dev.txt" }, ""},
+		{"NaN beside a dev file", func(o *Options) { o.Data.DevFraction, o.Data.Dev = math.NaN(), "dev.txt" }, "--dev-fraction NaN: want"},
+		{"infinite", func(o *Options) { o.Data.DevFraction = math.Inf(1) }, "--dev-fraction +Inf: want"},
 		{"no train", func(o *Options) { o.Data.Prep.Train = "" }, "--train FILE is required"},
 		{"resume without train", func(o *Options) { o.Data.Prep.Train, o.Resume = "", true }, ""},
 		{"no out", func(o *Options) { o.Out = "" }, "--out DIR is required"},
@@ -120,5 +129,33 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("error %v (%T), want a UsageError with %q", err, err, c.err)
 			}
 		})
+	}
+}
+
+// TestStatVectors: a vectors file is named by its absolute path, size and
+// UTC modification time; a missing file or a directory is refused.
+func TestStatVectors(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "vectors.vec")
+	if err := os.WriteFile(path, []byte("2 1\na 0.5\nb 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	when := time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.FixedZone("CEST", 2*3600))
+	if err := os.Chtimes(path, when, when); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	src, err := StatVectors("vectors.vec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := VectorsSource{Path: path, Size: 14, ModTime: "2024-05-06T05:08:09.123456789Z"}
+	if *src != want {
+		t.Fatalf("got %+v, want %+v", *src, want)
+	}
+	for name, p := range map[string]string{"missing": filepath.Join(dir, "gone.vec"), "directory": dir} {
+		if _, err := StatVectors(p); err == nil {
+			t.Errorf("%s: no error", name)
+		}
 	}
 }
