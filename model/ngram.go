@@ -14,6 +14,13 @@ import "math"
 //
 // with repeated features counted each time they occur.
 
+// DefaultBuckets is the hash buckets of n-grams of 2 or more words when
+// none are given: 2^20 rows of one float32 each (4 MiB of weights, 12 MiB
+// with AdamW's moments), where fastText's 2 million buckets hold a vector
+// each. Amazon's training reviews
+// hold far fewer distinct bigrams than a million, so collisions are rare.
+const DefaultBuckets = 1 << 20
+
 // Hash constants of NgramFeatures: 64-bit FNV-1a's offset basis and prime.
 const (
 	ngramBasis = 14695981039346656037

@@ -14,6 +14,7 @@ import (
 	"trainer/internal/bench"
 	"trainer/model"
 	"trainer/train"
+	"trainer/train/job"
 )
 
 func benchCommand() *cli.Command {
@@ -62,7 +63,7 @@ func benchFlags() []cli.Flag {
 	def := model.Config{EmbedDim: 128, Hidden: 256, Layers: 1, Pool: model.PoolLast}
 	flags = append(flags, dataFlags()...)
 	flags = append(flags, modelFlags(def, 256)...)
-	flags = append(flags, optimFlags(optimDefaults{Batch: defaultBatch})...)
+	flags = append(flags, optimFlags(optimDefaults{Batch: job.DefaultBatch})...)
 	return append(flags, pipelineFlags(2)...)
 }
 

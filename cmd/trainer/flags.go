@@ -285,16 +285,10 @@ func modelFlags(def model.Config, defMaxLen int) []cli.Flag {
 		&cli.BoolFlag{Name: "bidirectional", Value: def.Bidirectional},
 		&cli.StringFlag{Name: "pool", Value: def.Pool, Usage: "last, mean or max over time"},
 		&cli.IntFlag{Name: "max-len", Value: defMaxLen, Usage: "truncate reviews to this many tokens"},
-		&cli.IntFlag{Name: "ngrams", Value: def.Ngrams, Usage: "wide n-gram path beside the LSTM, as in fastText: 0 off, 1 unigrams, 2 also bigrams, 3 also trigrams (CPU only)"},
+		&cli.IntFlag{Name: "ngrams", Value: def.Ngrams, Usage: "wide n-gram path beside the LSTM, as in fastText: 0 off, 1 unigrams, 2 also bigrams, 3 also trigrams"},
 		&cli.IntFlag{Name: "buckets", Value: def.Buckets, Usage: "hash buckets shared by the n-grams of 2 or more words (0: 2^20 with --ngrams 2 or 3)"},
 	}
 }
-
-// defaultBuckets is --buckets when 0 with --ngrams 2 or 3: 2^20 rows of one
-// float32 each (4 MiB of weights, 12 MiB with AdamW's moments), where
-// fastText's 2 million buckets hold a vector each. Amazon's training reviews
-// hold far fewer distinct bigrams than a million, so collisions are rare.
-const defaultBuckets = 1 << 20
 
 // parseNgrams reads --ngrams and --buckets into cfg, with the default
 // buckets filled in, and names the flag at fault.
@@ -309,7 +303,7 @@ func parseNgrams(c *cli.Context, cfg *model.Config) error {
 	case cfg.Buckets > 0 && cfg.Ngrams < 2:
 		return usagef("%s: --buckets %d needs --ngrams 2 or 3 (only n-grams of 2 or more words are hashed)", cmd, cfg.Buckets)
 	case cfg.Ngrams >= 2 && cfg.Buckets == 0:
-		cfg.Buckets = defaultBuckets
+		cfg.Buckets = model.DefaultBuckets
 	}
 	return nil
 }
@@ -349,12 +343,12 @@ func optimFlags(def optimDefaults) []cli.Flag {
 	}
 	return []cli.Flag{
 		batchSizeFlag(def.Batch),
-		&cli.Float64Flag{Name: "lr", Value: defaultLR, Usage: "peak learning rate"},
+		&cli.Float64Flag{Name: "lr", Value: job.DefaultLR, Usage: "peak learning rate"},
 		&cli.StringFlag{Name: "optimizer", Value: "adamw", Usage: "adamw or sgd"},
 		&cli.Float64Flag{Name: "weight-decay", Value: def.WeightDecay, Usage: "decoupled weight decay (AdamW); 0 is plain Adam"},
 		&cli.Float64Flag{Name: "momentum", Value: 0.9, Usage: "SGD momentum, in [0, 1)"},
 		&cli.StringFlag{Name: "embed-update", Value: update, Usage: "optimizer step of the embedding: lazy (only the rows of the batch's tokens) or dense (every row, every step)"},
-		&cli.Float64Flag{Name: "clip", Value: defaultClip, Usage: "max global gradient norm; 0 disables clipping"},
+		&cli.Float64Flag{Name: "clip", Value: job.DefaultClip, Usage: "max global gradient norm; 0 disables clipping"},
 		&cli.Float64Flag{Name: "word-dropout", Value: def.WordDropout, Usage: "probability that a training token is replaced by the unknown word, drawn anew each epoch; 0 is off"},
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"trainer/data"
 	"trainer/internal/predict"
 	"trainer/model"
+
+	"trainer/train/job"
 )
 
 func TestPredictOutputs(t *testing.T) {
@@ -158,7 +160,7 @@ func BenchmarkPredict(b *testing.B) {
 		name string
 		cfg  model.Config
 	}{
-		{"default", withVocab(defaultModel(), v.Size())},
+		{"default", withVocab(job.DefaultModel(), v.Size())},
 		{"reference", model.ReferenceConfig(v.Size())},
 	} {
 		f := &model.File{Version: model.FileVersion, Config: m.cfg, Params: make([]float32, model.NewLayout(m.cfg).Size()),
@@ -198,7 +200,7 @@ func BenchmarkPredict(b *testing.B) {
 func withVocab(c model.Config, n int) model.Config {
 	c.VocabSize = n
 	if c.Ngrams >= 2 && c.Buckets == 0 {
-		c.Buckets = defaultBuckets
+		c.Buckets = model.DefaultBuckets
 	}
 	return c
 }

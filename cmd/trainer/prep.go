@@ -71,7 +71,7 @@ func runPrep(c *cli.Context) error {
 		return err
 	}
 	defer stop()
-	progress, done := stageMeters(log)
+	progress, done := log.Stages()
 	o.Progress = progress
 	start := time.Now()
 	p, err := data.Prepare(c.Context, o)

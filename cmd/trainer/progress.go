@@ -5,7 +5,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"trainer/data"
 	"trainer/internal/console"
 )
 
@@ -39,38 +38,4 @@ func newLogger(c *cli.Context) (*console.Logger, error) {
 		w = os.Stderr
 	}
 	return console.New(w, format == logJSON), nil
-}
-
-// stageMeters shows data.Prepare's events on log: a meter per stage
-// (stages may overlap), warnings as warning lines. Call done when Prepare
-// returns, with whether it succeeded: the meters still open end with their
-// totals, or without them after a failure.
-func stageMeters(log *console.Logger) (progress func(data.ProgressEvent), done func(ok bool)) {
-	meters := map[string]*console.Meter{}
-	var order []*console.Meter // for done, in the order the stages began
-	progress = func(e data.ProgressEvent) {
-		if e.Warning != "" {
-			log.Warnf("%s", e.Warning)
-			return
-		}
-		m := meters[e.Stage]
-		if m == nil {
-			m = log.Meter(e.Stage, e.Total, true, "reviews")
-			meters[e.Stage] = m
-			order = append(order, m)
-		}
-		m.Update(e.Done, e.Reviews)
-		if e.Final {
-			m.Finish()
-		}
-	}
-	return progress, func(ok bool) {
-		for _, m := range order {
-			if ok {
-				m.Finish()
-			} else {
-				m.Abort()
-			}
-		}
-	}
 }

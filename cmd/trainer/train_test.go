@@ -217,19 +217,20 @@ func mustTrainOptions(t testing.TB, args []string) *job.Options {
 // to interrupt it at an exact step as a signal would.
 func runTrainHooked(ctx context.Context, o *job.Options, hook func()) error {
 	log := console.New(io.Discard, true)
-	rep := reporter(log)
-	rep.Training = func(epochs int) job.Progress { return hookedProgress{newEpochProgress(log, epochs), hook} }
+	rep := job.ConsoleReporter(log)
+	shown := rep.Training
+	rep.Training = func(epochs int) job.Progress { return hookedProgress{shown(epochs), hook} }
 	_, err := job.Run(ctx, o, rep)
 	return err
 }
 
 // hookedProgress calls hook after every step it shows.
 type hookedProgress struct {
-	*epochProgress
+	job.Progress
 	hook func()
 }
 
 func (p hookedProgress) Step(epoch, batch, batches int, st train.StepStats) {
-	p.epochProgress.Step(epoch, batch, batches, st)
+	p.Progress.Step(epoch, batch, batches, st)
 	p.hook()
 }

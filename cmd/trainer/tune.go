@@ -161,7 +161,7 @@ func runTune(ctx context.Context, o *tune.Session, log *console.Logger, stdout i
 	if o.Defaults, err = trainFlagValues(append(slices.Clone(o.Trainer.Base), "--out", o.Dir), o.Space.Flags()); err != nil {
 		return err
 	}
-	o.Out, o.Trainer.Report = stdout, reporter(log)
+	o.Out, o.Trainer.Report = stdout, job.ConsoleReporter(log)
 	err = o.Run(ctx)
 	if errors.Is(err, tune.ErrMismatch) || errors.Is(err, tune.ErrNotTuneDir) {
 		return usageError{err}

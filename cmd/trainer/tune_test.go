@@ -16,6 +16,8 @@ import (
 
 	"trainer/internal/console"
 	"trainer/internal/tune"
+
+	"trainer/data"
 )
 
 const realData = "../../../shared/data/amazon_polarity/"
@@ -241,7 +243,7 @@ func TestTuneSettingsDoNotDependOnSpellingOutDefaults(t *testing.T) {
 		same  bool
 	}{
 		{"seed spelled out", []string{"--seed", "1"}, true},
-		{"vocabulary size spelled out", []string{"--vocab-size", strconv.Itoa(defaultVocabSize)}, true},
+		{"vocabulary size spelled out", []string{"--vocab-size", strconv.Itoa(data.DefaultVocabSize)}, true},
 		{"more workers", []string{"--cpu-workers", "7"}, true},
 		{"another seed", []string{"--seed", "2"}, false},
 		{"another tokenizer", []string{"--tokenizer", "treebank"}, false},

@@ -100,9 +100,9 @@ func StatVectors(path string) (*VectorsSource, error) {
 }
 
 // Given says which settings were chosen rather than defaulted: beside a
-// device the CPU workers, the split and the n-gram path default otherwise.
+// device the CPU workers and the split default otherwise.
 type Given struct {
-	Workers, Split, Ngrams bool
+	Workers, Split bool
 }
 
 // UsageError marks an error as the options' fault (settings that do not

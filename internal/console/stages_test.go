@@ -1,4 +1,4 @@
-package main
+package console
 
 import (
 	"bytes"
@@ -6,13 +6,12 @@ import (
 	"testing"
 
 	"trainer/data"
-	"trainer/internal/console"
 )
 
-// TestStageMeters checks that prep and train show reading the same way:
+// TestStages checks that prep and train show reading the same way:
 // warnings as warning lines (not as a meter of their own), one final line
 // per stage even when stages overlap, and no totals after a failure.
-func TestStageMeters(t *testing.T) {
+func TestStages(t *testing.T) {
 	warn := data.ProgressEvent{Warning: "cache c: vocab.txt unreadable; rebuilding"}
 	a1 := data.ProgressEvent{Stage: "encode train", Done: 5, Total: 10, Reviews: 50}
 	b1 := data.ProgressEvent{Stage: "encode test", Done: 1, Total: 4, Reviews: 10}
@@ -30,7 +29,7 @@ func TestStageMeters(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			progress, done := stageMeters(console.New(&buf, false))
+			progress, done := New(&buf, false).Stages()
 			for _, e := range c.events {
 				progress(e)
 			}

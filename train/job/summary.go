@@ -1,12 +1,10 @@
-package main
+package job
 
 import (
 	"fmt"
 	"io"
 	"text/tabwriter"
 	"time"
-
-	"trainer/train/job"
 )
 
 // runSummary is the closing table of a training run, with the reference
@@ -27,7 +25,7 @@ type runSummary struct {
 
 // newRunSummary is the closing table of a run; the best epoch may predate
 // a resume, and the checkpoint carried its scores.
-func newRunSummary(res job.Result) runSummary {
+func newRunSummary(res Result) runSummary {
 	rs := runSummary{CPUs: res.CPUs, Approach: res.Approach, Training: time.Duration(res.Seconds * float64(time.Second)),
 		Epochs: res.Epochs, BestEpoch: res.BestEpoch, ModelPath: res.ModelPath, TokensPerS: res.Last.TokensPerS}
 	if best := res.BestRecord; best.Test != nil {
@@ -53,3 +51,7 @@ func (s runSummary) write(w io.Writer) error {
 	}
 	return nil
 }
+
+// WriteSummary prints the run's closing table: the reference system's
+// columns and the throughput that explains the time, then the model file.
+func (r Result) WriteSummary(w io.Writer) error { return newRunSummary(r).write(w) }
