@@ -35,3 +35,19 @@ func (t Truncation) WriteText(w io.Writer, r *Report) error {
 		t.Tokens, 100*float64(t.Tokens)/float64(max(r.Tokens, 1)))
 	return err
 }
+
+// PrepSummary is what prep reports: the reading and, when a cut length was
+// asked about, what that cut would drop.
+type PrepSummary struct {
+	*Report
+	Truncation
+}
+
+// WriteText prints the report, then the cut's effect if one was asked
+// about.
+func (s PrepSummary) WriteText(w io.Writer) error {
+	if err := s.Report.WriteText(w); err != nil || s.MaxLen == 0 {
+		return err
+	}
+	return s.Truncation.WriteText(w, s.Report)
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -45,11 +46,11 @@ func benchCommand() *cli.Command {
 
 func benchFlags() []cli.Flag {
 	flags := []cli.Flag{
-		&cli.StringFlag{Name: "out", Value: "bench-out", Usage: "directory for bench.csv, bench.json and the plots"},
+		outFlag("bench-out", "directory for bench.csv, bench.json and the plots"),
 		&cli.StringFlag{Name: "approaches", Value: strings.Join([]string{bench.DDP, bench.DDPMP, bench.Hybrid}, ","), Usage: "comma-separated: ddp, ddp-mp, amp-hybrid"},
 		&cli.StringFlag{Name: "cpus", Value: "1,2", Usage: "comma-separated CPU counts (workers over all ranks)"},
 		&cli.StringFlag{Name: "ranks", Value: "1", Usage: "comma-separated MPI process counts"},
-		&cli.DurationFlag{Name: "budget", Value: 60 * time.Second, Usage: "training time per configuration (evaluation excluded)"},
+		budgetFlag(60*time.Second, "training time per configuration (evaluation excluded)"),
 		&cli.IntFlag{Name: "steps", Usage: "train exactly this many steps per configuration instead of --budget"},
 		&cli.IntFlag{Name: "repeat", Value: 1, Usage: "run the matrix this many times, in alternating order, and report each configuration's median run"},
 		&cli.IntFlag{Name: "evals", Value: 8, Usage: "evaluations on --test per configuration, for the curves"},
@@ -75,13 +76,13 @@ func benchOptionsFrom(c *cli.Context) (o bench.Options, err error) {
 	}
 	d, op, pl := g.d, g.op, g.pl
 	o = bench.Options{
-		Data: d.PrepOptions, Out: c.String("out"),
+		Data: d.Prep, Out: c.String(flagOut),
 		Budget: c.Duration("budget"), Steps: c.Int("steps"), Repeat: c.Int("repeat"), Evals: c.Int("evals"), EvalMax: c.Int("eval-max"),
 		Pipeline: train.PipelineOptions{Stages: pl.Stages, MicroBatches: pl.MicroBatches, Chunks: pl.Chunks}, Seed: c.Uint64(flagSeed),
 		BatchSize: op.BatchSize, LR: op.LR, Optim: op.Optim, Clip: op.Clip, WordDropout: op.WordDropout,
 		MPI: bench.Launcher{MPIRun: strings.Fields(c.String("mpirun")), Settings: benchChildArgs(c)}, RankChild: c.String("rank-child"),
 	}
-	if o.Model, o.MaxLen, err = parseModel(c, d.VocabSize); err != nil {
+	if o.Model, o.MaxLen, err = parseModel(c, d.Prep.VocabSize); err != nil {
 		return o, err
 	}
 	for _, a := range strings.Split(c.String("approaches"), ",") {
@@ -92,6 +93,11 @@ func benchOptionsFrom(c *cli.Context) (o bench.Options, err error) {
 	}
 	if o.Ranks, err = parseCounts("ranks", c.String("ranks")); err != nil {
 		return o, err
+	}
+	if o.Steps == 0 { // --steps replaces the budget
+		if o.Budget, err = parseBudget(c); err != nil {
+			return o, err
+		}
 	}
 	if err := o.Validate(); err != nil {
 		return o, usagef("%w", err)
@@ -121,22 +127,10 @@ func parseCounts(flag, s string) ([]int, error) {
 }
 
 // benchChildArgs repeats the flags that shape a run, for an MPI child that
-// must train exactly as this process would.
+// must train exactly as this process would; the parent sets the others
+// per configuration.
 func benchChildArgs(c *cli.Context) []string {
-	var args []string
-	for _, f := range benchFlags() {
-		name := f.Names()[0]
-		switch name {
-		case "out", "approaches", "cpus", "ranks", "repeat", "mpirun", "rank-child":
-			continue // the parent sets these per configuration
-		}
-		if c.IsSet(name) {
-			v := c.Value(name)
-			if d, ok := v.(time.Duration); ok {
-				v = d.String()
-			}
-			args = append(args, fmt.Sprintf("--%s=%v", name, v))
-		}
-	}
-	return args
+	return setFlagArgs(c, slices.DeleteFunc(flagNames(benchFlags()), func(name string) bool {
+		return slices.Contains([]string{flagOut, "approaches", "cpus", "ranks", "repeat", "mpirun", "rank-child"}, name)
+	}))
 }

@@ -18,7 +18,7 @@ func exportCommand() *cli.Command {
 		Flags: []cli.Flag{
 			modelFileFlag(),
 			&cli.StringFlag{Name: "format", Value: "onnx", Usage: "onnx (the only format so far)"},
-			outFlag("output directory (created if missing)"),
+			outFlag("", "output directory (created if missing)"),
 		},
 		Action: func(c *cli.Context) error {
 			if err := requireNoArgs(c); err != nil {

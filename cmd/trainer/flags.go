@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -60,17 +61,12 @@ func dataFlags() []cli.Flag {
 	}
 }
 
-// dataOptions is the data group, validated.
-type dataOptions struct {
-	data.PrepOptions               // Train, Test, CacheDir, Workers, SkipBad, LabelMap, VocabSize, MinCount, Balance, Preprocess
-	LabelMap         data.LabelMap // the parsed --label-map (the zero value: Amazon polarity 1/2)
-}
-
-// parseData reads the data group; --train is checked by the caller, which
-// knows whether it may come from elsewhere.
-func parseData(c *cli.Context) (dataOptions, error) {
+// parseData reads the data group, and the dev set where the command has
+// its flags; --train is checked by the caller, which knows whether it may
+// come from elsewhere.
+func parseData(c *cli.Context) (train.DataConfig, error) {
 	cmd := c.Command.Name
-	o := dataOptions{PrepOptions: data.PrepOptions{
+	o := train.DataConfig{Dev: c.String("dev"), DevFraction: c.Float64("dev-fraction"), Prep: data.PrepOptions{
 		Train: c.String(flagTrain), Test: c.String(flagTest), CacheDir: c.String("cache-dir"),
 		SkipBad: c.Bool(flagSkipBad), LabelMap: c.String(flagLabelMap), VocabSize: c.Int("vocab-size"),
 		MinCount: c.Int("min-count"), Balance: c.Bool("balance"), Seed: c.Uint64(flagSeed),
@@ -78,23 +74,23 @@ func parseData(c *cli.Context) (dataOptions, error) {
 			CollapseSpace: c.Bool("collapse-space"), Tokenizer: c.String("tokenizer")},
 	}}
 	var err error
-	if o.Workers, err = parseWorkers(c); err != nil {
+	if o.Prep.Workers, err = parseWorkers(c); err != nil {
 		return o, err
 	}
-	if o.PrepOptions.LabelMap != "" {
+	if o.Prep.LabelMap != "" {
 		if o.LabelMap, err = parseLabelMap(c); err != nil {
 			return o, err
 		}
 	}
 	switch {
-	case o.VocabSize < 3:
-		return o, usagef("%s: --vocab-size %d is too small: need at least 3 (pad, unknown and one word)", cmd, o.VocabSize)
-	case o.MinCount < 1:
-		return o, usagef("%s: --min-count must be at least 1, got %d", cmd, o.MinCount)
-	case o.CacheDir == "":
+	case o.Prep.VocabSize < 3:
+		return o, usagef("%s: --vocab-size %d is too small: need at least 3 (pad, unknown and one word)", cmd, o.Prep.VocabSize)
+	case o.Prep.MinCount < 1:
+		return o, usagef("%s: --min-count must be at least 1, got %d", cmd, o.Prep.MinCount)
+	case o.Prep.CacheDir == "":
 		return o, usagef("%s: --cache-dir is empty", cmd)
 	}
-	if err := o.Preprocess.Validate(); err != nil {
+	if err := o.Prep.Preprocess.Validate(); err != nil {
 		return o, usagef("%s: --tokenizer: %v", cmd, err)
 	}
 	return o, nil
@@ -237,9 +233,48 @@ func parseReviews(c *cli.Context) (data.TextSource, error) {
 	return data.TextSource{Texts: args}, nil
 }
 
-// outFlag is --out, where a command writes; usage says what it is.
-func outFlag(usage string) cli.Flag {
-	return &cli.StringFlag{Name: flagOut, Usage: usage}
+// outFlag is --out, where a command writes: usage says what it is, def
+// is the command's default ("" when it must be given).
+func outFlag(def, usage string) cli.Flag {
+	return &cli.StringFlag{Name: flagOut, Value: def, Usage: usage}
+}
+
+// overwriteFlag lets a command replace what --out names.
+func overwriteFlag(usage string) cli.Flag {
+	return &cli.BoolFlag{Name: "overwrite", Usage: usage}
+}
+
+// cpuWorkersFlag is the data-parallel CPU workers of a training run
+// (train, and tune's trials), one core each by default.
+func cpuWorkersFlag(usage string) cli.Flag {
+	return &cli.IntFlag{Name: "cpu-workers", Value: runtime.NumCPU(), Usage: usage}
+}
+
+// budgetFlag is a command's wall-time budget; usage says what it bounds.
+func budgetFlag(def time.Duration, usage string) cli.Flag {
+	return &cli.DurationFlag{Name: "budget", Value: def, Usage: usage}
+}
+
+// parseBudget reads --budget, which must be a positive duration.
+func parseBudget(c *cli.Context) (time.Duration, error) {
+	if d := c.Duration("budget"); d > 0 {
+		return d, nil
+	}
+	return 0, usagef("%s: --budget %v: want a positive duration, e.g. 30m", c.Command.Name, c.Duration("budget"))
+}
+
+// maxLenFlag is --max-len, the tokens a review is cut to: what the model
+// reads (train, bench), or the cut prep reports on.
+func maxLenFlag(def int, usage string) cli.Flag {
+	return &cli.IntFlag{Name: "max-len", Value: def, Usage: usage}
+}
+
+// parseMaxLen reads --max-len, at least least (prep's 0 means no report).
+func parseMaxLen(c *cli.Context, least int) (int, error) {
+	if n := c.Int("max-len"); n >= least {
+		return n, nil
+	}
+	return 0, usagef("%s: --max-len must be at least %d, got %d", c.Command.Name, least, c.Int("max-len"))
 }
 
 // parseOut reads --out, which the command needs; what names its kind in
@@ -284,7 +319,7 @@ func modelFlags(def model.Config, defMaxLen int) []cli.Flag {
 		&cli.IntFlag{Name: "layers", Value: def.Layers},
 		&cli.BoolFlag{Name: "bidirectional", Value: def.Bidirectional},
 		&cli.StringFlag{Name: "pool", Value: def.Pool, Usage: "last, mean or max over time"},
-		&cli.IntFlag{Name: "max-len", Value: defMaxLen, Usage: "truncate reviews to this many tokens"},
+		maxLenFlag(defMaxLen, "truncate reviews to this many tokens"),
 		&cli.IntFlag{Name: "ngrams", Value: def.Ngrams, Usage: "wide n-gram path beside the LSTM, as in fastText: 0 off, 1 unigrams, 2 also bigrams, 3 also trigrams"},
 		&cli.IntFlag{Name: "buckets", Value: def.Buckets, Usage: "hash buckets shared by the n-grams of 2 or more words (0: 2^20 with --ngrams 2 or 3)"},
 	}
@@ -319,11 +354,8 @@ func parseModel(c *cli.Context, vocabSize int) (model.Config, int, error) {
 	if err := cfg.Validate(); err != nil {
 		return cfg, 0, usagef("%s: %v", c.Command.Name, err)
 	}
-	maxLen := c.Int("max-len")
-	if maxLen < 1 {
-		return cfg, 0, usagef("%s: --max-len must be at least 1, got %d", c.Command.Name, maxLen)
-	}
-	return cfg, maxLen, nil
+	maxLen, err := parseMaxLen(c, 1)
+	return cfg, maxLen, err
 }
 
 // optimDefaults are a command's defaults for the optimizer group: train's
@@ -477,10 +509,23 @@ func flagNames(flags ...[]cli.Flag) []string {
 	return names
 }
 
+// setFlagArgs spells out the flags among names that c's command line set,
+// as --name=value, for a child process or a trial that must read them as
+// this command did.
+func setFlagArgs(c *cli.Context, names []string) []string {
+	var args []string
+	for _, name := range names {
+		if c.IsSet(name) {
+			args = append(args, fmt.Sprintf("--%s=%v", name, c.Value(name)))
+		}
+	}
+	return args
+}
+
 // runGroups are the flag groups every command that trains parses: data,
 // optimizer and pipeline.
 type runGroups struct {
-	d  dataOptions
+	d  train.DataConfig
 	op optimOptions
 	pl train.PipelineOptions
 }

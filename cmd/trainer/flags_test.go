@@ -167,6 +167,10 @@ func TestSharedFlagsMeanTheSame(t *testing.T) {
 		{[]string{"predict", "eval", "report", "serve"}, []string{"--model", m, "--precision", "fp16"}, `: --precision "fp16": want fp32 or int8`},
 		{[]string{"export", "report"}, []string{"--model", m}, ": --out DIR is required"},
 		{[]string{"synth"}, nil, ": --out FILE is required"},
+		{[]string{"tune"}, []string{"--train", m}, ": --out DIR is required"},
+		{[]string{"tune", "bench"}, []string{"--train", m, "--test", m, "--out", out, "--budget", "0s"}, ": --budget 0s: want a positive duration, e.g. 30m"},
+		{[]string{"train", "bench"}, []string{"--train", m, "--test", m, "--out", out, "--max-len", "0"}, ": --max-len must be at least 1, got 0"},
+		{[]string{"prep"}, []string{"--train", m, "--max-len", "-1"}, ": --max-len must be at least 0, got -1"},
 	}
 	for _, c := range cases {
 		for _, cmd := range c.cmds {

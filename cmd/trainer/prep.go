@@ -11,7 +11,7 @@ import (
 
 func prepCommand() *cli.Command {
 	flags := append(dataFlags(), seedFlag(),
-		&cli.IntFlag{Name: "max-len", Usage: "report how many reviews training with this --max-len would truncate"},
+		maxLenFlag(0, "report how many reviews training with this --max-len would truncate"),
 		jsonFlag(),
 		&cli.BoolFlag{Name: "quick-cache-check", Usage: "reuse a cache on its key alone (size, time, first and last MiB) without reading the whole input to prove it unchanged"},
 		cpuProfileFlag(),
@@ -33,21 +33,14 @@ func prepCommand() *cli.Command {
 func prepOptionsFromFlags(c *cli.Context) (data.PrepOptions, error) {
 	d, err := parseData(c)
 	if err != nil {
-		return d.PrepOptions, err
+		return d.Prep, err
 	}
-	if d.Train == "" {
-		return d.PrepOptions, usagef("%s: --train FILE is required", c.Command.Name)
+	if d.Prep.Train == "" {
+		return d.Prep, usagef("%s: --train FILE is required", c.Command.Name)
 	}
 	// Only prep declares it; train always proves a reused cache unchanged.
-	d.QuickCacheCheck = c.Bool("quick-cache-check")
-	return d.PrepOptions, nil
-}
-
-// prepJSON is the --json output: the report plus, with --max-len, what
-// that cut would drop.
-type prepJSON struct {
-	*data.Report
-	data.Truncation
+	d.Prep.QuickCacheCheck = c.Bool("quick-cache-check")
+	return d.Prep, nil
 }
 
 func runPrep(c *cli.Context) error {
@@ -62,9 +55,9 @@ func runPrep(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	maxLen := c.Int("max-len")
-	if maxLen < 0 {
-		return usagef("--max-len: %d; want 0 (none) or more", maxLen)
+	maxLen, err := parseMaxLen(c, 0)
+	if err != nil {
+		return err
 	}
 	stop, err := profileCPU(c)
 	if err != nil {
@@ -80,16 +73,13 @@ func runPrep(c *cli.Context) error {
 		return err
 	}
 	defer p.Close()
-	out := prepJSON{Report: &p.Report}
-	out.Report.Seconds = time.Since(start).Seconds()
+	out := data.PrepSummary{Report: &p.Report}
+	out.Seconds = time.Since(start).Seconds()
 	if maxLen > 0 {
 		out.Truncation = p.Train.Truncation(maxLen)
 	}
 	if c.Bool(flagJSON) {
 		return json.NewEncoder(c.App.Writer).Encode(out)
 	}
-	if err := out.Report.WriteText(c.App.Writer); err != nil || maxLen == 0 {
-		return err
-	}
-	return out.Truncation.WriteText(c.App.Writer, out.Report)
+	return out.WriteText(c.App.Writer)
 }

@@ -27,7 +27,7 @@ func reportCommand() *cli.Command {
 			"a two-proportion test adjusted for the splits tried), Benjamini-Hochberg over products at --fdr.",
 		Flags: append(scoringFlags(predict.Int8),
 			&cli.StringFlag{Name: "input", Usage: "review export to report on, - for stdin (required)"},
-			outFlag("directory for report.json, the CSVs and report.html (required)"),
+			outFlag("", "directory for report.json, the CSVs and report.html (required)"),
 			&cli.StringFlag{Name: "text-col", Usage: "text column(s), comma-separated and joined in order (default: title + body by name)"},
 			&cli.StringFlag{Name: "time-col", Usage: "time column: Unix seconds or milliseconds, RFC 3339, YYYY-MM-DD, \"MM D, YYYY\""},
 			&cli.StringFlag{Name: "group-col", Usage: "product (group) column"},

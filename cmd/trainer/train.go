@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -47,19 +46,19 @@ func trainCommand() *cli.Command {
 func trainFlags() []cli.Flag {
 	flags := append(devFlags(),
 		&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cpu, or cuda:N in a binary built with make cuda"},
-		&cli.IntFlag{Name: "cpu-workers", Value: runtime.NumCPU(), Usage: "data-parallel CPU workers (one core each); with --device cuda:N they join the GPU under the hybrid scheduler (default there: 0, the GPU alone)"},
+		cpuWorkersFlag("data-parallel CPU workers (one core each); with --device cuda:N they join the GPU under the hybrid scheduler (default there: 0, the GPU alone)"),
 		&cli.StringFlag{Name: "amp", Value: ampOff, Usage: "mixed precision on the GPU: fp16 (dynamic loss scaling; a bare --amp means fp16), bf16 or off"},
 		&cli.IntFlag{Name: "streams", Value: 1, Usage: "GPU streams, one replica each"},
 		&cli.StringFlag{Name: "schedule", Value: scheduleEven, Usage: "split of every batch over the CPU workers: even (by tokens) or hybrid (by measured throughput); GPU + CPU runs are always hybrid"},
 		&cli.IntFlag{Name: "epochs", Value: job.DefaultEpochs},
-		&cli.StringFlag{Name: "out", Usage: "output directory (model.bin, metrics.jsonl, checkpoint.bin)"},
+		outFlag("", "output directory (model.bin, metrics.jsonl, checkpoint.bin)"),
 		seedFlag(),
 		&cli.IntFlag{Name: "warmup", Value: 0, Usage: "steps of linear learning-rate warmup"},
 		&cli.StringFlag{Name: "lr-decay", Value: "cosine", Usage: "after warmup: constant, linear or cosine to 0 at the last step"},
 		&cli.IntFlag{Name: "patience", Value: job.DefaultPatience, Usage: "stop after this many epochs without a better dev accuracy; 0 never stops early"},
 		&cli.IntFlag{Name: "checkpoint-every", Value: 500, Usage: "steps between checkpoints (0: only at epoch ends and on signals)"},
 		&cli.StringFlag{Name: "resume", Usage: "continue the interrupted run in this directory (--train and --test default to the run's)"},
-		&cli.BoolFlag{Name: "overwrite", Usage: "replace a run already in --out (default: refuse)"},
+		overwriteFlag("replace a run already in --out (default: refuse)"),
 		&cli.StringFlag{Name: "metrics", Usage: "JSON lines metrics log (default OUT/metrics.jsonl)"},
 		&cli.BoolFlag{Name: "no-bucket", Usage: "random batches instead of length-bucketed ones (slower)"},
 	)
@@ -87,7 +86,7 @@ func trainOptionsFrom(c *cli.Context) (*job.Options, error) {
 	}
 	d, op, pl := g.d, g.op, g.pl
 	o := &job.Options{
-		Data:      train.DataConfig{Prep: d.PrepOptions, Dev: c.String("dev"), DevFraction: c.Float64("dev-fraction"), LabelMap: d.LabelMap},
+		Data:      d,
 		BatchSize: op.BatchSize, Optim: op.Optim, Clip: op.Clip, WordDropout: op.WordDropout,
 		Schedule: train.LRSchedule{Base: op.LR, Warmup: c.Int("warmup"), Decay: c.String("lr-decay")},
 		Device:   c.String("device"), Workers: c.Int("cpu-workers"), AMP: c.String("amp"), Streams: c.Int("streams"),
@@ -95,7 +94,7 @@ func trainOptionsFrom(c *cli.Context) (*job.Options, error) {
 		Epochs: c.Int("epochs"), Seed: c.Uint64(flagSeed), Patience: c.Int("patience"), CheckpointEvery: c.Int("checkpoint-every"),
 		Bucket: !c.Bool("no-bucket"), Out: c.String("out"), Metrics: c.String("metrics"), Overwrite: c.Bool("overwrite"),
 	}
-	if o.Model, o.MaxLen, err = parseModel(c, d.VocabSize); err != nil {
+	if o.Model, o.MaxLen, err = parseModel(c, d.Prep.VocabSize); err != nil {
 		return nil, err
 	}
 	if r := c.String("resume"); r != "" {

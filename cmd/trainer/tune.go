@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,13 +51,13 @@ func indent(s string) string {
 func tunePassFlags() []cli.Flag {
 	flags := append(devFlags(), dataFlags()...)
 	return append(flags, seedFlag(),
-		&cli.IntFlag{Name: "cpu-workers", Value: runtime.NumCPU(), Usage: "data-parallel CPU workers of every trial"})
+		cpuWorkersFlag("data-parallel CPU workers of every trial"))
 }
 
 func tuneFlags() []cli.Flag {
 	return append(tunePassFlags(),
-		&cli.DurationFlag{Name: "budget", Value: 30 * time.Minute, Usage: "wall time of all trials together, carried over by a resume (a larger one extends a search)"},
-		&cli.StringFlag{Name: "out", Usage: "tune directory: tune.json, leaderboard.tsv, model.bin, trials/NNN"},
+		budgetFlag(30*time.Minute, "wall time of all trials together, carried over by a resume (a larger one extends a search)"),
+		outFlag("", "tune directory: tune.json, leaderboard.tsv, model.bin, trials/NNN"),
 		&cli.IntFlag{Name: "max-trials", Usage: "stop after this many trials (0: only the budget stops)"},
 		&cli.IntSliceFlag{Name: "rungs", Value: cli.NewIntSlice(tune.DefaultRungs()...), Usage: "epochs of each successive-halving rung; the defaults train for the last"},
 		&cli.IntFlag{Name: "bracket", Value: tune.DefaultBracket, Usage: "random points that start each bracket"},
@@ -70,32 +69,34 @@ func tuneFlags() []cli.Flag {
 // tuneOptionsFrom reads a search's command line into the session it
 // runs; runTune adds the defaults and what trains and shows the trials.
 func tuneOptionsFrom(c *cli.Context) (*tune.Session, error) {
-	o := &tune.Session{Config: tune.Config{Dir: c.String("out"), Budget: c.Duration("budget"), Seed: c.Uint64(flagSeed),
+	if c.String(flagTrain) == "" {
+		return nil, usagef("tune: --train FILE is required")
+	}
+	dir, err := parseOut(c, "DIR")
+	if err != nil {
+		return nil, err
+	}
+	budget, err := parseBudget(c)
+	if err != nil {
+		return nil, err
+	}
+	o := &tune.Session{Config: tune.Config{Dir: dir, Budget: budget, Seed: c.Uint64(flagSeed),
 		MaxTrials: c.Int("max-trials"), Rungs: c.IntSlice("rungs"), Bracket: c.Int("bracket"), Space: tune.DefaultSpace(),
 		Settings: map[string]string{}}, Trainer: &tune.Trainer{Parse: parseTrainArgs}}
 	switch {
-	case c.String(flagTrain) == "":
-		return nil, usagef("tune: --train FILE is required")
-	case o.Dir == "":
-		return nil, usagef("tune: --out DIR is required")
-	case o.Budget <= 0:
-		return nil, usagef("tune: --budget %v: want a positive duration, e.g. 30m", o.Budget)
 	case o.MaxTrials < 0 || o.Bracket < 1:
 		return nil, usagef("tune: --max-trials must be >= 0 and --bracket >= 1")
 	case len(o.Rungs) == 0 || o.Rungs[0] < 1 || !slices.IsSorted(o.Rungs) || len(slices.Compact(slices.Clone(o.Rungs))) != len(o.Rungs):
 		return nil, usagef("tune: --rungs %v: want increasing epochs from at least 1, e.g. 1,3,5", o.Rungs)
 	}
 	for _, name := range flagNames(tunePassFlags()) {
-		v := fmt.Sprint(c.Value(name))
 		// Every setting, given or not, so that a resume that spells
 		// out a default is the same search.
 		if !tune.ResumeMayChange(name) {
-			o.Settings[name] = v
-		}
-		if c.IsSet(name) {
-			o.Trainer.Base = append(o.Trainer.Base, "--"+name+"="+v)
+			o.Settings[name] = fmt.Sprint(c.Value(name))
 		}
 	}
+	o.Trainer.Base = setFlagArgs(c, flagNames(tunePassFlags()))
 	// Every trial parses the same flags; check them once, before reading
 	// any data.
 	if _, err := parseTrainArgs(append(slices.Clone(o.Trainer.Base), "--out", o.Dir)); err != nil {
