@@ -1,7 +1,6 @@
 package cuda
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"unsafe"
@@ -56,8 +55,9 @@ type Replica struct {
 }
 
 // NewReplica prepares a replica for models of shape cfg on stream s of be.
-// The GPU path supports unidirectional LSTMs with "last" or "mean" pooling,
-// with or without the wide n-gram path.
+// The GPU path runs every valid model: uni- or bidirectional LSTMs of any
+// depth, "last", "mean" or "max" pooling, with or without the wide n-gram
+// path.
 // Its device memory is allocated on first use, so that a set of replicas
 // nobody computes with costs nothing.
 func NewReplica(be Backend, s int, cfg model.Config, prec Precision) (*Replica, error) {
@@ -103,15 +103,14 @@ func (r *Replica) allocate() error {
 	return nil
 }
 
-// Supports reports whether the GPU path implements cfg.
+// Supports reports whether the GPU path implements cfg: every shape
+// model.Config.Validate accepts, so it only names a pooling the kernels do
+// not know.
 func Supports(cfg model.Config) error {
-	if cfg.Bidirectional {
-		return errors.New("the CUDA replica supports unidirectional LSTMs only (drop --bidirectional or train on CPU)")
-	}
 	switch cfg.Pool {
-	case "", model.PoolLast, model.PoolMean:
+	case "", model.PoolLast, model.PoolMean, model.PoolMax:
 	default:
-		return fmt.Errorf("the CUDA replica supports %q and %q pooling, not %q", model.PoolLast, model.PoolMean, cfg.Pool)
+		return fmt.Errorf("the CUDA replica supports %q, %q and %q pooling, not %q", model.PoolLast, model.PoolMean, model.PoolMax, cfg.Pool)
 	}
 	return nil
 }
@@ -407,7 +406,7 @@ func (r *Replica) enqueue(b data.Batch, backward bool, scale float32, stats, wid
 		return fmt.Errorf("%s: upload batch: %w", r.name, err)
 	}
 	cfg := r.cfg
-	E, H, L, V := cfg.EmbedDim, cfg.Hidden, cfg.Layers, cfg.VocabSize
+	E, L, V := cfg.EmbedDim, cfg.Layers, cfg.VocabSize
 	sfx := r.prec.suffix()
 	s := r.stream
 
@@ -423,13 +422,9 @@ func (r *Replica) enqueue(b data.Batch, backward bool, scale float32, stats, wid
 	if err := r.wideForward(bsz, T, b.MaxLen); err != nil {
 		return err
 	}
-	top := ws.layers[L-1]
-	pooled := top.hs.Add(T*bsz*H, 4) // "last": state T carries each row's final h
-	if cfg.Pool == model.PoolMean {
-		pooled = ws.pooled
-		if err := r.launch1D("pool_mean_forward", bsz*H, bsz, T, H, ws.lengths, top.hs.Add(bsz*H, 4), pooled); err != nil {
-			return err
-		}
+	pooled, err := r.poolForward(bsz, T)
+	if err != nil {
+		return err
 	}
 	own := stats == 0
 	if own {
@@ -442,7 +437,7 @@ func (r *Replica) enqueue(b data.Batch, backward bool, scale float32, stats, wid
 		scale = 1
 	}
 	err = r.be.Launch("bce_head_forward", Dim3{bsz, 1, 1}, Dim3{headThreads, 1, 1}, s,
-		bsz, H, pooled, r.fptr("head.w"), r.fptr("head.b"), ws.wide, ws.labels, scale, ws.logits, ws.dlogit,
+		bsz, cfg.OutDim(), pooled, r.fptr("head.w"), r.fptr("head.b"), ws.wide, ws.labels, scale, ws.logits, ws.dlogit,
 		stats, stats.Add(1, 4))
 	if err != nil {
 		return fmt.Errorf("%s: bce_head_forward: %w", r.name, err)
@@ -497,29 +492,113 @@ func (r *Replica) result(b data.Batch) Result {
 	}
 }
 
-// layerForward runs LSTM layer l over the sequence: one GEMM for the input
-// projection of every step, then the persistent recurrence kernel.
+// layerForward runs LSTM layer l over the sequence, each direction one
+// GEMM for the input projection of every step and then the persistent
+// recurrence kernel. The reverse direction runs the same kernels on the
+// layer's input mirrored; a bidirectional layer below the top then joins
+// both directions' states into the next layer's input.
 func (r *Replica) layerForward(l, bsz, T int) error {
 	ws := r.ws
 	H := r.cfg.Hidden
 	in := r.cfg.InDim(l)
-	lw := ws.layers[l]
-	p := fmt.Sprintf("lstm.%d.fwd.", l)
-	x := ws.xemb
-	if l > 0 {
-		x = ws.layers[l-1].hsLow.Add(bsz*H, r.prec.lowBytes())
-	}
 	G4 := 4 * H
-	if err := r.gemm(false, true, T*bsz, G4, in, x, in, r.lptr(p+"w_ih"), in, 0, lw.g, G4); err != nil {
-		return err
+	low := r.prec.suffix()
+	for d, lw := range ws.layers[l] {
+		p := fmt.Sprintf("lstm.%d.%s.", l, model.DirName(d))
+		if d == 1 {
+			if err := r.seqCopy(low, T, bsz, in, true, r.input(l, 0, bsz), in, lw.xrev, in, false); err != nil {
+				return err
+			}
+		}
+		if err := r.gemm(false, true, T*bsz, G4, in, r.input(l, d, bsz), in, r.lptr(p+"w_ih"), in, 0, lw.g, G4); err != nil {
+			return err
+		}
+		var hsLow any = Ptr(0)
+		if r.prec != FP32 {
+			hsLow = lw.hsLow
+		}
+		// The whole recurrence: one cooperative launch, whatever T is.
+		err := r.recurrent("lstm_seq_forward"+r.prec.suffix(), bsz, T, lw.bar,
+			ws.lengths, lw.g, r.lptr(p+"w_hh"), r.fptr(p+"b"), lw.hs, lw.cs, hsLow, lw.acts)
+		if err != nil {
+			return err
+		}
 	}
-	var hsLow any = Ptr(0)
-	if r.prec != FP32 {
-		hsLow = lw.hsLow
+	if len(ws.layers[l]) == 1 || l == r.cfg.Layers-1 {
+		return nil
 	}
-	// The whole recurrence: one cooperative launch, whatever T is.
-	return r.recurrent("lstm_seq_forward"+r.prec.suffix(), bsz, T, lw.bar,
-		ws.lengths, lw.g, r.lptr(p+"w_hh"), r.fptr(p+"b"), lw.hs, lw.cs, hsLow, lw.acts)
+	lb := r.prec.lowBytes()
+	out := ws.outs[l]
+	for d, lw := range ws.layers[l] {
+		if err := r.seqCopy(low, T, bsz, H, d == 1, lw.hsLow.Add(bsz*H, lb), H, out.Add(d*H, lb), 2*H, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// input is the GEMM-precision input of layer l's direction d, [T][B][In]
+// in that direction's step order.
+func (r *Replica) input(l, d, bsz int) Ptr {
+	ws := r.ws
+	switch {
+	case d == 1:
+		return ws.layers[l][1].xrev
+	case l == 0:
+		return ws.xemb
+	case r.cfg.Bidirectional:
+		return ws.outs[l-1]
+	}
+	return ws.layers[l-1][0].hsLow.Add(bsz*r.cfg.Hidden, r.prec.lowBytes())
+}
+
+// seqCopy runs seq_copy (kernels/seq.cu) with the given type suffix: dst
+// (row stride ldd) gets, or with add adds, W columns of src (row stride
+// lds) over each row's real steps, mirrored when mirror is set.
+func (r *Replica) seqCopy(sfx string, T, bsz, W int, mirror bool, src Ptr, lds int, dst Ptr, ldd int, add bool) error {
+	flag := func(b bool) int {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	return r.launch1D("seq_copy"+sfx, T*bsz*W, T, bsz, W, r.ws.lengths, flag(mirror), src, lds, dst, ldd, flag(add))
+}
+
+// poolForward pools the top layer's states over time into the head's
+// input [B][D] and returns it: each direction into its half of the row.
+func (r *Replica) poolForward(bsz, T int) (Ptr, error) {
+	ws, cfg := r.ws, r.cfg
+	H, D := cfg.Hidden, cfg.OutDim()
+	top := ws.layers[cfg.Layers-1]
+	for d, lw := range top {
+		var src Ptr // one direction's pooled vector [B][H], to be placed in its half
+		switch cfg.Pool {
+		case model.PoolMax:
+			if err := r.launch1D("pool_max_forward", bsz*H, bsz, T, H, ws.lengths, lw.hs.Add(bsz*H, 4), D,
+				ws.pooled.Add(d*H, 4), ws.argmax.Add(d*H, 4)); err != nil {
+				return 0, err
+			}
+			continue
+		case model.PoolMean:
+			src = ws.pooled
+			if len(top) == 2 {
+				src = ws.dirPool[d]
+			}
+			if err := r.launch1D("pool_mean_forward", bsz*H, bsz, T, H, ws.lengths, lw.hs.Add(bsz*H, 4), src); err != nil {
+				return 0, err
+			}
+		default: // "last": state T carries each row's final h, in either direction
+			src = lw.hs.Add(T*bsz*H, 4)
+		}
+		if len(top) == 1 {
+			return src, nil
+		}
+		if err := r.seqCopy("_f32", 1, bsz, H, false, src, H, ws.pooled.Add(d*H, 4), D, false); err != nil {
+			return 0, err
+		}
+	}
+	return ws.pooled, nil
 }
 
 // backward runs the head, the wide path, every layer and the embedding
@@ -527,8 +606,9 @@ func (r *Replica) layerForward(l, bsz, T int) error {
 func (r *Replica) backward(bsz, T, ldt int, pooled, wideMarks Ptr) error {
 	ws := r.ws
 	cfg := r.cfg
-	H, L := cfg.Hidden, cfg.Layers
-	if err := r.launch1D("bce_head_backward", H, bsz, H, pooled, r.fptr("head.w"), ws.dlogit,
+	D, L := cfg.OutDim(), cfg.Layers
+	bidi := cfg.Bidirectional
+	if err := r.launch1D("bce_head_backward", D, bsz, D, pooled, r.fptr("head.w"), ws.dlogit,
 		r.gptr("head.w"), r.gptr("head.b"), ws.dpooled); err != nil {
 		return err
 	}
@@ -539,42 +619,96 @@ func (r *Replica) backward(bsz, T, ldt int, pooled, wideMarks Ptr) error {
 			return err
 		}
 	}
-	var dhExt Ptr // gradient from the layer above, [T][B][H]
+	from, err := r.poolBackward(bsz, T)
+	if err != nil {
+		return err
+	}
 	for l := L - 1; l >= 0; l-- {
-		dx := ws.dx[l%2]
-		if err := r.layerBackward(l, bsz, T, l == L-1, dhExt, dx); err != nil {
+		for d := range ws.layers[l] {
+			dx := ws.dx[l%2]
+			if bidi {
+				dx = ws.dx[d]
+			}
+			if err := r.layerBackward(l, d, bsz, T, from[d], dx); err != nil {
+				return err
+			}
+			from[d] = topGrad{ext: dx}
+		}
+		if !bidi {
+			continue
+		}
+		// The layer's input gradient is the sum of both directions', the
+		// reverse one's mirrored back; below the top it is then split into
+		// each direction's gradient of the layer below, in its own order.
+		in := cfg.InDim(l)
+		if err := r.seqCopy("_f32", T, bsz, in, true, ws.dx[1], in, ws.dx[0], in, true); err != nil {
 			return err
 		}
-		dhExt = dx
+		if l == 0 {
+			break
+		}
+		H := cfg.Hidden
+		for d := range from {
+			if err := r.seqCopy("_f32", T, bsz, H, d == 1, ws.dx[0].Add(d*H, 4), 2*H, ws.dhd[d], H, false); err != nil {
+				return err
+			}
+			from[d] = topGrad{ext: ws.dhd[d]}
+		}
 	}
-	return r.launch1D("embed_backward", T*bsz*cfg.EmbedDim, ws.tokens, ws.lengths, dhExt, r.gptr("embed"),
+	return r.launch1D("embed_backward", T*bsz*cfg.EmbedDim, ws.tokens, ws.lengths, ws.dx[0], r.gptr("embed"),
 		bsz, T, ldt, cfg.EmbedDim, cfg.VocabSize)
 }
 
-// layerBackward runs layer l backwards through time (one persistent
-// launch), then its weight gradients and the gradient of its input into dx
-// ([T][B][In]).
-func (r *Replica) layerBackward(l, bsz, T int, top bool, dhExt, dx Ptr) error {
+// topGrad is how the gradient reaches a layer direction's states: at h of
+// state T ("last" pooling), as the mean-pooled output's gradient, or per
+// step from above ([T][B][H], the direction's step order: max pooling, or
+// the layer above). Zero pointers are absent.
+type topGrad struct {
+	last, mean, ext Ptr
+}
+
+// poolBackward turns the pooled gradient ([B][D]) into each top-layer
+// direction's topGrad.
+func (r *Replica) poolBackward(bsz, T int) ([2]topGrad, error) {
+	ws, cfg := r.ws, r.cfg
+	H, D := cfg.Hidden, cfg.OutDim()
+	var out [2]topGrad
+	for d := 0; d < cfg.Dirs(); d++ {
+		if cfg.Pool == model.PoolMax {
+			if err := r.launch1D("pool_max_backward", T*bsz*H, bsz, T, H, ws.argmax.Add(d*H, 4), ws.dpooled.Add(d*H, 4), D,
+				ws.dhd[d]); err != nil {
+				return out, err
+			}
+			out[d].ext = ws.dhd[d]
+			continue
+		}
+		g := ws.dpooled
+		if cfg.Bidirectional {
+			g = ws.dirPool[d]
+			if err := r.seqCopy("_f32", 1, bsz, H, false, ws.dpooled.Add(d*H, 4), D, g, H, false); err != nil {
+				return out, err
+			}
+		}
+		if cfg.Pool == model.PoolMean {
+			out[d].mean = g
+		} else {
+			out[d].last = g
+		}
+	}
+	return out, nil
+}
+
+// layerBackward runs direction d of layer l backwards through time (one
+// persistent launch) from the gradient from, then its weight gradients and
+// the gradient of its input into dx ([T][B][In], the direction's order).
+func (r *Replica) layerBackward(l, d, bsz, T int, from topGrad, dx Ptr) error {
 	ws := r.ws
 	s := r.stream
 	H := r.cfg.Hidden
 	G4 := 4 * H
 	in := r.cfg.InDim(l)
-	lw := ws.layers[l]
-	lb := r.prec.lowBytes()
-	p := fmt.Sprintf("lstm.%d.fwd.", l)
-	// The gradient at h of state T: "last" pooling puts dpooled there; mean
-	// pooling adds dpooled/len in every real step instead.
-	var dhInit, dpool, ext any = Ptr(0), Ptr(0), Ptr(0)
-	if top && r.cfg.Pool != model.PoolMean {
-		dhInit = ws.dpooled
-	}
-	if top && r.cfg.Pool == model.PoolMean {
-		dpool = ws.dpooled
-	}
-	if dhExt != 0 {
-		ext = dhExt
-	}
+	lw := ws.layers[l][d]
+	p := fmt.Sprintf("lstm.%d.%s.", l, model.DirName(d))
 	// dG overwrites G (no longer needed); under AMP a low copy feeds the GEMMs.
 	dG := lw.g
 	dGLow := dG
@@ -584,14 +718,12 @@ func (r *Replica) layerBackward(l, bsz, T int, top bool, dhExt, dx Ptr) error {
 		dGLowArg = dGLow
 	}
 	err := r.recurrent("lstm_seq_backward"+r.prec.suffix(), bsz, T, lw.bar,
-		ws.lengths, lw.acts, lw.cs, r.lptr(p+"w_hh"), dhInit, dpool, ext, ws.dh, ws.dc, dG, dGLowArg)
+		ws.lengths, lw.acts, lw.cs, r.lptr(p+"w_hh"), from.last, from.mean, from.ext,
+		ws.dh, ws.dc, dG, dGLowArg)
 	if err != nil {
 		return err
 	}
-	x := ws.xemb
-	if l > 0 {
-		x = ws.layers[l-1].hsLow.Add(bsz*H, lb)
-	}
+	x := r.input(l, d, bsz)
 	// Weight gradients over all steps at once: dW_hh += dG^T h_prev,
 	// dW_ih += dG^T x, db += column sums of dG.
 	if err := r.gemm(true, false, G4, H, T*bsz, dGLow, G4, lw.hsLow, H, 1, r.gptr(p+"w_hh"), H); err != nil {

@@ -2,12 +2,16 @@ package cuda
 
 import (
 	"fmt"
+	"slices"
 	"unsafe"
 
 	"trainer/data"
+	"trainer/model"
 )
 
-// layerBufs are one LSTM layer's activations for a batch shape.
+// layerBufs are one LSTM layer direction's activations for a batch shape,
+// in that direction's step order (the reverse direction's step t of row b
+// is its position len_b-1-t).
 type layerBufs struct {
 	g     Ptr // gate pre-activations [T][B][4H] fp32; dG in the backward pass
 	acts  Ptr // activated gates [T][B][4H] fp32
@@ -16,6 +20,7 @@ type layerBufs struct {
 	hsLow Ptr // hs in the GEMM precision (aliases hs under FP32)
 	dGLow Ptr // dG in the GEMM precision (aliases g under FP32)
 	bar   Ptr // the persistent kernels' grid barrier: two words, zero between launches
+	xrev  Ptr // the reverse direction's input: the layer's input mirrored (seq.cu) [T][B][In], GEMM precision
 }
 
 // workspace is a replica's device memory for batches of up to capB rows and
@@ -25,15 +30,19 @@ type workspace struct {
 	owned               []Ptr
 
 	tokens, lengths, labels Ptr
-	xemb                    Ptr // layer-0 input [T][B][E], GEMM precision
-	layers                  []layerBufs
-	pooled, dpooled         Ptr // [B][H]
-	logits, dlogit          Ptr // [B]
-	scalars                 Ptr // loss sum (fp32) and correct count (int32)
-	flag                    Ptr // the host-gradient path's overflow flag (int32)
-	dh                      Ptr // [B][H] scratch of the backward recurrence
+	xemb                    Ptr           // layer-0 input [T][B][E], GEMM precision
+	layers                  [][]layerBufs // [layer][direction]
+	outs                    []Ptr         // bidirectional: layer l's output for layer l+1, both directions joined [T][B][2H] in forward order, GEMM precision
+	pooled, dpooled         Ptr           // [B][D], D = H x directions
+	argmax                  Ptr           // max pooling: the step each pooled value came from [B][D] int32
+	dirPool                 [2]Ptr        // bidirectional last or mean pooling: one direction's pooled vector or its gradient [B][H]
+	dhd                     [2]Ptr        // bidirectional or max pooling: each direction's gradient from above [T][B][H], its own step order
+	logits, dlogit          Ptr           // [B]
+	scalars                 Ptr           // loss sum (fp32) and correct count (int32)
+	flag                    Ptr           // the host-gradient path's overflow flag (int32)
+	dh                      Ptr           // [B][H] scratch of the backward recurrence
 	dc                      Ptr
-	dx                      [2]Ptr // [T][B][max(E,H)] input gradients
+	dx                      [2]Ptr // [T][B][max(E,D)] input gradients: alternate layers', or a bidirectional layer's two directions
 	feats                   Ptr    // the wide n-gram features [B][Ngrams*T] (ngram.cu), with the path on
 	wide                    Ptr    // each row's wide term of its logit [B], with the path on
 
@@ -68,7 +77,7 @@ func (r *Replica) ensure(bsz, T, ldt int) error {
 
 func newWorkspace(r *Replica, capB, capBT, capTok int) (*workspace, error) {
 	cfg := r.cfg
-	E, H, L := cfg.EmbedDim, cfg.Hidden, cfg.Layers
+	E, H, L, D, dirs := cfg.EmbedDim, cfg.Hidden, cfg.Layers, cfg.OutDim(), cfg.Dirs()
 	lb := r.prec.lowBytes()
 	ws := &workspace{capB: capB, capBT: capBT, capTok: capTok, be: r.be}
 	var firstErr error
@@ -89,31 +98,51 @@ func newWorkspace(r *Replica, capB, capBT, capTok int) (*workspace, error) {
 	ws.lengths = get(4 * capB)
 	ws.labels = get(4 * capB)
 	ws.xemb = get(lb * capBT * E)
-	ws.layers = make([]layerBufs, L)
+	ws.layers = make([][]layerBufs, L)
 	for l := range ws.layers {
-		lw := &ws.layers[l]
-		lw.g = get(4 * capBT * 4 * H)
-		lw.acts = get(4 * capBT * 4 * H)
-		lw.hs = get(4 * states * H)
-		lw.cs = get(4 * states * H)
-		lw.bar = get(8)
-		lw.hsLow, lw.dGLow = lw.hs, lw.g
-		if r.prec != FP32 {
-			lw.hsLow = get(lb * states * H)
-			lw.dGLow = get(lb * capBT * 4 * H)
+		ws.layers[l] = make([]layerBufs, dirs)
+		for d := range ws.layers[l] {
+			lw := &ws.layers[l][d]
+			lw.g = get(4 * capBT * 4 * H)
+			lw.acts = get(4 * capBT * 4 * H)
+			lw.hs = get(4 * states * H)
+			lw.cs = get(4 * states * H)
+			lw.bar = get(8)
+			lw.hsLow, lw.dGLow = lw.hs, lw.g
+			if r.prec != FP32 {
+				lw.hsLow = get(lb * states * H)
+				lw.dGLow = get(lb * capBT * 4 * H)
+			}
+			if d == 1 {
+				lw.xrev = get(lb * capBT * cfg.InDim(l))
+			}
+		}
+		if dirs == 2 && l < L-1 {
+			ws.outs = append(ws.outs, get(lb*capBT*D))
 		}
 	}
-	ws.pooled = get(4 * capB * H)
-	ws.dpooled = get(4 * capB * H)
+	ws.pooled = get(4 * capB * D)
+	ws.dpooled = get(4 * capB * D)
+	if cfg.Pool == model.PoolMax {
+		ws.argmax = get(4 * capB * D)
+	}
+	for d := 0; d < dirs; d++ {
+		if dirs == 2 {
+			ws.dirPool[d] = get(4 * capB * H)
+		}
+		if dirs == 2 || cfg.Pool == model.PoolMax {
+			ws.dhd[d] = get(4 * capBT * H)
+		}
+	}
 	ws.logits = get(4 * capB)
 	ws.dlogit = get(4 * capB)
 	ws.scalars = get(8)
 	ws.flag = get(4)
 	ws.dh = get(4 * capB * H)
 	ws.dc = get(4 * capB * H)
-	ws.dx[0] = get(4 * capBT * max(E, H))
-	if L > 1 {
-		ws.dx[1] = get(4 * capBT * max(E, H))
+	ws.dx[0] = get(4 * capBT * max(E, D))
+	if L > 1 || dirs == 2 {
+		ws.dx[1] = get(4 * capBT * max(E, D))
 	}
 	if n := cfg.Ngrams; n > 0 {
 		// A row of T tokens has at most T features per n.
@@ -125,7 +154,7 @@ func newWorkspace(r *Replica, capB, capBT, capTok int) (*workspace, error) {
 		return nil, firstErr
 	}
 	// State 0 is the zero initial state; the kernels never write it.
-	for _, lw := range ws.layers {
+	for _, lw := range slices.Concat(ws.layers...) {
 		if err := r.be.Zero(lw.bar, 8, r.stream); err != nil {
 			return nil, err
 		}

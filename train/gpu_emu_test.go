@@ -43,10 +43,16 @@ func init() {
 	})
 }
 
+// smallDefaultModel is the command's default model in small: bidirectional,
+// max pooling over time, the wide bigram path.
+var smallDefaultModel = model.Config{VocabSize: 40, EmbedDim: 8, Hidden: 6, Layers: 1, Bidirectional: true,
+	Pool: model.PoolMax, Ngrams: 2, Buckets: 64}
+
 // TestAssembleEmulatedGPU trains through the real GPU replica and its loss
 // scaler on the emulated device, alone and beside a CPU worker under the
-// hybrid scheduler, with and without the wide bigram path, and checks what
-// the metrics log reports.
+// hybrid scheduler, with and without the wide bigram path, and with the
+// default model's shape (bidirectional, max pooling), and checks what the
+// metrics log reports.
 func TestAssembleEmulatedGPU(t *testing.T) {
 	lstm := model.Config{VocabSize: 40, EmbedDim: 8, Hidden: 8, Layers: 1, Pool: model.PoolMean}
 	bigrams := lstm
@@ -62,6 +68,7 @@ func TestAssembleEmulatedGPU(t *testing.T) {
 		{"fp16 + 1 cpu", lstm, 1, []string{"emu", "cpu"}},
 		{"fp16 alone, bigrams", bigrams, 0, nil},
 		{"fp16 + 1 cpu, bigrams", bigrams, 1, []string{"emu", "cpu"}},
+		{"fp16 + 1 cpu, default shape", smallDefaultModel, 1, []string{"emu", "cpu"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -126,10 +133,22 @@ func TestAssembleEmulatedGPU(t *testing.T) {
 // TestEmulatedGPUMatchesCPUWithNgrams: the GPU replica on the emulated
 // device, training alone with the wide bigram path (its features hashed on
 // the device), ends with the weights of one CPU worker on the same batches,
-// up to summation order. SGD, as in TestEmulatedHybridMatchesCPUOracle, so
+// up to summation order; so does the default model's shape (bidirectional,
+// max pooling, bigrams). SGD, as in TestEmulatedHybridMatchesCPUOracle, so
 // that a real difference cannot hide behind Adam's sign steps.
 func TestEmulatedGPUMatchesCPUWithNgrams(t *testing.T) {
-	c := model.Config{VocabSize: 40, EmbedDim: 8, Hidden: 8, Layers: 1, Pool: model.PoolMean, Ngrams: 2, Buckets: 64}
+	for _, tc := range []struct {
+		name string
+		c    model.Config
+	}{
+		{"mean-bigrams", model.Config{VocabSize: 40, EmbedDim: 8, Hidden: 8, Layers: 1, Pool: model.PoolMean, Ngrams: 2, Buckets: 64}},
+		{"default-shape", smallDefaultModel},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testEmulatedGPUMatchesCPU(t, tc.c) })
+	}
+}
+
+func testEmulatedGPUMatchesCPU(t *testing.T, c model.Config) {
 	d := synthDataset(96, c.VocabSize, 5)
 	opt := device.DefaultOptimConfig()
 	opt.Kind = "sgd"

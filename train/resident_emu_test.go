@@ -16,7 +16,8 @@ import (
 
 // TestAssembleCUDAIsResident: with the emulated CUDA backend linked (-tags
 // emu), a run on --device cuda:0 alone trains through the device-resident
-// step, in every precision, with and without the wide bigram path, and its
+// step, in every precision, with and without the wide bigram path, and with
+// the default model's shape (bidirectional, max pooling, bigrams), and its
 // loss comes down over two epochs; with CPU workers beside it, the same
 // device goes under the hybrid scheduler.
 func TestAssembleCUDAIsResident(t *testing.T) {
@@ -31,6 +32,7 @@ func TestAssembleCUDAIsResident(t *testing.T) {
 	}{
 		{lstm, "fp32", 0}, {lstm, "bf16", 0}, {lstm, "fp16", 0}, {lstm, "fp32", 1},
 		{bigrams, "fp32", 0}, {bigrams, "bf16", 0}, {bigrams, "fp32", 1},
+		{smallDefaultModel, "fp32", 0}, {smallDefaultModel, "bf16", 0}, {smallDefaultModel, "fp32", 1},
 	} {
 		c := tc.c
 		run, err := Assemble(RunConfig{Model: c, Seed: 7, Optim: device.DefaultOptimConfig(), Clip: 5,
@@ -66,9 +68,21 @@ func TestAssembleCUDAIsResident(t *testing.T) {
 // hashed, the lazy update of the embedding and the wide table decided on
 // the device) and ends with the weights of the same run on one CPU worker,
 // to the rounding that AdamW's steps let through: per view, the RMS of the
-// difference against the RMS of the CPU's total update.
+// difference against the RMS of the CPU's total update. So does the
+// default model's shape (bidirectional, max pooling, bigrams).
 func TestAssembleCUDANgramsMatchCPU(t *testing.T) {
-	c := model.Config{VocabSize: 40, EmbedDim: 8, Hidden: 8, Layers: 1, Pool: model.PoolMean, Ngrams: 2, Buckets: 64}
+	for _, tc := range []struct {
+		name string
+		c    model.Config
+	}{
+		{"mean-bigrams", model.Config{VocabSize: 40, EmbedDim: 8, Hidden: 8, Layers: 1, Pool: model.PoolMean, Ngrams: 2, Buckets: 64}},
+		{"default-shape", smallDefaultModel},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testResidentMatchesCPU(t, tc.c) })
+	}
+}
+
+func testResidentMatchesCPU(t *testing.T, c model.Config) {
 	d := synthDataset(96, c.VocabSize, 3)
 	opt := device.DefaultOptimConfig()
 	opt.WeightDecay, opt.LazyEmbedding = 0.01, true

@@ -3,5 +3,7 @@
 #include "emu_registry.h"
 
 EMU_KERNEL(pool_mean_forward)
+EMU_KERNEL(pool_max_forward)
+EMU_KERNEL(pool_max_backward)
 EMU_KERNEL(bce_head_forward)
 EMU_KERNEL(bce_head_backward)

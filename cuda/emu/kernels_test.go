@@ -22,7 +22,8 @@ func TestEveryKernelRegistered(t *testing.T) {
 		"lstm_cell_backward_f32", "lstm_cell_forward_bf16", "lstm_cell_forward_f16", "lstm_cell_forward_f32",
 		"lstm_seq_backward_bf16", "lstm_seq_backward_f16", "lstm_seq_backward_f32",
 		"lstm_seq_forward_bf16", "lstm_seq_forward_f16", "lstm_seq_forward_f32",
-		"mark_rows", "ngram_backward", "ngram_features", "ngram_forward", "pool_mean_forward", "scale_f32", "sumsq_f32", "unscale_check_f32",
+		"mark_rows", "ngram_backward", "ngram_features", "ngram_forward", "pool_max_backward", "pool_max_forward", "pool_mean_forward",
+		"scale_f32", "seq_copy_bf16", "seq_copy_f16", "seq_copy_f32", "sumsq_f32", "unscale_check_f32",
 	}
 	var got []string
 	for _, k := range Kernels() {

@@ -56,7 +56,7 @@ func TestResidentParity(t *testing.T) {
 		cfg  model.Config
 		lazy bool
 	}{
-		{"default", DefaultModel(), true}, // V=20000, E512, H128, mean pooling
+		{"default", DefaultModel(), true}, // V=20000, E512, bidirectional H64, max pooling
 		{"E128-H256", model.Config{VocabSize: 300, EmbedDim: 128, Hidden: 256, Layers: 1, Pool: model.PoolLast}, false},
 		{"bigrams", model.Config{VocabSize: 300, EmbedDim: 32, Hidden: 32, Layers: 1, Pool: model.PoolMean, Ngrams: 2, Buckets: 1000}, true},
 	}
@@ -176,17 +176,25 @@ func TestResidentParity(t *testing.T) {
 // lr), so low precision is held to a bound on the typical difference (the
 // RMS over the view, relative to the RMS of the CPU's total update) and on
 // the largest (the total distance Adam can move a weight, maxMove); fp32 is
-// held to a tight bound everywhere.
+// held to a tight bound everywhere. Under max pooling in low precision the
+// embedding's RMS bound is doubled: where two steps' values of a feature
+// lie within the rounding, the device and the CPU can pool different
+// steps, and the gradient then reaches other tokens' rows, each of which
+// an Adam step moves by up to lr (measured on the default model in bf16:
+// 0.14, against 0.07 for the same model with mean pooling).
 func compareTrained(t *testing.T, lay model.Layout, got, ref, init []float32, prec cuda.Precision, maxMove float64) {
 	t.Helper()
-	rmsTol, maxTol := 1e-3, 1e-2*maxMove
-	if prec != cuda.FP32 {
-		rmsTol, maxTol = 0.1, maxMove
-	}
-	if os.Getenv(deviceEnv) != "" {
-		rmsTol *= 2
-	}
 	for _, v := range lay.Views() {
+		rmsTol, maxTol := 1e-3, 1e-2*maxMove
+		if prec != cuda.FP32 {
+			rmsTol, maxTol = 0.1, maxMove
+			if v.Name == "embed" && lay.Config().Pool == model.PoolMax {
+				rmsTol = 0.2
+			}
+		}
+		if os.Getenv(deviceEnv) != "" {
+			rmsTol *= 2
+		}
 		g, r, i0 := v.Slice(got), v.Slice(ref), v.Slice(init)
 		var diff2, move2, worst float64
 		for i := range g {

@@ -90,6 +90,16 @@ var ngramConfigs = []replicaConfig{
 	{"L2-last-trigrams", model.Config{VocabSize: 29, EmbedDim: 7, Hidden: 6, Layers: 2, Pool: model.PoolLast, Ngrams: 3, Buckets: 40}, 7},
 }
 
+// bidiConfigs are bidirectional models (the reverse direction over each
+// row's real steps, layer l+1 reading both directions' states) and max
+// pooling, the first the default model's shape in small.
+var bidiConfigs = []replicaConfig{
+	{"L1-bidi-max-bigrams", model.Config{VocabSize: 37, EmbedDim: 6, Hidden: 5, Layers: 1, Bidirectional: true, Pool: model.PoolMax, Ngrams: 2, Buckets: 11}, 9},
+	{"L2-bidi-last", model.Config{VocabSize: 31, EmbedDim: 9, Hidden: 7, Layers: 2, Bidirectional: true, Pool: model.PoolLast}, 6},
+	{"L1-bidi-mean", model.Config{VocabSize: 23, EmbedDim: 6, Hidden: 5, Layers: 1, Bidirectional: true, Pool: model.PoolMean}, 7},
+	{"L2-max", model.Config{VocabSize: 29, EmbedDim: 7, Hidden: 6, Layers: 2, Pool: model.PoolMax}, 6},
+}
+
 // initParams is model.InitParams with the wide table, which starts at
 // zero, drawn at random too, so that the wide path's forward pass counts.
 func initParams(cfg model.Config, seed uint64) []float32 {
@@ -106,9 +116,9 @@ func initParams(cfg model.Config, seed uint64) []float32 {
 // TestReplicaMatchesCPU runs one forward and backward pass of the emulated
 // GPU replica (embedding, LSTM, head, loss, backward) and compares loss,
 // correct count and every gradient with the CPU replica, with and without
-// the wide n-gram path.
+// the wide n-gram path, uni- and bidirectional, with every pooling.
 func TestReplicaMatchesCPU(t *testing.T) {
-	for _, c := range slices.Concat(replicaConfigs, ngramConfigs) {
+	for _, c := range slices.Concat(replicaConfigs, ngramConfigs, bidiConfigs) {
 		for _, prec := range []cuda.Precision{cuda.FP32, cuda.FP16, cuda.BF16} {
 			t.Run(fmt.Sprintf("%s/%s", c.name, prec), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(21, uint64(prec)))
@@ -214,11 +224,13 @@ func TestReplicaReusesWorkspace(t *testing.T) {
 func TestReplicaRejectsBadInput(t *testing.T) {
 	cfg := replicaConfigs[0].cfg
 	dev := testBackend(t)
-	if _, err := cuda.NewReplica(dev, 0, model.Config{VocabSize: 23, EmbedDim: 4, Hidden: 4, Layers: 1, Bidirectional: true}, cuda.FP32); err == nil {
-		t.Error("bidirectional config accepted")
+	if _, err := cuda.NewReplica(dev, 0, model.Config{VocabSize: 23, EmbedDim: 4, Hidden: 4, Layers: 1, Pool: "median"}, cuda.FP32); err == nil {
+		t.Error("unknown pooling accepted")
 	}
-	if _, err := cuda.NewReplica(dev, 0, ngramConfigs[0].cfg, cuda.FP32); err != nil {
-		t.Errorf("n-gram config refused: %v", err)
+	for _, c := range []replicaConfig{ngramConfigs[0], bidiConfigs[0]} {
+		if _, err := cuda.NewReplica(dev, 0, c.cfg, cuda.FP32); err != nil {
+			t.Errorf("%s refused: %v", c.name, err)
+		}
 	}
 	if _, err := cuda.NewReplica(dev, 3, cfg, cuda.FP32); err == nil {
 		t.Error("stream 3 of 1 accepted")

@@ -9,8 +9,16 @@ import (
 	"trainer/train/device"
 )
 
-// DefaultModel is the model `trainer train` builds with its default flags.
+// DefaultModel is the model `trainer train --device cuda:0` builds with its
+// default flags (on a GPU the n-gram path is off unless asked for), at a
+// vocabulary of 20,000: bidirectional, 64 units per direction, max pooling.
 func DefaultModel() model.Config {
+	return model.Config{VocabSize: 20000, EmbedDim: 512, Hidden: 64, Layers: 1, Bidirectional: true, Pool: model.PoolMax}
+}
+
+// UnidirectionalModel is the earlier default model: one direction of 128
+// units, mean pooling.
+func UnidirectionalModel() model.Config {
 	return model.Config{VocabSize: 20000, EmbedDim: 512, Hidden: 128, Layers: 1, Pool: model.PoolMean}
 }
 

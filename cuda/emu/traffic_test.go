@@ -10,12 +10,15 @@ import (
 	"trainer/train/device"
 )
 
-// TestGPUTraffic holds the default model's device-resident step, alone and
-// with the wide bigram path, to the GPU step budget: per step the batch
-// goes up and 16 bytes come back, one host wait, and the launch count does
-// not grow with the sequence length. The n-gram path costs three launches
-// (features, forward, backward) and no upload: the features are computed
-// on the device.
+// TestGPUTraffic holds the default model's device-resident step (two
+// directions, max pooling), alone and with the wide bigram path, and the
+// earlier unidirectional default to the GPU step budget: per step the
+// batch goes up and 16 bytes come back, one host wait, and the launch
+// count does not grow with the sequence length. The n-gram path costs
+// three launches (features, forward, backward) and no upload: the features
+// are computed on the device. The reverse direction costs its own GEMMs
+// and recurrences plus a few sequence copies, each one launch whatever T
+// is.
 func TestGPUTraffic(t *testing.T) {
 	const rows = 128
 	bigrams := DefaultModel()
@@ -26,6 +29,8 @@ func TestGPUTraffic(t *testing.T) {
 			if wide != lstm+3 {
 				t.Errorf("%d launches with the bigram path, %d without; want 3 more", wide, lstm)
 			}
+			uni := testTraffic(t, UnidirectionalModel(), prec, rows)
+			t.Logf("%d launches a step bidirectional with max pooling, %d unidirectional with mean pooling", lstm, uni)
 		})
 	}
 }
