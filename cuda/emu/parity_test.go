@@ -56,7 +56,7 @@ func TestResidentParity(t *testing.T) {
 		cfg  model.Config
 		lazy bool
 	}{
-		{"default", DefaultModel(), true}, // V=20000, E512, bidirectional H64, max pooling
+		{"default", DefaultModel(), true}, // V=20000, E512, bidirectional H64, max pooling, bigrams
 		{"E128-H256", model.Config{VocabSize: 300, EmbedDim: 128, Hidden: 256, Layers: 1, Pool: model.PoolLast}, false},
 		{"bigrams", model.Config{VocabSize: 300, EmbedDim: 32, Hidden: 32, Layers: 1, Pool: model.PoolMean, Ngrams: 2, Buckets: 1000}, true},
 	}

@@ -10,10 +10,11 @@ import (
 )
 
 // DefaultModel is the model `trainer train --device cuda:0` builds with its
-// default flags (on a GPU the n-gram path is off unless asked for), at a
-// vocabulary of 20,000: bidirectional, 64 units per direction, max pooling.
+// default flags, at a vocabulary of 20,000: bidirectional, 64 units per
+// direction, max pooling, and the wide bigram path in its default buckets.
 func DefaultModel() model.Config {
-	return model.Config{VocabSize: 20000, EmbedDim: 512, Hidden: 64, Layers: 1, Bidirectional: true, Pool: model.PoolMax}
+	return model.Config{VocabSize: 20000, EmbedDim: 512, Hidden: 64, Layers: 1, Bidirectional: true, Pool: model.PoolMax,
+		Ngrams: 2, Buckets: model.DefaultBuckets}
 }
 
 // UnidirectionalModel is the earlier default model: one direction of 128
