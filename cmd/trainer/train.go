@@ -16,7 +16,6 @@ import (
 
 // Values of --amp, --schedule and --embed-update.
 const (
-	ampOff       = job.AMPOff
 	ampFP16      = job.AMPFP16
 	scheduleEven = job.SplitEven
 	embedDense   = "dense"
@@ -32,12 +31,12 @@ func trainCommand() *cli.Command {
 			"OUT/model.bin. One JSON object per epoch goes to OUT/metrics.jsonl; OUT/checkpoint.bin is written\n" +
 			"every --checkpoint-every steps, at every epoch end and on SIGINT/SIGTERM, and --resume OUT continues\n" +
 			"a run exactly where it stopped.\n\n" +
-			"--device cuda:N trains on a GPU (a binary built with make cuda); --amp fp16 (or a bare --amp) adds\n" +
-			"mixed precision with dynamic loss scaling, --amp bf16 needs no scaling. With --cpu-workers K the K\n" +
-			"CPU workers join the GPU and every batch is split by measured throughput (--schedule hybrid, which\n" +
-			"CPU-only runs may use too); metrics.jsonl then shows each replica's share and idle time, and the loss\n" +
-			"scale under fp16. Under mpirun -np R (a binary built with make mpi) every rank trains its part of\n" +
-			"each global batch and rank 0 alone writes OUT.",
+			"--device cuda:N trains on a GPU (a binary built with make cuda), in bf16 on compute capability 8.0\n" +
+			"and later (--amp auto); --amp fp16 (or a bare --amp) uses dynamic loss scaling, --amp off is fp32.\n" +
+			"With --cpu-workers K the K CPU workers join the GPU and every batch is split by measured throughput\n" +
+			"(--schedule hybrid, which CPU-only runs may use too); metrics.jsonl then shows each replica's share,\n" +
+			"its idle time and the precision that ran, and the loss scale under fp16. Under mpirun -np R (a binary\n" +
+			"built with make mpi) every rank trains its part of each global batch and rank 0 alone writes OUT.",
 		Flags:  append(trainFlags(), logFormatFlag()),
 		Action: interruptible(trainOptionsFrom, runTrain),
 	}
@@ -47,7 +46,7 @@ func trainFlags() []cli.Flag {
 	flags := append(devFlags(),
 		&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cpu, or cuda:N in a binary built with make cuda"},
 		cpuWorkersFlag("data-parallel CPU workers (one core each); with --device cuda:N they join the GPU under the hybrid scheduler (default there: 0, the GPU alone)"),
-		&cli.StringFlag{Name: "amp", Value: ampOff, Usage: "mixed precision on the GPU: fp16 (dynamic loss scaling; a bare --amp means fp16), bf16 or off"},
+		&cli.StringFlag{Name: "amp", Value: job.AMPAuto, Usage: "mixed precision on the GPU: auto (bf16 on compute capability 8.0 and later, fp32 before), fp16 (dynamic loss scaling; a bare --amp means fp16), bf16 or off (fp32); CPU math is fp32"},
 		&cli.IntFlag{Name: "streams", Value: 1, Usage: "GPU streams, one replica each"},
 		&cli.StringFlag{Name: "schedule", Value: scheduleEven, Usage: "split of every batch over the CPU workers: even (by tokens) or hybrid (by measured throughput); GPU + CPU runs are always hybrid"},
 		&cli.IntFlag{Name: "epochs", Value: job.DefaultEpochs},

@@ -48,7 +48,7 @@ func TestTrainDeviceFlagsBadInput(t *testing.T) {
 		{"amp on cpu", []string{"--amp", "fp16"}, "CPU math is fp32"},
 		{"bare amp on cpu", []string{"--amp"}, "--amp fp16 needs a GPU"},
 		{"bare amp before a flag", []string{"--amp", "--epochs", "1"}, "--amp fp16 needs a GPU"},
-		{"unknown amp", []string{"--amp", "fp8"}, `--amp "fp8": want fp16, bf16 or off`},
+		{"unknown amp", []string{"--amp", "fp8"}, `--amp "fp8": want auto, fp16, bf16 or off`},
 		{"unknown schedule", []string{"--schedule", "fastest"}, `--schedule "fastest": want even or hybrid`},
 		{"streams on cpu", []string{"--streams", "2"}, "--streams 2 needs a GPU"},
 		{"zero streams", []string{"--streams", "0"}, "--streams must be at least 1"},
@@ -201,6 +201,9 @@ func init() {
 	device.Register("fakegpu", func(spec device.Spec, req device.Request) (*device.Set, error) {
 		fakeGPUPrecisions = append(fakeGPUPrecisions, req.Precision)
 		set := &device.Set{Name: spec.String(), Precision: req.Precision}
+		if req.Precision == "auto" {
+			set.Precision = "bf16" // as a GPU of compute capability 8.0 or later resolves it
+		}
 		for s := 0; s < req.Streams; s++ {
 			r, err := train.NewCPUReplica(req.Model, 100+s)
 			if err != nil {
@@ -228,7 +231,7 @@ func TestTrainGPUHybridWiring(t *testing.T) {
 		names    []string // nil: no schedule expected
 		scale    bool
 	}{
-		{"gpu alone", []string{"--device", "fakegpu:0"}, "fakegpu:0", nil, false},
+		{"gpu alone", []string{"--device", "fakegpu:0"}, "AMP bf16 fakegpu:0", nil, false},
 		{"amp gpu + 2 cpu", []string{"--device", "fakegpu", "--amp", "--cpu-workers", "2"}, "AMP fp16 fakegpu:0 + 2 CPU (hybrid)", []string{"fakegpu", "cpu", "cpu"}, true},
 		{"bf16 2 streams + 1 cpu", []string{"--device", "fakegpu:0", "--amp", "bf16", "--streams", "2", "--cpu-workers", "1"}, "AMP bf16 fakegpu:0 x2 streams + 1 CPU (hybrid)", []string{"fakegpu", "fakegpu", "cpu"}, false},
 	}
@@ -248,8 +251,22 @@ func TestTrainGPUHybridWiring(t *testing.T) {
 			if !strings.Contains(stdout, c.approach) {
 				t.Fatalf("summary lacks %q:\n%s", c.approach, stdout)
 			}
+			f, err := model.Load(filepath.Join(out, "model.bin"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Extra["approach"] != c.approach {
+				t.Errorf("model file approach %q, want %q", f.Extra["approach"], c.approach)
+			}
 			for _, m := range metricsLines(t, filepath.Join(out, "metrics.jsonl")) {
 				checkAccuracy(t, m)
+				arith := "fp32" // what the label says the device ran
+				if strings.HasPrefix(c.approach, "AMP ") {
+					arith = strings.Fields(c.approach)[1]
+				}
+				if m["arithmetic"] != arith {
+					t.Errorf("arithmetic %v, want %s", m["arithmetic"], arith)
+				}
 				if c.names != nil {
 					checkSchedule(t, m, c.names)
 					if m["workers"] != float64(len(c.names)) || m["ranks"] != 1.0 {
@@ -268,7 +285,7 @@ func TestTrainGPUHybridWiring(t *testing.T) {
 			}
 		})
 	}
-	if want := []string{"fp32", "fp16", "bf16"}; !slices.Equal(fakeGPUPrecisions, want) {
+	if want := []string{"auto", "fp16", "bf16"}; !slices.Equal(fakeGPUPrecisions, want) {
 		t.Fatalf("the backend was asked for precisions %q, want %q", fakeGPUPrecisions, want)
 	}
 }

@@ -6,7 +6,7 @@ import "fmt"
 type runShape struct {
 	Device   string // cpu or cuda:N
 	Workers  int    // CPU replicas per rank (0: the GPU alone)
-	AMP      string // off, fp16 or bf16
+	AMP      string // off, fp16 or bf16 (auto until the device resolves it)
 	Streams  int    // GPU streams
 	Schedule string // even or hybrid
 	Ranks    int    // MPI ranks (1: a single process)

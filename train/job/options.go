@@ -23,6 +23,7 @@ import (
 
 // Values of Options.AMP and Options.Split, as the command line spells them.
 const (
+	AMPAuto     = "auto" // bf16 on a GPU of compute capability 8.0 or later, fp32 before and on CPUs
 	AMPOff      = "off"
 	AMPFP16     = "fp16"
 	AMPBF16     = "bf16"
@@ -47,7 +48,7 @@ type Options struct {
 
 	Device   string // cpu, or a registered device such as cuda:N
 	Workers  int    // CPU replicas per rank; 0 beside a device: the device alone
-	AMP      string // AMPOff, AMPFP16 or AMPBF16
+	AMP      string // AMPAuto, AMPOff, AMPFP16 or AMPBF16
 	Streams  int    // device streams
 	Split    string // SplitEven (by tokens) or SplitHybrid (by measured throughput)
 	Pipeline train.PipelineOptions
@@ -183,9 +184,9 @@ func (o *Options) checkPipeline() error {
 // scheduled by throughput.
 func (o *Options) checkDevice(given Given) error {
 	switch o.AMP {
-	case AMPOff, AMPFP16, AMPBF16:
+	case AMPAuto, AMPOff, AMPFP16, AMPBF16:
 	default:
-		return usagef("train: --amp %q: want fp16, bf16 or off", o.AMP)
+		return usagef("train: --amp %q: want auto, fp16, bf16 or off", o.AMP)
 	}
 	switch o.Split {
 	case SplitEven, SplitHybrid:
@@ -200,6 +201,9 @@ func (o *Options) checkDevice(given Given) error {
 		return usagef("train: --device: %v", err)
 	}
 	if spec.CPU() {
+		if o.AMP == AMPAuto {
+			o.AMP = AMPOff // CPU math is fp32, and a CPU run's settings say so
+		}
 		if o.AMP != AMPOff {
 			return usagef("train: --amp %s needs a GPU (--device cuda:N): CPU math is fp32", o.AMP)
 		}

@@ -64,6 +64,36 @@ func TestCheckDevice(t *testing.T) {
 	}
 }
 
+// TestCheckDeviceAMP: --amp auto is fp32 on a CPU (recorded as off) and
+// left to a GPU to resolve; an explicit low precision needs a GPU.
+func TestCheckDeviceAMP(t *testing.T) {
+	cases := []struct {
+		device, amp, want, err string
+	}{
+		{"cpu", AMPAuto, AMPOff, ""},
+		{"cpu", AMPOff, AMPOff, ""},
+		{"cpu", AMPBF16, "", "needs a GPU"},
+		{"fakegpu:0", AMPAuto, AMPAuto, ""},
+		{"fakegpu:0", AMPFP16, AMPFP16, ""},
+		{"fakegpu:0", "fp8", "", `--amp "fp8": want auto, fp16, bf16 or off`},
+	}
+	for _, c := range cases {
+		t.Run(c.device+" "+c.amp, func(t *testing.T) {
+			o := Options{Device: c.device, Workers: 1, AMP: c.amp, Streams: 1, Split: SplitEven, Model: bigramModel}
+			err := o.checkDevice(Given{Workers: true})
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("error %v, want one with %q", err, c.err)
+				}
+				return
+			}
+			if err != nil || o.AMP != c.want {
+				t.Fatalf("amp %q, error %v; want %q", o.AMP, err, c.want)
+			}
+		})
+	}
+}
+
 // TestCheckDeviceNgrams: the default n-gram path stays on for every
 // device, the GPU included, with no note.
 func TestCheckDeviceNgrams(t *testing.T) {

@@ -52,12 +52,19 @@ func (r rank) train(ctx context.Context, rep Reporter) (Result, error) {
 	cfg := r.runConfig()
 	cfg.Loop.Dir, cfg.Loop.MetricsPath = dir, metricsPath
 	cfg.Loop.Schedule.Total = o.Epochs * batcher.NumBatches()
-	cfg.Hooks = o.hooks(batcher, td, prog, rep.Log, r.saveBest(res))
+	cfg.Hooks = o.hooks(batcher, td, prog, rep.Log, r.saveBest(&res))
 	run, err := train.Assemble(cfg)
 	if err != nil {
 		return res, fmt.Errorf("train: %w", err)
 	}
 	defer run.Close()
+	if o.AMP == AMPAuto && run.Device != nil {
+		// The device chose the precision (bf16 on compute capability
+		// 8.0 and later); the label says what runs.
+		shape := o.shape(r.dist.Size())
+		shape.AMP = ampOf(run.Device.Precision)
+		res.Approach = approachName(shape)
+	}
 	if r.resume != nil {
 		rep.Log.Infof("resuming %s at epoch %d, batch %d (step %d)", o.Out, r.resume.Epoch+1, r.resume.Batch, r.resume.Step)
 	}
@@ -111,13 +118,15 @@ func (o *Options) hooks(batcher *data.Batcher, td *train.Data, prog Progress, lo
 	}
 }
 
-// saveBest writes the model file of a better epoch, on rank 0 alone.
-func (r rank) saveBest(res Result) func([]float32, train.EpochRecord) error {
+// saveBest writes the model file of a better epoch, on rank 0 alone,
+// with the approach res holds by then.
+func (r rank) saveBest(res *Result) func([]float32, train.EpochRecord) error {
 	file := r.o.modelFile(r.td, res.Approach)
 	return func(p []float32, rec train.EpochRecord) error {
 		if !res.Root {
 			return nil
 		}
+		file.Extra["approach"] = res.Approach
 		file.Params = p
 		file.Metrics = recordMetrics(rec)
 		file.Extra["epoch"] = strconv.Itoa(rec.Epoch)
@@ -193,12 +202,21 @@ func percent(n, total int64) string {
 	return strconv.FormatFloat(100*float64(n)/float64(total), 'f', 1, 64) + "%"
 }
 
-// precisionOf is the device precision of an AMP setting.
+// precisionOf is the device precision of an AMP setting ("auto" is the
+// device's to resolve).
 func precisionOf(amp string) string {
 	if amp == AMPOff {
 		return "fp32"
 	}
 	return amp
+}
+
+// ampOf is the AMP setting of a device precision, precisionOf's inverse.
+func ampOf(precision string) string {
+	if precision == "fp32" {
+		return AMPOff
+	}
+	return precision
 }
 
 func lenOf(d *data.Dataset) int {
