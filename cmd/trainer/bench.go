@@ -14,7 +14,6 @@ import (
 
 	"trainer/internal/bench"
 	"trainer/model"
-	"trainer/train"
 	"trainer/train/job"
 )
 
@@ -78,7 +77,7 @@ func benchOptionsFrom(c *cli.Context) (o bench.Options, err error) {
 	o = bench.Options{
 		Data: d.Prep, Out: c.String(flagOut),
 		Budget: c.Duration("budget"), Steps: c.Int("steps"), Repeat: c.Int("repeat"), Evals: c.Int("evals"), EvalMax: c.Int("eval-max"),
-		Pipeline: train.PipelineOptions{Stages: pl.Stages, MicroBatches: pl.MicroBatches, Chunks: pl.Chunks}, Seed: c.Uint64(flagSeed),
+		Pipeline: pl, Seed: c.Uint64(flagSeed),
 		BatchSize: op.BatchSize, LR: op.LR, Optim: op.Optim, Clip: op.Clip, WordDropout: op.WordDropout,
 		MPI: bench.Launcher{MPIRun: strings.Fields(c.String("mpirun")), Settings: benchChildArgs(c)}, RankChild: c.String("rank-child"),
 	}
