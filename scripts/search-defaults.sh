@@ -36,6 +36,27 @@ declare -A cand=(
 	[bi-h96-ngrams]="--hidden 96"
 	[bi-h128-ngrams]="--hidden 128"
 	[bi-ngrams-len400]="--max-len 400"
+	# One change each to the defaults above (bidirectional H=64, max pooling,
+	# --ngrams 2, 400 tokens), then the pairs of those that helped; layers2 and
+	# layers2-h32 measure depth against the prediction bound (docs/accuracy.md).
+	[vocab50k]="--vocab-size 50000"
+	[vocab100k-min1]="--vocab-size 100000 --min-count 1"
+	[embed1024]="--embed-dim 1024"
+	[lr1.5e-3]="--lr 1.5e-3"
+	[lr3e-3]="--lr 3e-3"
+	[epochs7]="--epochs 7"
+	[wd0.05]="--weight-decay 0.05"
+	[wdrop.15]="--word-dropout 0.15"
+	[ngrams3]="--ngrams 3"
+	[buckets2m]="--buckets 2097152"
+	[batch64]="--batch-size 64"
+	[treebank]="--tokenizer treebank"
+	[keep-special]="--remove-special=false"
+	[layers2]="--layers 2"
+	[layers2-h32]="--layers 2 --hidden 32"
+	[wdrop.05]="--word-dropout 0.05"
+	[tb-vocab50k]="--tokenizer treebank --vocab-size 50000"
+	[tb-vocab100k-min1]="--tokenizer treebank --vocab-size 100000 --min-count 1"
 )
 names=("$@")
 [ ${#names[@]} -gt 0 ] || mapfile -t names < <(printf '%s\n' "${!cand[@]}" | sort)
