@@ -114,6 +114,13 @@ esac
 	if rep.Runs[0].Status != "pass" || rep.Runs[2].Status != "skip" {
 		t.Fatalf("statuses %s, %s; want pass, skip", rep.Runs[0].Status, rep.Runs[2].Status)
 	}
+	// A line per test as it ends, so that a stage cut short by its cap
+	// still leaves a log of how far it got.
+	for _, want := range []string{" TestGood: pass (", " TestBad: fail (", " TestSkip: skip ("} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+		}
+	}
 }
 
 func TestPTXFor(t *testing.T) {

@@ -82,8 +82,10 @@ func runTests(args []string, stdout io.Writer) error {
 				pass++
 			}
 			rep.Runs = append(rep.Runs, r)
-			// Written after every test, so that a stage cap cutting the
-			// loop short keeps what was done.
+			// One line and tests.json after every test, so that a stage
+			// cap cutting the loop short keeps what was done and the log
+			// shows where it stopped.
+			fmt.Fprintf(stdout, "%s %s: %s (%.1fs)\n", base, name, r.Status, r.Seconds)
 			if err := writeJSON(filepath.Join(*out, "tests.json"), rep); err != nil {
 				return err
 			}
