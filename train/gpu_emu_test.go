@@ -149,33 +149,13 @@ func TestEmulatedGPUMatchesCPUWithNgrams(t *testing.T) {
 }
 
 func testEmulatedGPUMatchesCPU(t *testing.T, c model.Config) {
-	d := synthDataset(96, c.VocabSize, 5)
 	opt := device.DefaultOptimConfig()
 	opt.Kind = "sgd"
-	weights := map[string][]float32{}
-	for name, devs := range map[string]Devices{
-		"cpu": {Device: device.Spec{Kind: "cpu"}, CPUWorkers: 1},
-		"emu": {Device: device.Spec{Kind: "emu"}, Precision: "fp32", Streams: 1},
-	} {
-		run, err := Assemble(RunConfig{Model: c, Seed: 7, Optim: opt, Devices: devs,
-			Loop: LoopConfig{Epochs: 2, Seed: 7, Dir: t.TempDir(), Schedule: LRSchedule{Base: 0.05}},
-			Hooks: LoopHooks{
-				Train: data.NewBatcher(d, data.BatchOptions{BatchSize: 16, MaxLen: 24, Seed: 7, Bucket: true, Shuffle: true}),
-			}})
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if _, err := run.Train(t.Context()); err != nil {
-			run.Close()
-			t.Fatalf("%s: %v", name, err)
-		}
-		w, err := run.Weights()
-		run.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		weights[name] = w
-	}
+	weights := trainOnEach(t, RunConfig{Model: c, Seed: 7, Optim: opt, Loop: LoopConfig{Schedule: LRSchedule{Base: 0.05}}},
+		synthDataset(96, c.VocabSize, 5), map[string]Devices{
+			"cpu": {Device: device.Spec{Kind: "cpu"}, CPUWorkers: 1},
+			"emu": {Device: device.Spec{Kind: "emu"}, Precision: "fp32", Streams: 1},
+		}, nil)
 	want, got := weights["cpu"], weights["emu"]
 	lay := model.NewLayout(c)
 	if len(got) != lay.Size() || len(want) != lay.Size() {
@@ -196,4 +176,36 @@ func testEmulatedGPUMatchesCPU(t *testing.T, c model.Config) {
 		}
 		t.Logf("%s: largest difference from the CPU %.3g", v.Name, worst)
 	}
+}
+
+// trainOnEach trains cfg for 2 epochs of d on each of devs and returns
+// each run's final weights by name; check, when set, sees each run before
+// it trains.
+func trainOnEach(t *testing.T, cfg RunConfig, d *data.Dataset, devs map[string]Devices, check func(name string, run *Run) error) map[string][]float32 {
+	t.Helper()
+	weights := map[string][]float32{}
+	for name, dev := range devs {
+		cfg := cfg
+		cfg.Devices = dev
+		cfg.Loop.Epochs, cfg.Loop.Seed, cfg.Loop.Dir = 2, cfg.Seed, t.TempDir()
+		cfg.Hooks = LoopHooks{Train: data.NewBatcher(d, data.BatchOptions{BatchSize: 16, MaxLen: 24, Seed: cfg.Seed, Bucket: true, Shuffle: true})}
+		run, err := Assemble(cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if check != nil {
+			err = check(name, run)
+		}
+		if err == nil {
+			_, err = run.Train(t.Context())
+		}
+		if err == nil {
+			weights[name], err = run.Weights()
+		}
+		run.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	return weights
 }

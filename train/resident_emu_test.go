@@ -3,6 +3,7 @@
 package train
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -83,37 +84,18 @@ func TestAssembleCUDANgramsMatchCPU(t *testing.T) {
 }
 
 func testResidentMatchesCPU(t *testing.T, c model.Config) {
-	d := synthDataset(96, c.VocabSize, 3)
 	opt := device.DefaultOptimConfig()
 	opt.WeightDecay, opt.LazyEmbedding = 0.01, true
-	weights := map[string][]float32{}
-	for name, devs := range map[string]Devices{
-		"cpu":  {Device: device.Spec{Kind: "cpu"}, CPUWorkers: 1},
-		"cuda": {Device: device.Spec{Kind: "cuda"}, Precision: "fp32", Streams: 1},
-	} {
-		run, err := Assemble(RunConfig{Model: c, Seed: 7, Optim: opt, Clip: 5, Devices: devs,
-			Loop: LoopConfig{Epochs: 2, Seed: 7, Dir: t.TempDir(), Schedule: LRSchedule{Base: 1e-2}},
-			Hooks: LoopHooks{
-				Train: data.NewBatcher(d, data.BatchOptions{BatchSize: 16, MaxLen: 24, Seed: 7, Bucket: true, Shuffle: true}),
-			}})
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if _, resident := run.Stepper.(*ResidentStepper); resident != (name == "cuda") {
-			run.Close()
-			t.Fatalf("%s: stepper %T", name, run.Stepper)
-		}
-		if _, err := run.Train(t.Context()); err != nil {
-			run.Close()
-			t.Fatalf("%s: %v", name, err)
-		}
-		w, err := run.Weights()
-		run.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		weights[name] = w
-	}
+	weights := trainOnEach(t, RunConfig{Model: c, Seed: 7, Optim: opt, Clip: 5, Loop: LoopConfig{Schedule: LRSchedule{Base: 1e-2}}},
+		synthDataset(96, c.VocabSize, 3), map[string]Devices{
+			"cpu":  {Device: device.Spec{Kind: "cpu"}, CPUWorkers: 1},
+			"cuda": {Device: device.Spec{Kind: "cuda"}, Precision: "fp32", Streams: 1},
+		}, func(name string, run *Run) error {
+			if _, resident := run.Stepper.(*ResidentStepper); resident != (name == "cuda") {
+				return fmt.Errorf("stepper %T", run.Stepper)
+			}
+			return nil
+		})
 	init := make([]float32, model.NewLayout(c).Size())
 	model.InitParams(c, init, 7)
 	got, want := weights["cuda"], weights["cpu"]
