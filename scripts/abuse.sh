@@ -137,7 +137,7 @@ expect_ok() {
 }
 
 # json_num FILE KEY: the first number after "KEY": in FILE.
-json_num() { grep -oE "\"$2\":-?[0-9.e+-]+" "$1" | head -n 1 | cut -d: -f2; }
+json_num() { grep -oE "\"$2\":-?[0-9.e+-]+" "$1" | awk 'NR == 1' | cut -d: -f2; }
 
 # ---------------------------------------------------------------- fixtures
 D=$work/data
@@ -216,7 +216,7 @@ check_counts() { # ID FINDING FILE WANT_READ WANT_KEPT [prep args]
 	tx "$id" prep --train "$file" --cache-dir "$CACHE" --workers 1 --json --skip-bad "$@"
 	read=$(json_num "$work/$id.out" reviews_read)
 	kept=$(json_num "$work/$id.out" kept)
-	dropped=$(grep -oE '"dropped":\{[^}]*\}' "$work/$id.out" | head -n 1 | grep -oE ':[0-9]+' | awk -F: '{s += $2} END {print s + 0}')
+	dropped=$(grep -oE '"dropped":\{[^}]*\}' "$work/$id.out" | awk 'NR == 1' | grep -oE ':[0-9]+' | awk -F: '{s += $2} END {print s + 0}')
 	if [ "$rc" = 0 ] && [ "$read" = "$wread" ] && [ "$kept" = "$wkept" ] && [ $((kept + dropped)) = "$read" ]; then
 		record "$id" "$finding" counted "read $read = kept $kept + dropped $dropped"
 	else
@@ -244,7 +244,7 @@ wait
 # F1: an edit in the middle of a >2 MiB input that keeps size and time.
 awk 'BEGIN{for(i=0;i<40000;i++) printf "__label__%d review %d words words words words words words words\n", 1+i%2, i}' >"$D/big.ft.txt"
 tx f1-build prep --train "$D/big.ft.txt" --cache-dir "$CACHE" --workers 1 --json
-d1=$(grep -oE '"input_digest":"[^"]*"' "$work/f1-build.out" | head -n 1)
+d1=$(grep -oE '"input_digest":"[^"]*"' "$work/f1-build.out" | awk 'NR == 1')
 cp -p "$D/big.ft.txt" "$D/big.ref"
 off=$(($(stat -c %s "$D/big.ft.txt") / 2))
 off=$(($(head -c "$off" "$D/big.ft.txt" | grep -ob '__label__' | tail -n 1 | cut -d: -f1) + 9))
@@ -252,11 +252,11 @@ lab=$(dd if="$D/big.ft.txt" bs=1 skip="$off" count=1 2>/dev/null)
 printf '%s' "$([ "$lab" = 1 ] && echo 2 || echo 1)" | dd of="$D/big.ft.txt" bs=1 seek="$off" conv=notrunc 2>/dev/null
 touch -r "$D/big.ref" "$D/big.ft.txt"
 tx f1-reuse prep --train "$D/big.ft.txt" --cache-dir "$CACHE" --workers 1 --json
-d2=$(grep -oE '"input_digest":"[^"]*"' "$work/f1-reuse.out" | head -n 1)
+d2=$(grep -oE '"input_digest":"[^"]*"' "$work/f1-reuse.out" | awk 'NR == 1')
 if [ "$rc" = 0 ] && grep -q '"cache_hit":false' "$work/f1-reuse.out" && [ -n "$d1" ] && [ "$d1" != "$d2" ]; then
 	record stale-cache-middle-edit 1 ok "rebuilt: $d1 -> $d2"
 else
-	record stale-cache-middle-edit 1 wrong "exit $rc, cache_hit $(grep -oE '"cache_hit":[a-z]+' "$work/f1-reuse.out" | head -n 1), digests $d1 / $d2"
+	record stale-cache-middle-edit 1 wrong "exit $rc, cache_hit $(grep -oE '"cache_hit":[a-z]+' "$work/f1-reuse.out" | awk 'NR == 1'), digests $d1 / $d2"
 fi
 
 # Reference run: what every interrupted run must end at, bit for bit.
@@ -268,7 +268,7 @@ cat "$D/mixed.ft.txt" "$good" >"$D/train-bad.ft.txt"
 tx f5 train --train "$D/train-bad.ft.txt" --out "$work/f5" --skip-bad "${TINY[@]}"
 if [ "$rc" = 0 ] && grep -q 'records dropped' "$work/f5.err" && head -n 1 "$work/f5/metrics.jsonl" | grep -q '"dropped"' &&
 	grep -aq 'bad_label' "$work/f5/model.bin"; then
-	record train-skip-bad-counted 5 counted "$(grep -o '[0-9]* of [0-9]* records dropped[^"]*' "$work/f5.err" | head -n 1)"
+	record train-skip-bad-counted 5 counted "$(grep -o '[0-9]* of [0-9]* records dropped[^"]*' "$work/f5.err" | awk 'NR == 1')"
 else
 	record train-skip-bad-counted 5 wrong "exit $rc; counts on stderr, in metrics.jsonl's first line and in model.bin: $(grep -c 'records dropped' "$work/f5.err") / $(head -n 1 "$work/f5/metrics.jsonl" 2>/dev/null | grep -c dropped) / $(grep -ac bad_label "$work/f5/model.bin" 2>/dev/null)"
 fi
@@ -509,7 +509,7 @@ if mount -t tmpfs -o size=600k tmpfs "$full" 2>"$work/mount.err"; then
 	if [ "$left" = 0 ]; then
 		record disk-full-no-debris also-tmp ok "no temporary files left"
 	else
-		record disk-full-no-debris also-tmp wrong "$left temporary files left: $(find "$full" -name '*tmp*' | head -n 3 | paste -sd' ')"
+		record disk-full-no-debris also-tmp wrong "$left temporary files left: $(find "$full" -name '*tmp*' | awk 'NR <= 3' | paste -sd' ')"
 	fi
 	umount "$full" && mounted=""
 else

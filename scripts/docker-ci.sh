@@ -68,7 +68,7 @@ apt_uri() {
 				i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
 				if ($(i + 1) == s) { print $i; exit } }' "$f"
 		done
-	} | head -n 1
+	} | awk 'NR == 1'
 }
 
 install_tools() {
@@ -231,16 +231,16 @@ smoke_cpu() {
 smoke_cuda() {
 	local image=$1 out rc=0 last driver
 	out=$(pm run --rm --pull=never --network none "$image" version 2>&1) || fail "$image version: $out"
-	printf '%s\n' "$out" | grep -q 'features=[a-z,]*cuda' || fail "$image version does not report a CUDA build: $out"
+	grep -q 'features=[a-z,]*cuda' <<<"$out" || fail "$image version does not report a CUDA build: $out"
 	say "$image: $out"
 	out=$(run_sealed "$image" train --train "/reviews/$train_file" --device cuda:0 --out /data/cuda-run 2>&1) || rc=$?
 	last=$(printf '%s\n' "$out" | tail -n 1)
 	[ "$rc" -ne 0 ] || fail "$image trained on cuda:0 on a machine without a GPU?"
 	[ "$rc" -lt 126 ] || fail "$image train --device cuda:0: exit $rc (could not start or was killed): $out"
-	if printf '%s\n' "$out" | grep -qE 'panic|goroutine [0-9]|SIGSEGV|runtime error'; then
+	if grep -qE 'panic|goroutine [0-9]|SIGSEGV|runtime error' <<<"$out"; then
 		fail "$image train --device cuda:0 crashed: $out"
 	fi
-	printf '%s\n' "$last" | grep -qE '^trainer: .*(NVIDIA driver|CUDA device)' ||
+	grep -qE '^trainer: .*(NVIDIA driver|CUDA device)' <<<"$last" ||
 		fail "$image train --device cuda:0 (exit $rc) does not say what it needs: $out"
 	say "$image without a GPU: exit $rc: $last"
 
@@ -248,7 +248,7 @@ smoke_cuda() {
 	# ldconfig; with a real driver library mounted that way (this machine's,
 	# if it has one) the image must pick it over its stub: no device files
 	# are passed in, so the driver itself answers "no device".
-	driver=$(ldconfig -p | awk '$1 == "libcuda.so.1" && /x86-64/ { print $NF; exit }')
+	driver=$(ldconfig -p | awk '$1 == "libcuda.so.1" && /x86-64/ && d == "" { d = $NF } END { print d }')
 	driver=$(readlink -f "${driver:-/nonexistent}" || true)
 	case $driver in
 	"" | */stubs/* | /nonexistent) say "no NVIDIA driver library on this machine: stub-versus-driver check skipped" ;;
@@ -256,7 +256,7 @@ smoke_cuda() {
 		out=$(pm run --rm --pull=never --network none --user 0 --entrypoint sh \
 			-v "$driver:/usr/lib/x86_64-linux-gnu/libcuda.so.1:ro" -v "$reviews:/reviews:ro" -v "$work:/data" "$image" \
 			-c "ldconfig && exec /usr/local/bin/trainer train --train /reviews/$train_file --device cuda:0 --out /data/cuda-run-driver" 2>&1) || true
-		printf '%s\n' "$out" | grep -q 'CUDA_ERROR_NO_DEVICE' ||
+		grep -q 'CUDA_ERROR_NO_DEVICE' <<<"$out" ||
 			fail "$image with a driver mounted as nvidia-container-toolkit does did not use it: $(printf '%s\n' "$out" | tail -n 1)"
 		say "$image with this machine's driver library mounted: the driver, not the stub, answers: $(printf '%s\n' "$out" | tail -n 1)"
 		;;

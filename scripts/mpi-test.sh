@@ -36,7 +36,7 @@ if [ "$rc" -eq 124 ]; then cat "$dir/die.log"; echo "mpi-test: FAIL (job hung af
 if [ "$rc" -eq 0 ]; then cat "$dir/die.log"; echo "mpi-test: FAIL (job reported success after a rank died)"; exit 1; fi
 grep -q 'exiting on purpose' "$dir/die.log" || { cat "$dir/die.log"; echo "mpi-test: FAIL (the rank did not die)"; exit 1; }
 echo "job stopped in ${took}s with status $rc; messages:"
-grep -iE 'exiting on purpose|exited|abort|terminated|did not complete|Process name|Exit code' "$dir/die.log" | sed 's/^/  /' | head -12
+grep -iE 'exiting on purpose|exited|abort|terminated|did not complete|Process name|Exit code' "$dir/die.log" | sed 's/^/  /' | awk 'NR <= 12'
 
 echo "== $NP ranks: the last rank hangs at step 5; the others' 5 s watchdog must abort the job"
 start=$(date +%s)
@@ -48,7 +48,7 @@ took=$(( $(date +%s) - start ))
 if [ "$rc" -eq 124 ] || [ "$rc" -eq 0 ]; then cat "$dir/hang.log"; echo "mpi-test: FAIL (status $rc after a rank hung)"; exit 1; fi
 grep -q 'did not complete within' "$dir/hang.log" || { cat "$dir/hang.log"; echo "mpi-test: FAIL (no watchdog message)"; exit 1; }
 echo "job stopped in ${took}s with status $rc; messages:"
-grep -iE 'on purpose|did not complete|MPI_ABORT was invoked' "$dir/hang.log" | sed 's/^/  /' | head -6
+grep -iE 'on purpose|did not complete|MPI_ABORT was invoked' "$dir/hang.log" | sed 's/^/  /' | awk 'NR <= 6'
 
 echo "== trainer bench under MPI: 2 ranks x 1 worker train together; mismatched settings are refused"
 "$GO" build -tags mpi -o "$dir/trainer" ./cmd/trainer
