@@ -27,7 +27,11 @@ type Inference struct {
 	params []float32
 	table  [2][]float32 // per direction: [V, 4H], embed*W_ih^T + bias
 	whh8   [][2]vecmath.PackedB8
-	int8   bool
+	// wih8 is the input weights of layers 1 and up in 8 bits (index 0
+	// unused): their input is the layer below's hidden state, in [-1, 1]
+	// like the recurrent product's, so the same kernel serves it.
+	wih8 [][2]vecmath.PackedB8
+	int8 bool
 }
 
 // InferenceOptions selects the arithmetic of an Inference.
@@ -73,6 +77,15 @@ func NewInferenceWith(c Config, params []float32, opt InferenceOptions) (*Infere
 				inf.whh8[l][d].Pack(w.Whh, c.Hidden, c.Hidden, g4, true)
 			}
 		}
+		if c.Layers > 1 && vecmath.Int8Supported(c.InDim(1), g4) {
+			inf.wih8 = make([][2]vecmath.PackedB8, c.Layers)
+			for l := 1; l < c.Layers; l++ {
+				for d := 0; d < c.Dirs(); d++ {
+					w := lay.LSTM(params, l, d)
+					inf.wih8[l][d].Pack(w.Wih, w.In, w.In, g4, true)
+				}
+			}
+		}
 	}
 	return inf, nil
 }
@@ -89,6 +102,14 @@ func (inf *Inference) recurrent8(l, d int) *vecmath.PackedB8 {
 		return nil
 	}
 	return &inf.whh8[l][d]
+}
+
+// input8 is the 8-bit input weights of layer l >= 1, direction d, or nil.
+func (inf *Inference) input8(l, d int) *vecmath.PackedB8 {
+	if inf == nil || inf.wih8 == nil {
+		return nil
+	}
+	return &inf.wih8[l][d]
 }
 
 // Predict computes the logit of every row of b into logits[:b.Size], in
@@ -150,6 +171,22 @@ func lstmForwardRows(w LSTMWeights, x []float32, rows []int32, st Steps, a *LSTM
 	}
 	a.project(w, x, u, a.proj)
 	a.stepsNoSave(w, st, stepInput{tab: a.proj, ids: rows})
+}
+
+// lstmForwardInt8 is lstmForwardNoSave with the input projection of every
+// token made at once in 8 bits (xq, quantized by vecmath.QuantizeRows, times
+// wih8 = W_ih^T) rather than step by step in float32: one large product
+// instead of one per step, at the 8-bit rate. The projections plus bias
+// then feed the steps as a table: packed token j reads row ids[j].
+func lstmForwardInt8(w LSTMWeights, xq []int8, xqInit []int32, ids []int32, st Steps, a *LSTMActs, wih8, whh8 *vecmath.PackedB8) {
+	n, g4 := st.N(), 4*w.Hidden
+	a.grow(n, w.Hidden, false)
+	a.proj = grow(a.proj, vecmath.Int8RowsPadded(n)*g4)
+	vecmath.GemmInt8Set(n, xq, w.In, xqInit, wih8, a.proj, g4)
+	for j := 0; j < n; j++ {
+		vecmath.Add(a.proj[j*g4:(j+1)*g4], w.B)
+	}
+	a.stepsNoSave(w, st, stepInput{tab: a.proj, ids: ids, whh8: whh8})
 }
 
 // lstmForwardNoSave is LSTMForward for a pass with no backward pass after

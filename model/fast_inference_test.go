@@ -73,6 +73,9 @@ func TestPredictInt8(t *testing.T) {
 		if !inf.Int8() {
 			t.Fatalf("%s: not in 8 bits on a CPU with VNNI", configName(c))
 		}
+		if c.Layers > 1 && inf.input8(1, c.Dirs()-1) == nil {
+			t.Fatalf("%s: the second layer's input product is not in 8 bits", configName(c))
+		}
 		got := make([]float32, b.Size)
 		NewWorkspace(c).Predict(inf, b, got)
 		worst := 0.0

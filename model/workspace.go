@@ -22,6 +22,12 @@ type Workspace struct {
 	head Head
 	ids  []int32 // Predict: the table row of every packed token
 
+	// Predict's 8-bit input products of layers 1 and up (forwardInt8):
+	// the layer's input quantized, and the identity 0, 1, ... as rows.
+	xq     []int8
+	xqInit []int32
+	ident  []int32
+
 	// With a share (SetShare), LossGrad splits the first layer's
 	// input-side work with the share's other workers; gRows and
 	// gRevRows are then each packed row's index in the share's tables.
@@ -29,6 +35,29 @@ type Workspace struct {
 	shareIdx        int
 	sharing         bool // inside LossGrad with a share
 	gRows, gRevRows []int32
+}
+
+// forwardInt8 runs layer l >= 1 of a prediction with the input product in
+// 8 bits: the input (in forward step order) is quantized once and both
+// directions project all of it in one product each; the reverse direction
+// then reads its rows through the packing's mirror, so its input is never
+// copied into reverse order.
+func (w *Workspace) forwardInt8(params []float32, tab *Inference, l int, in []float32) {
+	n, inDim := w.pack.N(), w.cfg.InDim(l)
+	pad := vecmath.Int8RowsPadded(n)
+	w.xq = grow(w.xq, pad*inDim)
+	w.xqInit = grow(w.xqInit, pad)
+	vecmath.QuantizeRows(in, n, inDim, w.xq, w.xqInit)
+	if len(w.ident) < n {
+		w.ident = make([]int32, n)
+		for j := range w.ident {
+			w.ident[j] = int32(j)
+		}
+	}
+	ids := [2][]int32{w.ident[:n], w.pack.Rev}
+	for d := 0; d < w.cfg.Dirs(); d++ {
+		lstmForwardInt8(w.layout.LSTM(params, l, d), w.xq, w.xqInit, ids[d], w.pack.Steps, &w.layers[l].acts[d], tab.input8(l, d), tab.recurrent8(l, d))
+	}
 }
 
 // layerState is one LSTM layer's saved activations and gradients.
@@ -90,9 +119,10 @@ func (w *Workspace) forward(params []float32, b data.Batch, lo, hi int, in []flo
 	save := !noSave
 	lstmFwd := func(l, d int, x []float32) {
 		a := &w.layers[l].acts[d]
-		if save {
+		switch {
+		case save:
 			LSTMForward(w.layout.LSTM(params, l, d), x, w.pack.Steps, a)
-		} else {
+		default:
 			lstmForwardNoSave(w.layout.LSTM(params, l, d), x, w.pack.Steps, a, tab.recurrent8(l, d))
 		}
 	}
@@ -138,6 +168,8 @@ func (w *Workspace) forward(params []float32, b data.Batch, lo, hi int, in []flo
 			if dirs == 2 {
 				lstmForwardRows(w.layout.LSTM(params, 0, 1), in, w.tok.RevRows, w.pack.Steps, &ls.acts[1], save)
 			}
+		case tab.input8(l, 0) != nil:
+			w.forwardInt8(params, tab, l, in)
 		default:
 			lstmFwd(l, 0, in)
 			if dirs == 2 {
@@ -146,9 +178,14 @@ func (w *Workspace) forward(params []float32, b data.Batch, lo, hi int, in []flo
 				lstmFwd(l, 1, ls.inRev)
 			}
 		}
-		if dirs == 1 {
+		switch {
+		case dirs == 1:
 			ls.out = ls.acts[0].H
-		} else {
+		case noSave && l == c.Layers-1:
+			// The head reads each direction's states itself; nothing
+			// reads the joined output of the top layer in prediction.
+			ls.out = nil
+		default:
 			ls.out = grow(ls.out, n*2*hid)
 			w.pack.Join(ls.out, ls.acts[0].H, ls.acts[1].H, hid)
 		}

@@ -161,6 +161,7 @@ func BenchmarkPredict(b *testing.B) {
 		cfg  model.Config
 	}{
 		{"default", withVocab(job.DefaultModel(), v.Size())},
+		{"layers2", withLayers(withVocab(job.DefaultModel(), v.Size()), 2)},
 		{"reference", model.ReferenceConfig(v.Size())},
 	} {
 		f := &model.File{Version: model.FileVersion, Config: m.cfg, Params: make([]float32, model.NewLayout(m.cfg).Size()),
@@ -202,5 +203,11 @@ func withVocab(c model.Config, n int) model.Config {
 	if c.Ngrams >= 2 && c.Buckets == 0 {
 		c.Buckets = model.DefaultBuckets
 	}
+	return c
+}
+
+// withLayers is c with n LSTM layers.
+func withLayers(c model.Config, n int) model.Config {
+	c.Layers = n
 	return c
 }
