@@ -72,12 +72,14 @@ func DefaultSpace() Space {
 		Choice("pool", "last", "mean", "max"),
 		Choice("embed-dim", "128", "256", "512"),
 		Choice("hidden", "64", "128", "256"),
+		Choice("layers", "1", "2"),
 		LogUniform("lr", 5e-4, 5e-3),
 		Choice("weight-decay", "0", "0.01", "0.1"),
 		Choice("max-len", "128", "256", "400"),
 		Choice("batch-size", "64", "128"),
 		Choice("word-dropout", "0", "0.1", "0.2"),
 		Choice("ngrams", "0", "1", "2", "3"),
+		Choice("tokenizer", "split", "treebank"),
 	}
 }
 
