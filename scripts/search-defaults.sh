@@ -55,8 +55,8 @@ declare -A cand=(
 	[layers2]="--layers 2"
 	[layers2-h32]="--layers 2 --hidden 32"
 	[layers2-tb]="--layers 2 --tokenizer treebank"
-	[layers2-e3]="--layers 2 --epochs 3"
-	[layers2-wdrop.2]="--layers 2 --word-dropout 0.2"
+	# The training settings of the 20-minute tune's winner (docs/tune.md) on the default model.
+	[tune-opt]="--batch-size 64 --lr 0.00374 --weight-decay 0.1 --word-dropout 0.2 --tokenizer treebank"
 	[wdrop.05]="--word-dropout 0.05"
 	[tb-vocab50k]="--tokenizer treebank --vocab-size 50000"
 	[tb-vocab100k-min1]="--tokenizer treebank --vocab-size 100000 --min-count 1"
