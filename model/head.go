@@ -12,11 +12,17 @@ import (
 // d's output [N, hid] in its own step order (see the package doc), so each
 // row's last state is at step Lengths[k]-1 in both directions: the forward
 // direction's last token and the reverse direction's first. For PoolMax,
-// argmax ([rows, dirs*hid]) receives the packed row each maximum came from.
+// argmax ([rows, dirs*hid]) receives the packed row each maximum came from;
+// a pass with no backward pass after it gives a nil argmax, and the
+// maxima are then taken step by step with vector instructions.
 func PoolForward(pool string, hs [][]float32, hid int, p *Packing, pooled []float32, argmax []int32) {
 	dirs := len(hs)
 	width := dirs * hid
 	rows := len(p.Lengths)
+	if pool == PoolMax && argmax == nil {
+		poolMaxValues(hs, hid, p, pooled)
+		return
+	}
 	for d, h := range hs {
 		for k := 0; k < rows; k++ {
 			dst := pooled[k*width+d*hid : k*width+(d+1)*hid]
@@ -52,6 +58,25 @@ func PoolForward(pool string, hs [][]float32, hid int, p *Packing, pooled []floa
 				}
 			default:
 				panic(fmt.Sprintf("model: unknown pooling %q", pool))
+			}
+		}
+	}
+}
+
+// poolMaxValues is PoolForward's max pooling without the argmax. Rows are
+// packed longest first, so the rows alive at step s are packed rows
+// Offsets[s] .. Offsets[s]+Sizes[s]-1 of batch rows 0 .. Sizes[s]-1: each
+// step is one pass over contiguous states.
+func poolMaxValues(hs [][]float32, hid int, p *Packing, pooled []float32) {
+	width := len(hs) * hid
+	for d, h := range hs {
+		for k := range p.Lengths {
+			copy(pooled[k*width+d*hid:k*width+(d+1)*hid], h[k*hid:(k+1)*hid]) // step 0 is packed row k
+		}
+		for s := 1; s < len(p.Sizes); s++ {
+			o := p.Offsets[s]
+			for k := 0; k < p.Sizes[s]; k++ {
+				vecmath.Max(pooled[k*width+d*hid:k*width+(d+1)*hid], h[(o+k)*hid:(o+k+1)*hid])
 			}
 		}
 	}
@@ -136,6 +161,9 @@ type Head struct {
 	dlogits         []float32
 	feats, offs     []int32 // the wide path's features of packed row k: feats[offs[k]:offs[k+1]]
 	rowFeats        []int32 // scratch: one row's features
+	// noGrad marks a forward pass with no Backward after it (a
+	// Workspace's prediction and evaluation): max pooling skips the argmax.
+	noGrad bool
 }
 
 // Forward pools hs, the top layer's states ([N, hid] per direction, in p's
@@ -144,10 +172,12 @@ type Head struct {
 func (h *Head) Forward(c Config, lay Layout, params []float32, hs [][]float32, p *Packing, b data.Batch) {
 	rows, d := len(p.Perm), c.OutDim()
 	h.pooled = grow(h.pooled, rows*d)
-	if c.pool() == PoolMax {
+	var argmax []int32
+	if c.pool() == PoolMax && !h.noGrad {
 		h.argmax = grow(h.argmax, rows*d)
+		argmax = h.argmax
 	}
-	PoolForward(c.pool(), hs, c.Hidden, p, h.pooled, h.argmax)
+	PoolForward(c.pool(), hs, c.Hidden, p, h.pooled, argmax)
 	h.logits = grow(h.logits, rows)
 	LinearForward(h.pooled, d, lay.View("head.w").Slice(params), params[lay.View("head.b").Offset], h.logits)
 	if c.Ngrams > 0 {

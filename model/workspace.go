@@ -195,6 +195,7 @@ func (w *Workspace) forward(params []float32, b data.Batch, lo, hi int, in []flo
 		return w.layers[hi-1].out
 	}
 	top := &w.layers[c.Layers-1]
+	w.head.noGrad = noSave
 	w.head.Forward(c, w.layout, params, [][]float32{top.acts[0].H, top.acts[1].H}[:dirs], &w.pack, b)
 	return nil
 }

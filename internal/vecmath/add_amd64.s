@@ -54,3 +54,24 @@ pline:
 	JNZ prow
 pdone:
 	RET
+
+// func maxAVX2(dst, src *float32, n int)
+// dst[i] = src[i] > dst[i] ? src[i] : dst[i] for i < n, n a multiple of 16.
+TEXT ·maxAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $4, CX
+mloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMAXPS (DI), Y0, Y0
+	VMAXPS 32(DI), Y1, Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ mloop
+	VZEROUPPER
+	RET

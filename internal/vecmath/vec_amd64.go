@@ -115,6 +115,20 @@ func gemmFewx16(rows, k int, a []float32, lda int, b []float32, c []float32, ldc
 //go:noescape
 func addAVX2(dst, src *float32, n int)
 
+//go:noescape
+func maxAVX2(dst, src *float32, n int)
+
+// maxVec runs Max's vector kernel on the first multiple of 16 elements and
+// returns how many it did.
+func maxVec(dst, src []float32) int {
+	n := len(dst) &^ 15
+	if !Vector || n == 0 {
+		return 0
+	}
+	maxAVX2(&dst[0], &src[0], n)
+	return n
+}
+
 // addVec runs Add's vector kernel on the first multiple of 32 elements and
 // returns how many it did.
 func addVec(dst, src []float32) int {

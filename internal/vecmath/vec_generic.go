@@ -75,3 +75,6 @@ func adamWVec(k *AdamW, p, g, m, v []float32) int { return 0 }
 // scaleSumSqVec does nothing in this build: ScaleSumSq's Go loop covers
 // every element.
 func scaleSumSqVec(x []float32, s float32, lanes *[16]float64) int { return 0 }
+
+// maxVec does nothing in this build: Max's scalar loop covers every element.
+func maxVec(dst, src []float32) int { return 0 }
