@@ -48,6 +48,16 @@ func init() {
 var smallDefaultModel = model.Config{VocabSize: 40, EmbedDim: 8, Hidden: 6, Layers: 1, Bidirectional: true,
 	Pool: model.PoolMax, Ngrams: 2, Buckets: 64}
 
+// ngramShapes are the models the device-against-CPU tests train with the
+// wide n-gram path: mean pooling with bigrams, and the default's shape.
+var ngramShapes = []struct {
+	name string
+	c    model.Config
+}{
+	{"mean-bigrams", model.Config{VocabSize: 40, EmbedDim: 8, Hidden: 8, Layers: 1, Pool: model.PoolMean, Ngrams: 2, Buckets: 64}},
+	{"default-shape", smallDefaultModel},
+}
+
 // TestAssembleEmulatedGPU trains through the real GPU replica and its loss
 // scaler on the emulated device, alone and beside a CPU worker under the
 // hybrid scheduler, with and without the wide bigram path, and with the
@@ -137,13 +147,7 @@ func TestAssembleEmulatedGPU(t *testing.T) {
 // max pooling, bigrams). SGD, as in TestEmulatedHybridMatchesCPUOracle, so
 // that a real difference cannot hide behind Adam's sign steps.
 func TestEmulatedGPUMatchesCPUWithNgrams(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		c    model.Config
-	}{
-		{"mean-bigrams", model.Config{VocabSize: 40, EmbedDim: 8, Hidden: 8, Layers: 1, Pool: model.PoolMean, Ngrams: 2, Buckets: 64}},
-		{"default-shape", smallDefaultModel},
-	} {
+	for _, tc := range ngramShapes {
 		t.Run(tc.name, func(t *testing.T) { testEmulatedGPUMatchesCPU(t, tc.c) })
 	}
 }

@@ -72,13 +72,7 @@ func TestAssembleCUDAIsResident(t *testing.T) {
 // difference against the RMS of the CPU's total update. So does the
 // default model's shape (bidirectional, max pooling, bigrams).
 func TestAssembleCUDANgramsMatchCPU(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		c    model.Config
-	}{
-		{"mean-bigrams", model.Config{VocabSize: 40, EmbedDim: 8, Hidden: 8, Layers: 1, Pool: model.PoolMean, Ngrams: 2, Buckets: 64}},
-		{"default-shape", smallDefaultModel},
-	} {
+	for _, tc := range ngramShapes {
 		t.Run(tc.name, func(t *testing.T) { testResidentMatchesCPU(t, tc.c) })
 	}
 }
