@@ -5,7 +5,6 @@ package vecmath
 import "golang.org/x/sys/cpu"
 
 // Vector reports whether the AVX2 + FMA kernels can run here.
-// Vector reports whether the slice functions use the vector kernels.
 var Vector = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 //go:noescape
@@ -204,5 +203,32 @@ func scaleSumSqVec(x []float32, s float32, lanes *[16]float64) int {
 		return 0
 	}
 	scaleSumSqAVX2(&x[0], s, n, lanes)
+	return n
+}
+
+//go:noescape
+func dotAVX2(x, y *float32, n int) float32
+
+//go:noescape
+func axpyAVX2(a float32, x, y *float32, n int)
+
+// dotVec runs Dot's vector kernel on the first multiple of 32 elements and
+// returns how many it did and their sum.
+func dotVec(x, y []float32) (int, float32) {
+	n := len(x) &^ 31
+	if !Vector || n == 0 {
+		return 0, 0
+	}
+	return n, dotAVX2(&x[0], &y[0], n)
+}
+
+// axpyVec runs Axpy's vector kernel on the first multiple of 32 elements
+// and returns how many it did.
+func axpyVec(a float32, x, y []float32) int {
+	n := len(y) &^ 31
+	if !Vector || n == 0 {
+		return 0
+	}
+	axpyAVX2(a, &x[0], &y[0], n)
 	return n
 }

@@ -78,3 +78,11 @@ func scaleSumSqVec(x []float32, s float32, lanes *[16]float64) int { return 0 }
 
 // maxVec does nothing in this build: Max's scalar loop covers every element.
 func maxVec(dst, src []float32) int { return 0 }
+
+// dotVec does nothing in this build: Dot's scalar loop covers every
+// element.
+func dotVec(x, y []float32) (int, float32) { return 0, 0 }
+
+// axpyVec does nothing in this build: Axpy's scalar loop covers every
+// element.
+func axpyVec(a float32, x, y []float32) int { return 0 }
