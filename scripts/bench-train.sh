@@ -46,7 +46,7 @@ tokps() { python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1
 rss() { awk -F': ' '/Maximum resident/ {print int($2/1024) " MB"}' "$1"; }
 
 # The reference's model: E=128, H=256, one layer, its last-step pooling.
-ref=(--embed-dim 128 --hidden 256 --pool last)
+ref=(--embed-dim 128 --hidden 256 --pool last --learn-vectors 0)
 declare -A tp
 for u in lazy dense; do
   for w in 1 2; do

@@ -174,7 +174,7 @@ if [ -z "$reviews" ]; then
 fi
 mkdir -p "$OUT/train"
 data=$OUT/train/synth.ft.txt
-model=(--embed-dim 128 --hidden 256 --layers 1 --pool last --vocab-size 20000 --batch-size 256 --max-len 256)
+model=(--embed-dim 128 --hidden 256 --layers 1 --pool last --vocab-size 20000 --batch-size 256 --max-len 256 --learn-vectors 0)
 common=(--cache-dir "$OUT/train/cache" --epochs 1 --dev-fraction 0.002 --patience 0 --checkpoint-every 0 --log-format json --overwrite)
 if stage synth 40 "$bin/trainer-cuda" synth -n "$reviews" --seed 7 --out "$data"; then
 	stage prep 45 "$bin/trainer-cuda" prep --train "$data" --cache-dir "$OUT/train/cache" --vocab-size 20000 --json

@@ -1,9 +1,11 @@
 package train
 
 import (
+	"context"
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -206,5 +208,60 @@ func TestAssembleVectors(t *testing.T) {
 	if _, err := Assemble(RunConfig{Model: c, Optim: device.DefaultOptimConfig(), Vectors: v, Hooks: hooks,
 		Devices: Devices{Device: device.Spec{Kind: "cpu"}, CPUWorkers: 1}, Loop: LoopConfig{Epochs: 1, Dir: t.TempDir(), Schedule: LRSchedule{Base: 0.01, Decay: "constant", Total: 4}}}); err == nil || !strings.Contains(err.Error(), "5 words of 2 values for an embedding of 5 x 3") {
 		t.Fatalf("error %v, want 2-value vectors refused by a 3-wide embedding", err)
+	}
+}
+
+// TestLearnVectorsBudget checks how the learning fits its budget: every
+// pass when they fit, fewer passes, then a sample of whole reviews of at
+// least the budget's tokens; and that coverage counts all the training
+// tokens whichever were read.
+func TestLearnVectorsBudget(t *testing.T) {
+	const vocab = 30
+	ds := synthDataset(400, vocab, 5)
+	words := []string{data.PadWord, data.UnkWord}
+	for i := 2; i < vocab; i++ {
+		words = append(words, "w"+strconv.Itoa(i))
+	}
+	v, err := data.NewVocabFromWords(words)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Data{Vocab: v, Train: ds}
+	n := int64(len(ds.Tokens))
+	cases := []struct {
+		name    string
+		budget  int64
+		passes  int
+		sampled bool
+	}{
+		{"all passes", 5 * n, 5, false},
+		{"fewer passes", 2*n + n/2, 2, false},
+		{"one pass", n, 1, false},
+		{"a sample", n / 3, 1, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			vecs, err := learnVectors(context.Background(), d, 8, 5, 1, c.budget, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := vecs.Learned
+			if l.Passes != c.passes {
+				t.Errorf("%d passes, want %d", l.Passes, c.passes)
+			}
+			if !c.sampled && (l.Tokens != n || l.Reviews != int64(ds.Len())) {
+				t.Errorf("read %d reviews and %d tokens, want all %d and %d", l.Reviews, l.Tokens, ds.Len(), n)
+			}
+			// The longest review of synthDataset has 12 tokens.
+			if c.sampled && (l.Tokens < c.budget || l.Tokens >= c.budget+12 || l.Reviews >= int64(ds.Len())) {
+				t.Errorf("sample of %d reviews and %d tokens for a budget of %d", l.Reviews, l.Tokens, c.budget)
+			}
+			if vecs.Coverage.TrainTokens != n || vecs.Coverage.Tokens == 0 || vecs.Coverage.Tokens > n {
+				t.Errorf("coverage %+v over %d training tokens", vecs.Coverage, n)
+			}
+			if vecs.Found[data.PadID] || vecs.Found[data.UnkID] {
+				t.Error("padding or the unknown word got a vector")
+			}
+		})
 	}
 }

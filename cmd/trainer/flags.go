@@ -443,29 +443,39 @@ func parseOptim(c *cli.Context) (optimOptions, error) {
 const (
 	flagInitVectors   = "init-vectors"
 	flagFreezeVectors = "freeze-vectors"
+	flagLearnVectors  = "learn-vectors"
 )
 
 // vectorsFlags start the embedding from pretrained word vectors.
 func vectorsFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: flagInitVectors, Usage: "start the embedding from pretrained word vectors: word2vec, GloVe or fastText .vec text (plain, gzip or bzip2) of --embed-dim values per word; words it lacks keep their random start"},
-		&cli.BoolFlag{Name: flagFreezeVectors, Usage: "never update the embedding that --init-vectors set (default: fine-tune it); on the CPU workers' host step, not on a GPU training alone"},
+		&cli.BoolFlag{Name: flagFreezeVectors, Usage: "never update the embedding that --init-vectors or --learn-vectors set (default: fine-tune it); on the CPU workers' host step, not on a GPU training alone"},
+		&cli.IntFlag{Name: flagLearnVectors, Value: job.DefaultLearnVectors, Usage: "without --init-vectors, start the embedding from word vectors learned on the training reviews alone (fastText's cbow) in up to this many passes, reading at most 32M tokens in all (fewer passes, then a sample, on larger sets); 0: a random start"},
 	}
 }
 
 // parseVectors reads the vectors group into o: the file the embedding
-// starts from, as found now, and whether it is frozen. A resumed run may
-// name no file: its checkpoint holds the weights the vectors started.
+// starts from, as found now, or the passes that learn its vectors, and
+// whether it is frozen. A resumed run may name no file: its checkpoint
+// holds the weights the vectors started.
 func parseVectors(c *cli.Context, o *job.Options) error {
 	cmd := c.Command.Name
-	o.Vectors = job.Vectors{Path: c.String(flagInitVectors)}
+	o.Vectors = job.Vectors{Path: c.String(flagInitVectors), Learn: c.Int(flagLearnVectors)}
 	o.Optim.FreezeEmbedding = c.Bool(flagFreezeVectors)
+	if o.Vectors.Learn < 0 {
+		return usagef("%s: --learn-vectors %d: want 0 (off) or more passes", cmd, o.Vectors.Learn)
+	}
 	if o.Vectors.Path == "" {
-		if o.Optim.FreezeEmbedding && !o.Resume {
-			return usagef("%s: --freeze-vectors needs --init-vectors FILE: freezing a random embedding trains nothing there", cmd)
+		if o.Optim.FreezeEmbedding && o.Vectors.Learn == 0 && !o.Resume {
+			return usagef("%s: --freeze-vectors needs --init-vectors FILE or --learn-vectors N: freezing a random embedding trains nothing there", cmd)
 		}
 		return nil
 	}
+	if c.IsSet(flagLearnVectors) && o.Vectors.Learn > 0 {
+		return usagef("%s: --init-vectors and --learn-vectors %d both start the embedding: give one", cmd, o.Vectors.Learn)
+	}
+	o.Vectors.Learn = 0 // the file's vectors are the start
 	src, err := job.StatVectors(o.Vectors.Path)
 	if err != nil {
 		return usagef("%s: --init-vectors: %v", cmd, err)

@@ -174,7 +174,9 @@ func TestTrainVectorsErrors(t *testing.T) {
 		{"malformed", []string{"--init-vectors", bad}, exitRuntime, bad + `:3: word "bad" value 4 ("x") is not a number`},
 		{"dimension", []string{"--init-vectors", wide}, exitUsage, "holds vectors of 4 values but --embed-dim is 8: give --embed-dim 4"},
 		{"missing", []string{"--init-vectors", filepath.Join(dir, "nope.vec")}, exitUsage, "--init-vectors: stat"},
-		{"freeze alone", []string{"--freeze-vectors"}, exitUsage, "--freeze-vectors needs --init-vectors FILE"},
+		{"freeze alone", []string{"--freeze-vectors", "--learn-vectors", "0"}, exitUsage, "--freeze-vectors needs --init-vectors FILE or --learn-vectors N"},
+		{"file and learning", []string{"--init-vectors", wide, "--learn-vectors", "3"}, exitUsage, "--init-vectors and --learn-vectors 3 both start the embedding: give one"},
+		{"negative passes", []string{"--learn-vectors", "-1"}, exitUsage, "--learn-vectors -1: want 0 (off) or more passes"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -188,4 +190,79 @@ func TestTrainVectorsErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTrainLearnVectors checks the default start of the embedding: vectors
+// learned from the training reviews, logged, named in the model file,
+// the same for the same seed, and not learned again by a resume; and that
+// --learn-vectors 0 starts at random.
+func TestTrainLearnVectors(t *testing.T) {
+	dir := t.TempDir()
+	corpus := synthCorpus(t, dir, 300, 6)
+	cache := filepath.Join(dir, "cache")
+	// Each run is stopped before its first step, which checkpoints the
+	// embedding as it starts.
+	start := func(name string, extra ...string) ([]float32, string) {
+		out := filepath.Join(dir, name)
+		o := mustTrainOptions(t, tinyTrain(corpus, out, cache, extra...))
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var log bytes.Buffer
+		if len(extra) > 0 && extra[0] == "--learn-vectors" {
+			cancel() // nothing to learn: stop at once
+		}
+		// Stop once the vectors are in place, when the log says so.
+		w := cancelOn{w: &log, text: "vectors learned", cancel: cancel}
+		if err := runTrain(ctx, o, console.New(&w, false), io.Discard); err == nil || !strings.Contains(err.Error(), "interrupted") {
+			t.Fatalf("%s: run stopped before its first step returned %v", name, err)
+		}
+		ck, err := train.LoadCheckpoint(filepath.Join(out, train.CheckpointName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := ck.Params
+		return model.NewLayout(o.Model).View("embed").Slice(f), log.String()
+	}
+	a, logA := start("a")
+	b, _ := start("b")
+	other, _ := start("seed", "--seed", "8")
+	random, logR := start("random", "--learn-vectors", "0")
+	if !strings.Contains(logA, "vectors learned from the training reviews (cbow, 5 passes over ") {
+		t.Fatalf("no learning line in the log:\n%s", logA)
+	}
+	if strings.Contains(logR, "vectors learned") {
+		t.Fatalf("--learn-vectors 0 learned vectors:\n%s", logR)
+	}
+	if !slices.Equal(a, b) || slices.Equal(a, other) || slices.Equal(a, random) {
+		t.Fatalf("embedding starts: same seed equal %v, other seed equal %v, random equal %v; want true, false, false",
+			slices.Equal(a, b), slices.Equal(a, other), slices.Equal(a, random))
+	}
+
+	// The resume finishes from the checkpoint without learning again, and
+	// the model file says how its embedding started.
+	code, _, stderr := trainer(t, tinyTrain(corpus, filepath.Join(dir, "a"), cache, "--resume", filepath.Join(dir, "a"))...)
+	if code != exitOK || strings.Contains(stderr, "vectors learned") {
+		t.Fatalf("resume: exit %d; stderr:\n%s", code, stderr)
+	}
+	f, err := model.Load(filepath.Join(dir, "a", "model.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Extra["learn_vectors"] != "5" || f.Extra["freeze_vectors"] != "false" {
+		t.Fatalf("model metadata %v does not say how the embedding started", f.Extra)
+	}
+}
+
+// cancelOn writes to w and calls cancel once a write holds text.
+type cancelOn struct {
+	w      io.Writer
+	text   string
+	cancel context.CancelFunc
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte(c.text)) {
+		c.cancel()
+	}
+	return c.w.Write(p)
 }

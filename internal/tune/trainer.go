@@ -26,13 +26,21 @@ type Trainer struct {
 	Report job.Reporter
 	td     *train.Data
 	key    train.DataConfig // how td was read
+	// vectors are the learned embedding starts of td, which trials of
+	// the same embedding size and seed share.
+	vectors job.VectorCache
 }
 
 // options are a trial's training options: the shared flags, the trial's
 // directory and epochs, then its point.
 func (r *Trainer) options(p Point, epochs int, dir string) (*job.Options, error) {
 	args := append(slices.Clone(r.Base), "--out", dir, "--epochs", strconv.Itoa(epochs))
-	return r.Parse(append(args, p.Args()...))
+	o, err := r.Parse(append(args, p.Args()...))
+	if err != nil {
+		return nil, err
+	}
+	o.Vectors.Cache = &r.vectors
+	return o, nil
 }
 
 // Run trains a trial. An interrupted trial's checkpoint is resumed when
@@ -108,4 +116,5 @@ func (r *Trainer) Close() {
 		r.td.Close()
 		r.td = nil
 	}
+	r.vectors = job.VectorCache{}
 }

@@ -16,6 +16,15 @@ func ConsoleReporter(log *console.Logger) Reporter {
 			progress, done := log.Stages()
 			return progress, func() { done(true) }
 		},
+		Learning: func() (func(int64, int64), func()) {
+			var m *console.Meter
+			return func(done, total int64) {
+				if m == nil {
+					m = log.Meter("learn vectors", total, false, "tokens")
+				}
+				m.Update(done, done)
+			}, func() { m.Finish() }
+		},
 		Training: func(epochs int) Progress { return newEpochProgress(log, epochs) },
 	}
 }

@@ -41,6 +41,10 @@ type Reporter struct {
 	// gets every event but the warnings, which go to Log, and done ends
 	// the display however the reading ended.
 	Reading func() (progress func(data.ProgressEvent), done func())
+	// Learning starts the display of the word vectors' learning:
+	// progress gets the tokens read so far and the total to read, and
+	// done ends the display however the learning ended.
+	Learning func() (progress func(done, total int64), done func())
 	// Training starts the display of a run of epochs.
 	Training func(epochs int) Progress
 }
@@ -125,9 +129,15 @@ func Train(ctx context.Context, o *Options, td *train.Data, resume *train.Checkp
 		}
 	}
 	var vecs *train.Vectors
-	if resume == nil && o.Vectors.Path != "" {
+	if resume == nil {
 		var err error
-		if vecs, err = o.loadVectors(td, rep.Log); err != nil {
+		switch {
+		case o.Vectors.Path != "":
+			vecs, err = o.loadVectors(td, rep.Log)
+		case o.Vectors.Learn > 0:
+			vecs, err = o.learnVectors(ctx, td, rep)
+		}
+		if err != nil {
 			return Result{}, err
 		}
 	}

@@ -68,10 +68,38 @@ type Options struct {
 	Notes []string
 }
 
-// Vectors are the pretrained word vectors a run's embedding starts from.
+// Vectors are the pretrained word vectors a run's embedding starts from:
+// a file's, or ones learned from the training reviews.
 type Vectors struct {
 	Path   string         // "" for none
 	Source *VectorsSource // the file as found at start-up; nil without one
+	// Learn is the passes of train.LearnVectors that give the start when
+	// Path is "": 0 for a random start.
+	Learn int
+	// Cache, if not nil, keeps learned vectors for the next run on the
+	// same data: a search's trials learn each set once.
+	Cache *VectorCache
+}
+
+// VectorCache holds the vectors learned from one set of data, by
+// dimension, passes and seed. Its zero value is empty and ready.
+type VectorCache struct {
+	td   *train.Data
+	vecs map[vectorKey]*train.Vectors
+}
+
+type vectorKey struct {
+	dim, passes int
+	seed        uint64
+}
+
+// get is the vectors learned from td with k, or nil; other data empty the
+// cache.
+func (c *VectorCache) get(td *train.Data, k vectorKey) *train.Vectors {
+	if c.td != td {
+		c.td, c.vecs = td, map[vectorKey]*train.Vectors{}
+	}
+	return c.vecs[k]
 }
 
 // VectorsSource names a vectors file in a run's settings. A resume starts

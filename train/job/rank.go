@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"trainer/data"
 	"trainer/internal/wordvec"
@@ -146,6 +147,10 @@ func (o *Options) modelFile(td *train.Data, approach string) *model.File {
 		file.Extra["init_vectors"] = src.Path
 		file.Extra["freeze_vectors"] = strconv.FormatBool(o.Optim.FreezeEmbedding)
 	}
+	if o.Vectors.Learn > 0 {
+		file.Extra["learn_vectors"] = strconv.Itoa(o.Vectors.Learn)
+		file.Extra["freeze_vectors"] = strconv.FormatBool(o.Optim.FreezeEmbedding)
+	}
 	if len(td.Dropped) > 0 {
 		b, _ := json.Marshal(td.Dropped)
 		file.Extra["dropped"] = string(b)
@@ -191,6 +196,44 @@ func (o *Options) loadVectors(td *train.Data, log Log) (*train.Vectors, error) {
 	log.Infof("vectors %s: %d of %d vocabulary words (%s), %s of training tokens; %d lines: %d case-folded matches, %d duplicates and %d case variants skipped, %d words outside the vocabulary%s",
 		o.Vectors.Path, c.Words, c.VocabWords, percent(int64(c.Words), int64(c.VocabWords)), percent(c.Tokens, c.TrainTokens),
 		s.Lines, s.Folded, s.Duplicates, s.Variants, s.Unmatched, blank)
+	return v, nil
+}
+
+// learnVectors learns the embedding's start from the training reviews and
+// logs what it took. The learning is seeded and single-threaded, so every
+// MPI rank learns the same vectors itself and none is sent.
+func (o *Options) learnVectors(ctx context.Context, td *train.Data, rep Reporter) (*train.Vectors, error) {
+	log := rep.Log
+	key := vectorKey{dim: o.Model.EmbedDim, passes: o.Vectors.Learn, seed: o.Seed}
+	if c := o.Vectors.Cache; c != nil {
+		if v := c.get(td, key); v != nil {
+			log.Infof("vectors learned from the training reviews: those of an earlier run on the same data, seed and size")
+			return v, nil
+		}
+	}
+	start := time.Now()
+	progress, finish := func(int64, int64) {}, func() {}
+	if rep.Learning != nil {
+		progress, finish = rep.Learning()
+	}
+	v, err := train.LearnVectors(ctx, td, o.Model.EmbedDim, o.Vectors.Learn, o.Seed, progress)
+	finish()
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("train: %w while learning the word vectors, before the first step: nothing to resume; run the command again", train.ErrInterrupted)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("train: --learn-vectors: %w", err)
+	}
+	if o.Vectors.Cache != nil {
+		o.Vectors.Cache.vecs[key] = v
+	}
+	c, l := v.Coverage, v.Learned
+	sample := ""
+	if l.Tokens < c.TrainTokens {
+		sample = fmt.Sprintf(" of a sample of %d reviews", l.Reviews)
+	}
+	log.Infof("vectors learned from the training reviews (cbow, %d passes over %d tokens%s): %d of %d vocabulary words, %s of training tokens, %.1fs",
+		l.Passes, l.Tokens, sample, c.Words, c.VocabWords, percent(c.Tokens, c.TrainTokens), time.Since(start).Seconds())
 	return v, nil
 }
 

@@ -48,8 +48,10 @@ func (o *Options) OpenRunDir() (*train.Checkpoint, error) {
 	storedErr := json.Unmarshal(ck.Run, &stored)
 	if o.Vectors.Path == "" && storedErr == nil {
 		// The weights come from the checkpoint, so the vectors file
-		// need not be named again, nor still be there.
+		// need not be named again, nor still be there, nor the vectors
+		// learned again.
 		o.Vectors.Source = stored.Vectors
+		o.Vectors.Learn = stored.LearnVectors
 	}
 	if p := &o.Data.Prep; p.Train == "" {
 		if storedErr != nil || stored.Train == "" {

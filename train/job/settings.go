@@ -42,6 +42,9 @@ type runSettings struct {
 	// Vectors is the pretrained vectors file the embedding started from,
 	// nil without one (and in older checkpoints).
 	Vectors *VectorsSource `json:",omitempty"`
+	// LearnVectors is the passes that learned the embedding's start (0
+	// without, and in older checkpoints).
+	LearnVectors int `json:",omitempty"`
 }
 
 func (o *Options) settings() runSettings {
@@ -51,7 +54,7 @@ func (o *Options) settings() runSettings {
 		LR: o.Schedule.Base, Warmup: o.Schedule.Warmup, Decay: o.Schedule.Decay, Clip: o.Clip, WordDropout: o.WordDropout,
 		VocabSize: p.VocabSize, MinCount: p.MinCount, LabelMap: p.LabelMap, Bucket: o.Bucket,
 		AMP: omitDefault(o.AMP, AMPOff), Schedule: omitDefault(o.Split, SplitEven), Balance: p.Balance,
-		Vectors: o.Vectors.Source}
+		Vectors: o.Vectors.Source, LearnVectors: o.Vectors.Learn}
 	if p.Preprocess != data.DefaultPreprocess() {
 		pp := p.Preprocess
 		s.Preprocess = &pp
