@@ -26,8 +26,8 @@ type Trainer struct {
 	Report job.Reporter
 	td     *train.Data
 	key    train.DataConfig // how td was read
-	// vectors are the learned embedding starts of td, which trials of
-	// the same embedding size and seed share.
+	// vectors are the learned embedding starts, which trials of the same
+	// data, embedding size and seed share.
 	vectors job.VectorCache
 }
 
@@ -101,7 +101,7 @@ func (r *Trainer) Data(ctx context.Context, o *job.Options) (*train.Data, error)
 	if r.td != nil && reflect.DeepEqual(key, r.key) {
 		return r.td, nil
 	}
-	r.Close()
+	r.release()
 	td, err := job.LoadData(ctx, o, r.Report)
 	if err != nil {
 		return nil, err
@@ -112,9 +112,15 @@ func (r *Trainer) Data(ctx context.Context, o *job.Options) (*train.Data, error)
 
 // Close releases the data.
 func (r *Trainer) Close() {
+	r.release()
+	r.vectors = job.VectorCache{}
+}
+
+// release releases the data; the vectors learned from them stay, for a
+// later trial that reads the same data again.
+func (r *Trainer) release() {
 	if r.td != nil {
 		r.td.Close()
 		r.td = nil
 	}
-	r.vectors = job.VectorCache{}
 }

@@ -9,7 +9,9 @@
 package job
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"os"
 	"path/filepath"
@@ -81,25 +83,67 @@ type Vectors struct {
 	Cache *VectorCache
 }
 
-// VectorCache holds the vectors learned from one set of data, by
-// dimension, passes and seed. Its zero value is empty and ready.
+// VectorCache holds learned vectors by the content of the data they were
+// learned from (its vocabulary and training tokens, not where it was
+// read, since a search reads a set again after another tokenizer's), and
+// by dimension, passes and seed. Its zero value is empty and ready.
 type VectorCache struct {
-	td   *train.Data
+	seed maphash.Seed
 	vecs map[vectorKey]*train.Vectors
+	last struct { // the data last fingerprinted, which the next trial mostly reuses
+		td  *train.Data
+		sum uint64
+	}
 }
 
+// maxCachedVectors bounds the cache: a search over tokenizers and
+// embedding sizes has a handful of sets; a set of 20,000 words of 512
+// values is 40 MB.
+const maxCachedVectors = 8
+
 type vectorKey struct {
+	data        uint64 // fingerprint of the vocabulary and training tokens
 	dim, passes int
 	seed        uint64
 }
 
-// get is the vectors learned from td with k, or nil; other data empty the
-// cache.
-func (c *VectorCache) get(td *train.Data, k vectorKey) *train.Vectors {
-	if c.td != td {
-		c.td, c.vecs = td, map[vectorKey]*train.Vectors{}
+// key is the cache key of vectors learned from td with the rest of k.
+func (c *VectorCache) key(td *train.Data, k vectorKey) vectorKey {
+	if c.vecs == nil {
+		c.seed, c.vecs = maphash.MakeSeed(), map[vectorKey]*train.Vectors{}
 	}
-	return c.vecs[k]
+	if c.last.td != td {
+		var h maphash.Hash
+		h.SetSeed(c.seed)
+		for _, w := range td.Vocab.Words() {
+			h.WriteString(w)
+			h.WriteByte(0)
+		}
+		var buf [4096]byte
+		b := buf[:0]
+		for _, id := range td.Train.Tokens {
+			if b = binary.LittleEndian.AppendUint32(b, uint32(id)); len(b) == len(buf) {
+				h.Write(b)
+				b = b[:0]
+			}
+		}
+		h.Write(b)
+		for _, off := range td.Train.Offsets {
+			b = binary.LittleEndian.AppendUint64(b[:0], uint64(off))
+			h.Write(b)
+		}
+		c.last.td, c.last.sum = td, h.Sum64()
+	}
+	k.data = c.last.sum
+	return k
+}
+
+// put keeps v under k, emptying a full cache first.
+func (c *VectorCache) put(k vectorKey, v *train.Vectors) {
+	if len(c.vecs) >= maxCachedVectors {
+		clear(c.vecs)
+	}
+	c.vecs[k] = v
 }
 
 // VectorsSource names a vectors file in a run's settings. A resume starts

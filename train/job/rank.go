@@ -206,7 +206,8 @@ func (o *Options) learnVectors(ctx context.Context, td *train.Data, rep Reporter
 	log := rep.Log
 	key := vectorKey{dim: o.Model.EmbedDim, passes: o.Vectors.Learn, seed: o.Seed}
 	if c := o.Vectors.Cache; c != nil {
-		if v := c.get(td, key); v != nil {
+		key = c.key(td, key)
+		if v := c.vecs[key]; v != nil {
 			log.Infof("vectors learned from the training reviews: those of an earlier run on the same data, seed and size")
 			return v, nil
 		}
@@ -225,7 +226,7 @@ func (o *Options) learnVectors(ctx context.Context, td *train.Data, rep Reporter
 		return nil, fmt.Errorf("train: --learn-vectors: %w", err)
 	}
 	if o.Vectors.Cache != nil {
-		o.Vectors.Cache.vecs[key] = v
+		o.Vectors.Cache.put(key, v)
 	}
 	c, l := v.Coverage, v.Learned
 	sample := ""

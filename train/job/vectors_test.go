@@ -17,8 +17,8 @@ func (l *lines) Infof(f string, a ...any) { *l = append(*l, fmt.Sprintf(f, a...)
 func (l *lines) Warnf(f string, a ...any) { *l = append(*l, fmt.Sprintf(f, a...)) }
 
 // tinyData is a training set of a few reviews over a vocabulary of six
-// words.
-func tinyData(t *testing.T) *train.Data {
+// words; shift changes which words they hold.
+func tinyData(t *testing.T, shift int) *train.Data {
 	t.Helper()
 	v, err := data.NewVocabFromWords([]string{data.PadWord, data.UnkWord, "good", "bad", "fine", "poor"})
 	if err != nil {
@@ -26,7 +26,7 @@ func tinyData(t *testing.T) *train.Data {
 	}
 	ds := &data.Dataset{Offsets: []int64{0}}
 	for i := range 40 {
-		ds.Tokens = append(ds.Tokens, int32(2+i%4), int32(2+(i+1)%4), 1, int32(2+(i+3)%4))
+		ds.Tokens = append(ds.Tokens, int32(2+(i+shift)%4), int32(2+(i+1)%4), 1, int32(2+(i+3)%4))
 		ds.Offsets = append(ds.Offsets, int64(len(ds.Tokens)))
 		ds.Labels = append(ds.Labels, uint8(i%2))
 	}
@@ -34,9 +34,10 @@ func tinyData(t *testing.T) *train.Data {
 }
 
 // TestVectorCache checks that runs sharing a cache learn a set of vectors
-// once per data, size and seed, and learn again for another of them.
+// once per data, size and seed, and learn again for another of them; the
+// same data read again count as the same.
 func TestVectorCache(t *testing.T) {
-	td, other := tinyData(t), tinyData(t)
+	td, again, other := tinyData(t, 0), tinyData(t, 0), tinyData(t, 1)
 	var cache VectorCache
 	learn := func(td *train.Data, dim int, seed uint64) (*train.Vectors, bool) {
 		o := &Options{Seed: seed, Vectors: Vectors{Learn: 2, Cache: &cache}}
@@ -60,12 +61,31 @@ func TestVectorCache(t *testing.T) {
 		{"other size", td, 16, 1, false},
 		{"other seed", td, 8, 2, false},
 		{"other data", other, 8, 1, false},
-		{"first data again, after the other", td, 8, 1, false},
+		{"the same data read again", again, 8, 1, true},
+		{"the first data, after the others", td, 8, 1, true},
 	}
 	for _, c := range cases {
 		v, reused := learn(c.td, c.dim, c.seed)
-		if reused != c.reused || (v == first) != (c.name == "same") {
-			t.Errorf("%s: reused %v (logged) %v (same vectors), want %v", c.name, reused, v == first, c.reused)
+		if reused != c.reused || (v == first) != c.reused {
+			t.Errorf("%s: reused %v (logged), %v (the first vectors); want %v", c.name, reused, v == first, c.reused)
+		}
+	}
+}
+
+// TestVectorCacheBound checks that the cache never holds more than
+// maxCachedVectors sets.
+func TestVectorCacheBound(t *testing.T) {
+	td := tinyData(t, 0)
+	var cache VectorCache
+	for dim := 1; dim <= 2*maxCachedVectors+1; dim++ {
+		o := &Options{Seed: 1, Vectors: Vectors{Learn: 1, Cache: &cache}}
+		o.Model.EmbedDim = dim
+		var log lines
+		if _, err := o.learnVectors(context.Background(), td, Reporter{Log: &log}); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(cache.vecs); n > maxCachedVectors || n == 0 {
+			t.Fatalf("after %d sets the cache holds %d, want 1 to %d", dim, n, maxCachedVectors)
 		}
 	}
 }
