@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"trainer/internal/alias"
 	"trainer/internal/atomicfile"
 )
 
@@ -189,8 +190,7 @@ type synthMeta struct {
 	from, span int64 // Unix seconds
 	names      []string
 	baseNeg    []float64
-	alias      []int32
-	threshold  []uint32
+	products   alias.Table
 	plants     [][]Plant // per product
 }
 
@@ -218,7 +218,7 @@ func newSynthMeta(seed uint64, o SynthMeta) (*synthMeta, error) {
 		m.baseNeg[i] = synthBaseNeg + synthBaseSpan*r.Float64()
 		weights[i] = 1 / (float64(i) + 10)
 	}
-	m.alias, m.threshold = buildAlias(weights)
+	m.products = alias.New(weights)
 	for _, p := range o.Plants {
 		i, ok := index[p.Product]
 		if !ok {
@@ -249,12 +249,7 @@ func splitmix64(x uint64) uint64 {
 
 // draw picks a review's product, time, label and rating.
 func (m *synthMeta) draw(r *rand.PCG) (product int, t int64, label uint8, stars int) {
-	u := r.Uint64()
-	n := uint64(len(m.names))
-	product = int((u >> 32) * n >> 32)
-	if uint32(u) >= m.threshold[product] {
-		product = int(m.alias[product])
-	}
+	product = int(m.products.Draw(r.Uint64()))
 	t = m.from + int64(uniform(r, uint64(m.span)))
 	neg := m.baseNeg[product]
 	for _, p := range m.plants[product] {
@@ -283,11 +278,10 @@ func (m *synthMeta) draw(r *rand.PCG) (product int, t int64, label uint8, stars 
 
 // synthModel is the shared, read-only part of the generator for one seed.
 type synthModel struct {
-	words     []string
-	alias     []int32    // Vose alias table over word ranks
-	threshold []uint32   // keep rank i when the low 32 random bits are below this
-	polar     [2][]int32 // polar word ids per class
-	meta      *synthMeta // nil for fastText output
+	words []string
+	ranks alias.Table // word ranks by frequency
+	polar [2][]int32  // polar word ids per class
+	meta  *synthMeta  // nil for fastText output
 }
 
 func newSynthModel(seed uint64) *synthModel {
@@ -329,7 +323,7 @@ func newSynthModel(seed uint64) *synthModel {
 	for i := range weights {
 		weights[i] = 1 / (float64(i) + synthZipfOffset)
 	}
-	m.alias, m.threshold = buildAlias(weights)
+	m.ranks = alias.New(weights)
 	// Polar words come from the mid-frequency band, distinct per class.
 	perm := r.Perm(20000)
 	for c := 0; c < 2; c++ {
@@ -340,51 +334,8 @@ func newSynthModel(seed uint64) *synthModel {
 	return m
 }
 
-// buildAlias builds Vose's alias table, which samples a discrete
-// distribution in constant time.
-func buildAlias(w []float64) ([]int32, []uint32) {
-	n := len(w)
-	var sum float64
-	for _, x := range w {
-		sum += x
-	}
-	prob := make([]float64, n)
-	var small, large []int32
-	for i, x := range w {
-		prob[i] = x * float64(n) / sum
-		if prob[i] < 1 {
-			small = append(small, int32(i))
-		} else {
-			large = append(large, int32(i))
-		}
-	}
-	alias := make([]int32, n)
-	thr := make([]uint32, n)
-	for len(small) > 0 && len(large) > 0 {
-		s, l := small[len(small)-1], large[len(large)-1]
-		small = small[:len(small)-1]
-		thr[s] = uint32(prob[s] * math.MaxUint32)
-		alias[s] = l
-		prob[l] += prob[s] - 1
-		if prob[l] < 1 {
-			large = large[:len(large)-1]
-			small = append(small, l)
-		}
-	}
-	for _, i := range append(small, large...) {
-		thr[i] = math.MaxUint32
-		alias[i] = i
-	}
-	return alias, thr
-}
-
 func (m *synthModel) word(r *rand.PCG) int32 {
-	u := r.Uint64()
-	i := int32((u >> 32) * synthVocab >> 32)
-	if uint32(u) < m.threshold[i] {
-		return i
-	}
-	return m.alias[i]
+	return m.ranks.Draw(r.Uint64())
 }
 
 // block appends reviews [first, first+n) of the corpus to buf. With

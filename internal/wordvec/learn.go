@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"trainer/internal/alias"
 	"trainer/internal/vecmath"
 )
 
@@ -144,7 +145,8 @@ type learner struct {
 	dim     int
 	in, out []float32 // input (the vectors kept) and output vectors, vocabulary x dim
 	keep    []uint32  // per id: a draw below this keeps an occurrence (0 never)
-	neg     alias
+	neg     alias.Table
+	alone   int32 // the only id of positive weight, or -1
 	rng     *rand.Rand
 	line    []int32   // the document's kept words
 	targets []int32   // a position's word, then its counterexamples
@@ -162,16 +164,22 @@ func newLearner(c Corpus, cfg LearnConfig, total int64) *learner {
 		l.in[i] = float32((2*l.rng.Float64() - 1) / float64(dim))
 	}
 	weights := make([]float64, vocab)
+	positive, last := 0, int32(-1)
 	for id, n := range c.Counts {
 		if n <= 0 {
 			continue
 		}
+		positive, last = positive+1, int32(id)
 		f := float64(n) / float64(total)
 		p := math.Sqrt(cfg.Subsample/f) + cfg.Subsample/f
 		l.keep[id] = uint32(min(p, 1) * math.MaxUint32)
 		weights[id] = math.Sqrt(float64(n))
 	}
-	l.neg = newAlias(weights)
+	l.neg = alias.New(weights)
+	l.alone = -1
+	if positive == 1 {
+		l.alone = last
+	}
 	return l
 }
 
@@ -195,9 +203,9 @@ func (l *learner) document(doc []int32, lr float32) {
 		// taken, which gives them time to arrive.
 		targets := append(l.targets[:0], line[w])
 		for range l.cfg.Negatives {
-			t := l.neg.draw(l.rng)
-			for t == line[w] && l.neg.alone != t {
-				t = l.neg.draw(l.rng)
+			t := l.neg.Draw(l.rng.Uint64())
+			for t == line[w] && l.alone != t {
+				t = l.neg.Draw(l.rng.Uint64())
 			}
 			if t != line[w] {
 				targets = append(targets, t)
@@ -237,70 +245,4 @@ func (l *learner) target(t int32, label, lr float32) {
 
 func (l *learner) row(m []float32, id int32) []float32 {
 	return m[int(id)*l.dim : (int(id)+1)*l.dim]
-}
-
-// alias draws ids in proportion to their weights in constant time
-// (Walker's alias method): a table of one entry per id stays in cache,
-// where fastText's table of ten million draws does not.
-type alias struct {
-	prob  []uint32 // per slot: a draw below this takes the slot's id, else its alias
-	other []int32
-	alone int32 // the only id of positive weight, or -1
-}
-
-func newAlias(w []float64) alias {
-	n := len(w)
-	a := alias{prob: make([]uint32, n), other: make([]int32, n), alone: -1}
-	var sum float64
-	positive := 0
-	for id, x := range w {
-		sum += x
-		if x > 0 {
-			positive++
-			a.alone = int32(id)
-		}
-	}
-	some := a.alone // an id of positive weight
-	if positive != 1 {
-		a.alone = -1
-	}
-	scaled := make([]float64, n)
-	var small, large []int32
-	for i, x := range w {
-		scaled[i] = x * float64(n) / sum
-		if scaled[i] < 1 {
-			small = append(small, int32(i))
-		} else {
-			large = append(large, int32(i))
-		}
-	}
-	for len(small) > 0 && len(large) > 0 {
-		s, g := small[len(small)-1], large[len(large)-1]
-		small = small[:len(small)-1]
-		a.prob[s] = uint32(scaled[s] * math.MaxUint32)
-		a.other[s] = g
-		scaled[g] -= 1 - scaled[s]
-		if scaled[g] < 1 {
-			large, small = large[:len(large)-1], append(small, g)
-		}
-	}
-	// What is left has weight 1 up to rounding: it always takes itself,
-	// unless it is an id of no weight left over by that rounding.
-	for _, i := range append(small, large...) {
-		if w[i] > 0 {
-			a.prob[i], a.other[i] = math.MaxUint32, i
-		} else {
-			a.prob[i], a.other[i] = 0, some
-		}
-	}
-	return a
-}
-
-func (a alias) draw(r *rand.Rand) int32 {
-	u := r.Uint64()
-	slot := int32((u >> 32) * uint64(len(a.prob)) >> 32)
-	if uint32(u) < a.prob[slot] {
-		return slot
-	}
-	return a.other[slot]
 }

@@ -153,35 +153,6 @@ func TestLearnStopsWhenCancelled(t *testing.T) {
 	}
 }
 
-// TestAliasDrawsByWeight checks the negative sampler's frequencies
-// against its weights, ids of weight 0 never drawn.
-func TestAliasDrawsByWeight(t *testing.T) {
-	for _, w := range [][]float64{
-		{0, 1, 3, 0, 4},
-		{5},
-		{0, 0, 2},
-		{1, 1, 1, 1, 1, 1, 1, 0.001},
-	} {
-		a := newAlias(w)
-		rng := rand.New(rand.NewPCG(1, 2))
-		const n = 400000
-		counts := make([]int, len(w))
-		for range n {
-			counts[a.draw(rng)]++
-		}
-		var sum float64
-		for _, x := range w {
-			sum += x
-		}
-		for i, x := range w {
-			got, want := float64(counts[i])/n, x/sum
-			if x == 0 && counts[i] > 0 || math.Abs(got-want) > 0.005 {
-				t.Errorf("weights %v: id %d drawn %.4f of the time, want %.4f", w, i, got, want)
-			}
-		}
-	}
-}
-
 // TestLearnPredictsCentres checks the objective itself: given the mean of
 // a position's neighbours, the output vector of the word there must
 // score above that of a word of the other topic in nearly every case. A
